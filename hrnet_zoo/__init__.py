@@ -1,0 +1,33 @@
+"""hrnet_zoo: high-resolution backbones for keypoint and dense prediction.
+
+>>> import hrnet_zoo, torch
+>>> model = hrnet_zoo.create_model("hrnet_w32").eval()        # or hrnet_zoo.hrnet_w32()
+>>> model(torch.randn(1, 3, 256, 192)).shape
+torch.Size([1, 17, 64, 48])
+
+Public API: :func:`create_model`, :func:`list_models`, :func:`register_model`,
+:func:`load_checkpoint`, and one factory function per registered model name.
+"""
+from hrnet_zoo._registry import _model_entrypoints, create_model, is_model, list_models, register_model
+from hrnet_zoo.models import HRNetClassifier, HRNetPose, HRNetV2, HRNetV2p
+from hrnet_zoo.weights import CheckpointError, LoadResult, load_checkpoint
+
+__version__ = "0.1.0"
+
+# Every registered factory is a top-level function: ``from hrnet_zoo import hrnet_w48``.
+globals().update(_model_entrypoints)
+
+__all__ = [
+    "CheckpointError",
+    "HRNetClassifier",
+    "HRNetPose",
+    "HRNetV2",
+    "HRNetV2p",
+    "LoadResult",
+    "create_model",
+    "is_model",
+    "list_models",
+    "load_checkpoint",
+    "register_model",
+    *sorted(_model_entrypoints),
+]

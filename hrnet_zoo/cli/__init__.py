@@ -1,0 +1,56 @@
+"""The ``hrnet-zoo`` command.
+
+Each group of subcommands lives in its own module with a ``register(subparsers)`` function that adds
+its parsers and sets ``func`` on them; :func:`main` only wires them together and turns
+:class:`UsageError` into exit status 2 with one line on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+
+#: Modules that contribute subcommands, in the order ``--help`` lists them.
+COMMAND_MODULES = (
+    "hrnet_zoo.cli.models",
+)
+
+EPILOG = """examples:
+  hrnet-zoo list 'hrnet_w*'
+  hrnet-zoo flops --model w32
+  hrnet-zoo flops --model hrnet_w48 --input-size 384x288 --json
+"""
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line on stderr, exit status 2, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hrnet-zoo", description="High-resolution backbones: models, weights, complexity.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")  # library warnings (fvcore, torch.jit) are not for CLI users
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except UsageError as e:
+        print(f"hrnet-zoo: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,383 @@
+"""The HRNet family: one backbone, four representation/task heads.
+
+=================  ==========================================  ==================================
+name               model                                        forward(x: N×3×H×W) returns
+=================  ==========================================  ==================================
+``hrnet_<w>``      :class:`HRNetPose` (V1)                      N×K×H/4×W/4 heatmaps
+``hrnetv2_<w>``    :class:`HRNetV2`                             N×15C×H/4×W/4 (or N×classes logits)
+``hrnetv2p_<w>``   :class:`HRNetV2p`                            5 maps N×256 at strides 4 … 64
+``hrnet_<w>_cls``  :class:`HRNetClassifier`                     N×num_classes logits
+=================  ==========================================  ==================================
+
+Our keys are ``backbone.*`` plus ``head.*`` (or ``neck.*`` for V2p). The official repositories keep
+backbone and head at the top level; :func:`_official_to_zoo` adds the prefixes.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hrnet_zoo._builder import build_model
+from hrnet_zoo._registry import register_model
+from hrnet_zoo.backbones.hrnet import HRNetBackbone
+from hrnet_zoo.heads import HRFPN, HeatmapHead, HRNetClassificationHead, SegmentationHead, concat_branches
+from hrnet_zoo.models.base import ZooModel
+
+# Top-level module names of the official heads (pose ``final_layer``, segmentation ``last_layer``,
+# classification ``incre_modules``/``downsamp_modules``/``final_layer``/``classifier``).
+_OFFICIAL_HEAD_MODULES = ("final_layer", "last_layer", "incre_modules", "downsamp_modules", "classifier")
+
+
+def _official_to_zoo(state_dict: dict) -> dict:
+    """Flat official keys (``conv1.weight``, ``final_layer.weight``) → ``backbone.*`` / ``head.*``."""
+    out = {}
+    for key, value in state_dict.items():
+        top = key.split(".", 1)[0]
+        out[("head." if top in _OFFICIAL_HEAD_MODULES else "backbone.") + key] = value
+    return out
+
+
+_OFFICIAL_LAYOUTS = {"official HRNet (pose_hrnet / cls_hrnet / seg_hrnet / timm)": _official_to_zoo}
+
+
+class HRNetPose(ZooModel):
+    """HRNetV1 for top-down pose: the stride-4 branch and a 1×1 heatmap head.
+
+    As in the official pose code the last stage-4 module fuses only into the stride-4 branch.
+    ``forward(x: N×in_chans×H×W)`` → N×num_joints×⌈H/4⌉×⌈W/4⌉.
+    """
+
+    checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
+
+    def __init__(self, width: str = "w32", num_joints: int = 17, in_chans: int = 3, final_conv_kernel: int = 1):
+        super().__init__()
+        self.num_joints = num_joints
+        self.backbone = HRNetBackbone(width, in_chans, multi_scale_output=False)
+        self.head = HeatmapHead(self.backbone.out_channels[0], num_joints, final_conv_kernel)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """N×in_chans×H×W → N×C×H/4×W/4."""
+        return self.backbone(x)[0]
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+class HRNetV2(ZooModel):
+    """HRNetV2: all four branches upsampled bilinearly and concatenated (15C channels).
+
+    The backbone fuses lower branches bilinearly (``align_corners=False``), as the released
+    HRNet-Semantic-Segmentation models do. With ``num_classes`` the official segmentation head
+    (``last_layer``) follows.
+
+    ``forward(x: N×in_chans×H×W)`` → N×15C×⌈H/4⌉×⌈W/4⌉, or N×num_classes×⌈H/4⌉×⌈W/4⌉ logits.
+    """
+
+    checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
+
+    def __init__(self, width: str = "w48", num_classes: int | None = None, in_chans: int = 3,
+                 fuse_mode: str = "bilinear", align_corners: bool = False, final_conv_kernel: int = 1):
+        super().__init__()
+        self.num_classes = num_classes
+        self.align_corners = align_corners
+        self.backbone = HRNetBackbone(width, in_chans, fuse_mode=fuse_mode, align_corners=align_corners)
+        self.num_features = sum(self.backbone.out_channels)
+        self.head = SegmentationHead(self.num_features, num_classes, final_conv_kernel) if num_classes else None
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """N×in_chans×H×W → N×15C×H/4×W/4."""
+        return concat_branches(self.backbone(x), self.align_corners)
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.head is None else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+class HRNetV2p(ZooModel):
+    """HRNetV2p: the detection backbone (nearest fuse) and the HRFPN neck of HRNet-Object-Detection.
+
+    Keys match the mmdetection checkpoints (``backbone.*``, ``neck.*``) directly.
+    ``forward(x: N×in_chans×H×W)`` → list of 5 maps N×out_channels×H/s×W/s, s = 4, 8, 16, 32, 64.
+    """
+
+    def __init__(self, width: str = "w32", in_chans: int = 3, out_channels: int = 256, num_outs: int = 5):
+        super().__init__()
+        self.backbone = HRNetBackbone(width, in_chans)
+        self.neck = HRFPN(self.backbone.out_channels, out_channels, num_outs)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.neck(self.forward_features(x))
+
+
+class HRNetClassifier(ZooModel):
+    """HRNet for ImageNet classification (HRNet-Image-Classification; timm's keys are the same).
+
+    ``forward(x: N×in_chans×H×W)`` → N×num_classes logits; ``forward_features`` gives N×2048×H/32×W/32.
+    """
+
+    checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
+
+    def __init__(self, width: str = "w18", num_classes: int = 1000, in_chans: int = 3, head_conv_bias: bool = True):
+        super().__init__()
+        self.num_classes = num_classes
+        self.backbone = HRNetBackbone(width, in_chans)
+        self.head = HRNetClassificationHead(self.backbone.out_channels, num_classes, head_conv_bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head.forward_features(self.backbone(x))
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head.classifier(x.mean(dim=(2, 3)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _features(fuse_mode: str = "nearest"):
+    def build(width: str, in_chans: int = 3, **_ignored) -> nn.Module:
+        return HRNetBackbone(width, in_chans, fuse_mode=fuse_mode)
+    return build
+
+
+def _pose(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
+    return build_model(HRNetPose, variant, pretrained, width=width, feature_builder=_features(), **kwargs)
+
+
+def _v2(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
+    return build_model(HRNetV2, variant, pretrained, width=width, feature_builder=_features("bilinear"), **kwargs)
+
+
+def _v2p(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
+    return build_model(HRNetV2p, variant, pretrained, width=width, feature_builder=_features(), **kwargs)
+
+
+def _cls(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
+    return build_model(HRNetClassifier, variant, pretrained, width=width, feature_builder=_features(), **kwargs)
+
+
+
+@register_model
+def hrnet_w18_small_v1(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV1 pose, width w18_small_v1: N×K×H/4×W/4 heatmaps."""
+    return _pose("hrnet_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w18_small_v2(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV1 pose, width w18_small_v2: N×K×H/4×W/4 heatmaps."""
+    return _pose("hrnet_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w18(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV1 pose, width w18: N×K×H/4×W/4 heatmaps."""
+    return _pose("hrnet_w18", "w18", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w30(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV1 pose, width w30: N×K×H/4×W/4 heatmaps."""
+    return _pose("hrnet_w30", "w30", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w32(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV1 pose, width w32: N×K×H/4×W/4 heatmaps."""
+    return _pose("hrnet_w32", "w32", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w40(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV1 pose, width w40: N×K×H/4×W/4 heatmaps."""
+    return _pose("hrnet_w40", "w40", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w44(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV1 pose, width w44: N×K×H/4×W/4 heatmaps."""
+    return _pose("hrnet_w44", "w44", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w48(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV1 pose, width w48: N×K×H/4×W/4 heatmaps."""
+    return _pose("hrnet_w48", "w48", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w64(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV1 pose, width w64: N×K×H/4×W/4 heatmaps."""
+    return _pose("hrnet_w64", "w64", pretrained, **kwargs)
+
+
+
+@register_model
+def hrnetv2_w18_small_v1(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2, width w18_small_v1: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
+    return _v2("hrnetv2_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2_w18_small_v2(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2, width w18_small_v2: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
+    return _v2("hrnetv2_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2_w18(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2, width w18: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
+    return _v2("hrnetv2_w18", "w18", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2_w30(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2, width w30: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
+    return _v2("hrnetv2_w30", "w30", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2_w32(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2, width w32: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
+    return _v2("hrnetv2_w32", "w32", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2_w40(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2, width w40: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
+    return _v2("hrnetv2_w40", "w40", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2_w44(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2, width w44: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
+    return _v2("hrnetv2_w44", "w44", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2_w48(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2, width w48: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
+    return _v2("hrnetv2_w48", "w48", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2_w64(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2, width w64: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
+    return _v2("hrnetv2_w64", "w64", pretrained, **kwargs)
+
+
+
+@register_model
+def hrnetv2p_w18_small_v1(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2p, width w18_small_v1: 5 pyramid maps of 256 channels."""
+    return _v2p("hrnetv2p_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2p_w18_small_v2(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2p, width w18_small_v2: 5 pyramid maps of 256 channels."""
+    return _v2p("hrnetv2p_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2p_w18(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2p, width w18: 5 pyramid maps of 256 channels."""
+    return _v2p("hrnetv2p_w18", "w18", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2p_w30(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2p, width w30: 5 pyramid maps of 256 channels."""
+    return _v2p("hrnetv2p_w30", "w30", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2p_w32(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2p, width w32: 5 pyramid maps of 256 channels."""
+    return _v2p("hrnetv2p_w32", "w32", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2p_w40(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2p, width w40: 5 pyramid maps of 256 channels."""
+    return _v2p("hrnetv2p_w40", "w40", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2p_w44(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2p, width w44: 5 pyramid maps of 256 channels."""
+    return _v2p("hrnetv2p_w44", "w44", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2p_w48(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2p, width w48: 5 pyramid maps of 256 channels."""
+    return _v2p("hrnetv2p_w48", "w48", pretrained, **kwargs)
+
+
+@register_model
+def hrnetv2p_w64(pretrained=False, **kwargs) -> nn.Module:
+    """HRNetV2p, width w64: 5 pyramid maps of 256 channels."""
+    return _v2p("hrnetv2p_w64", "w64", pretrained, **kwargs)
+
+
+
+@register_model
+def hrnet_w18_small_v1_cls(pretrained=False, **kwargs) -> nn.Module:
+    """HRNet classification, width w18_small_v1: N×1000 logits."""
+    return _cls("hrnet_w18_small_v1_cls", "w18_small_v1", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w18_small_v2_cls(pretrained=False, **kwargs) -> nn.Module:
+    """HRNet classification, width w18_small_v2: N×1000 logits."""
+    return _cls("hrnet_w18_small_v2_cls", "w18_small_v2", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w18_cls(pretrained=False, **kwargs) -> nn.Module:
+    """HRNet classification, width w18: N×1000 logits."""
+    return _cls("hrnet_w18_cls", "w18", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w30_cls(pretrained=False, **kwargs) -> nn.Module:
+    """HRNet classification, width w30: N×1000 logits."""
+    return _cls("hrnet_w30_cls", "w30", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w32_cls(pretrained=False, **kwargs) -> nn.Module:
+    """HRNet classification, width w32: N×1000 logits."""
+    return _cls("hrnet_w32_cls", "w32", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w40_cls(pretrained=False, **kwargs) -> nn.Module:
+    """HRNet classification, width w40: N×1000 logits."""
+    return _cls("hrnet_w40_cls", "w40", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w44_cls(pretrained=False, **kwargs) -> nn.Module:
+    """HRNet classification, width w44: N×1000 logits."""
+    return _cls("hrnet_w44_cls", "w44", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w48_cls(pretrained=False, **kwargs) -> nn.Module:
+    """HRNet classification, width w48: N×1000 logits."""
+    return _cls("hrnet_w48_cls", "w48", pretrained, **kwargs)
+
+
+@register_model
+def hrnet_w64_cls(pretrained=False, **kwargs) -> nn.Module:
+    """HRNet classification, width w64: N×1000 logits."""
+    return _cls("hrnet_w64_cls", "w64", pretrained, **kwargs)

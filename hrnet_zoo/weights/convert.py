@@ -1,0 +1,175 @@
+"""Read checkpoints from any supported repository and load them into hrnet_zoo models.
+
+A model class lists the foreign key layouts it understands in ``checkpoint_layouts``
+(name → converter). :func:`load_checkpoint` strips wrapper prefixes, tries hrnet_zoo's own layout
+and every converter, keeps the one whose keys match the model best, and then loads strictly
+(or reports what it skipped).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+
+ZOO_LAYOUT = "hrnet_zoo"
+# Containers that training scripts wrap state dicts in (mmpose/mmdet: state_dict, timm: state_dict_ema ...).
+_CONTAINER_KEYS = ("state_dict", "model", "net", "module")
+# Prefixes that DataParallel / wrappers add in front of every key.
+_WRAPPER_PREFIXES = ("model.module.", "module.")
+# Keys that are not model weights in some checkpoints (mmpose v1 normalisation buffers).
+_IGNORED_PREFIXES = ("data_preprocessor.",)
+_MAX_LISTED = 12
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read or does not fit the model."""
+
+
+@dataclass
+class LoadResult:
+    """What :func:`load_checkpoint` did: the layout it detected and anything it could not load."""
+
+    layout: str
+    missing_keys: list[str] = field(default_factory=list)
+    unexpected_keys: list[str] = field(default_factory=list)
+    shape_mismatches: list[tuple[str, tuple, tuple]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing_keys or self.unexpected_keys or self.shape_mismatches)
+
+    def describe(self) -> str:
+        def listing(title: str, items: list) -> str:
+            shown = ", ".join(str(i) for i in items[:_MAX_LISTED])
+            more = f" … and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
+            return f"\n  {title} ({len(items)}): {shown}{more}"
+
+        text = f"detected key layout: {self.layout}"
+        if self.missing_keys:
+            text += listing("missing keys", self.missing_keys)
+        if self.unexpected_keys:
+            text += listing("unexpected keys", self.unexpected_keys)
+        if self.shape_mismatches:
+            text += listing("shape conflicts (key, checkpoint, model)",
+                            [f"{k} {tuple(a)} vs {tuple(b)}" for k, a, b in self.shape_mismatches])
+        return text
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a ``.safetensors`` file, or a pickled checkpoint with ``torch.load(weights_only=True)``.
+
+    Pickles that would run code are refused by torch's restricted unpickler; the error says so.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if path.suffix == ".safetensors" or _looks_like_safetensors(head):
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except Exception as e:  # safetensors raises its own error types
+            raise CheckpointError(f"{path} is not a valid safetensors file: {e}") from e
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(
+            f"could not read {path} with torch.load(weights_only=True): {str(e).splitlines()[0]}. "
+            "hrnet_zoo never unpickles arbitrary objects; convert the file to safetensors or a plain state dict."
+        ) from e
+    return unwrap_state_dict(obj, source=str(path))
+
+
+def _looks_like_safetensors(head: bytes) -> bool:
+    # 8-byte little-endian header length followed by a JSON object.
+    return len(head) > 9 and head[8:9] == b"{"
+
+
+def unwrap_state_dict(obj: Mapping, source: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """Find the tensor mapping inside common checkpoint containers."""
+    while isinstance(obj, Mapping) and not _is_tensor_mapping(obj):
+        inner = next((obj[k] for k in _CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
+        if inner is None:
+            break
+        obj = inner
+    if not isinstance(obj, Mapping) or not _is_tensor_mapping(obj):
+        raise CheckpointError(f"{source} holds no state dict (a mapping of names to tensors)")
+    return dict(obj)
+
+
+def _is_tensor_mapping(obj: Mapping) -> bool:
+    return len(obj) > 0 and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def strip_wrappers(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Remove ``module.`` / ``model.module.`` prefixes and non-weight entries."""
+    out = {}
+    for key, value in state_dict.items():
+        if key.startswith(_IGNORED_PREFIXES):
+            continue
+        for prefix in _WRAPPER_PREFIXES:
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+                break
+        out[key] = value
+    return out
+
+
+def convert_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dict]:
+    """Convert ``state_dict`` to ``model``'s keys; returns (detected layout name, converted dict)."""
+    state_dict = strip_wrappers(state_dict)
+    model_keys = set(model.state_dict())
+    candidates = {ZOO_LAYOUT: lambda sd: dict(sd), **getattr(model, "checkpoint_layouts", {})}
+    best = None
+    for name, convert in candidates.items():
+        try:
+            converted = convert(state_dict)
+        except (KeyError, ValueError):  # a converter that does not apply to these keys
+            continue
+        score = len(model_keys & set(converted))
+        if best is None or score > best[0]:
+            best = (score, name, converted)
+    return best[1], best[2]
+
+
+def load_checkpoint(model: nn.Module, path_or_state_dict, strict: bool = True) -> LoadResult:
+    """Load weights in hrnet_zoo's layout or any official layout the model knows.
+
+    Args:
+        model: an hrnet_zoo model (or backbone).
+        path_or_state_dict: a ``.safetensors`` / ``.pth`` path or a mapping of tensors.
+        strict: raise :class:`CheckpointError` on any missing/unexpected key or shape conflict.
+            With ``strict=False`` everything that fits is loaded and the rest reported
+            (e.g. fine-tuning to a new number of joints).
+
+    Returns:
+        :class:`LoadResult` with the detected layout and what was skipped.
+    """
+    if isinstance(path_or_state_dict, (str, os.PathLike)):
+        state_dict = read_state_dict(path_or_state_dict)
+    else:
+        state_dict = unwrap_state_dict(path_or_state_dict)
+    layout, converted = convert_state_dict(model, state_dict)
+
+    own = model.state_dict()
+    result = LoadResult(layout)
+    loadable = {}
+    for key, value in converted.items():
+        if key not in own:
+            result.unexpected_keys.append(key)
+        elif own[key].shape != value.shape:
+            result.shape_mismatches.append((key, tuple(value.shape), tuple(own[key].shape)))
+        else:
+            loadable[key] = value
+    # Older checkpoints predate BatchNorm's num_batches_tracked; it does not change outputs.
+    result.missing_keys = [k for k in own if k not in converted and not k.endswith("num_batches_tracked")]
+    if strict and not result.ok:
+        raise CheckpointError(f"checkpoint does not fit {type(model).__name__}: {result.describe()}")
+    model.load_state_dict(loadable, strict=False)
+    return result
