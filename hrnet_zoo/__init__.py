@@ -9,8 +9,10 @@ Public API: :func:`create_model`, :func:`list_models`, :func:`register_model`,
 :func:`load_checkpoint`, and one factory function per registered model name.
 """
 from hrnet_zoo._registry import _model_entrypoints, create_model, is_model, list_models, register_model
+from hrnet_zoo.fuse import fuse_conv_bn
 from hrnet_zoo.models import HRNetClassifier, HRNetPose, HRNetV2, HRNetV2p
 from hrnet_zoo.weights import CheckpointError, LoadResult, load_checkpoint
+from hrnet_zoo.weights.pretrained import PretrainedWeightsError, from_pretrained
 
 __version__ = "0.1.0"
 
@@ -24,7 +26,10 @@ __all__ = [
     "HRNetV2",
     "HRNetV2p",
     "LoadResult",
+    "PretrainedWeightsError",
     "create_model",
+    "from_pretrained",
+    "fuse_conv_bn",
     "is_model",
     "list_models",
     "load_checkpoint",

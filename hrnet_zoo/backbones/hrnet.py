@@ -5,11 +5,15 @@ Module names mirror the official code (``conv1``, ``layer1``, ``transition1``, `
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.checkpoint import checkpoint
 
 from hrnet_zoo.layers import BasicBlock, Bottleneck, batch_norm, conv1x1, conv3x3, make_layer
 
@@ -137,6 +141,26 @@ class HighResolutionModule(nn.Module):
         return fused
 
 
+@contextlib.contextmanager
+def _keep_bn_statistics(module: nn.Module):
+    """Undo the running-statistics update of the BatchNorms in ``module`` on exit.
+
+    Gradient checkpointing runs a module's forward twice in training mode; without this the
+    recomputation would update ``running_mean``/``running_var`` a second time.
+    """
+    saved = [(b, b.clone()) for m in module.modules() if isinstance(m, _BatchNorm) for b in m.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
+
+
+def _checkpoint_contexts(module: nn.Module):
+    return contextlib.nullcontext(), _keep_bn_statistics(module)
+
+
 def _transition(pre: list[int], cur: list[int]) -> nn.ModuleList:
     """Adapt the previous stage's branches to the next stage, adding one new strided branch."""
     layers: list[nn.Module] = []
@@ -195,6 +219,7 @@ class HRNetBackbone(nn.Module):
             setattr(self, f"stage{stage}", nn.Sequential(*modules))
             pre = cur
         self.out_channels = pre if multi_scale_output else pre[:1]
+        self.grad_checkpointing = False
         self.feature_info = [
             dict(num_chs=c, reduction=4 * 2**i, module=f"stage4.branch{i}") for i, c in enumerate(self.out_channels)
         ]
@@ -203,7 +228,18 @@ class HRNetBackbone(nn.Module):
         """N×in_chans×H×W → stage-1 output N×(4·stage1_channels)×H/4×W/4."""
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.relu(self.bn2(self.conv2(x)))
-        return self.layer1(x)
+        return self._run(self.layer1, x)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute stage 1 and each HighResolutionModule in backward instead of keeping their
+        activations (``torch.utils.checkpoint``, non-reentrant): less memory, same gradients and
+        BatchNorm statistics, one more forward per step. Has no effect without autograd."""
+        self.grad_checkpointing = enable
+
+    def _run(self, module: nn.Module, x):
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            return checkpoint(module, x, use_reentrant=False, context_fn=partial(_checkpoint_contexts, module))
+        return module(x)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         y = [self.forward_stem(x)]
@@ -212,6 +248,6 @@ class HRNetBackbone(nn.Module):
             # Existing branches pass through (or adapt width); new branches grow from the lowest one.
             xs = [t(y[i] if i < len(y) else y[-1]) for i, t in enumerate(transition)]
             for module in getattr(self, f"stage{stage}"):
-                xs = module(xs)
+                xs = self._run(module, xs)
             y = xs
         return y
