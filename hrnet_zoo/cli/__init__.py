@@ -14,6 +14,8 @@ import warnings
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "hrnet_zoo.cli.models",
+    "hrnet_zoo.cli.export",
+    "hrnet_zoo.cli.weights",
 )
 
 EPILOG = """examples:

@@ -1,0 +1,90 @@
+"""``hrnet-zoo export``: write a model (optionally with a checkpoint) as ONNX and check it with onnxruntime."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+FORMATS = ("onnx",)
+
+
+def _optional_int(text: str | None, flag: str) -> int | None:
+    """Parse an integer option here rather than in argparse, so a bad value is one error line."""
+    from hrnet_zoo.cli import UsageError
+
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"malformed {flag} {text!r}: expected an integer") from None
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    import torch
+
+    from hrnet_zoo import create_model
+    from hrnet_zoo.cli import UsageError
+    from hrnet_zoo.cli.models import parse_input_size, resolve_model_name
+    from hrnet_zoo.complexity import default_input_size
+    from hrnet_zoo.export import DEFAULT_OPSET, SUPPORTED_OPSETS, export_onnx, onnx_max_rel_error
+    from hrnet_zoo.weights import CheckpointError, load_checkpoint
+
+    if args.format not in FORMATS:
+        raise UsageError(f"unsupported --format {args.format!r}: choose {', '.join(FORMATS)}")
+    name = resolve_model_name(args.model)
+    size = parse_input_size(args.input_size) if args.input_size else default_input_size(name)
+    opset = _optional_int(args.opset, "--opset")
+    opset = DEFAULT_OPSET if opset is None else opset
+    if opset not in SUPPORTED_OPSETS:
+        raise UsageError(f"--opset {opset} is not supported: choose {SUPPORTED_OPSETS.start}–{SUPPORTED_OPSETS.stop - 1}")
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise UsageError(f"output folder does not exist: {output.parent}")
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise UsageError(f"checkpoint file not found: {args.checkpoint}")
+
+    options = {"num_classes": _optional_int(args.num_classes, "--num-classes"),
+               "num_joints": _optional_int(args.num_joints, "--num-joints")}
+    kwargs = {k: v for k, v in options.items() if v is not None}
+    try:
+        model = create_model(name, **kwargs)
+    except TypeError:
+        if not kwargs:
+            raise
+        flags = ", ".join("--" + k.replace("_", "-") for k in kwargs)
+        raise UsageError(f"{name} does not take {flags}") from None
+    if args.checkpoint:
+        try:
+            load_checkpoint(model, args.checkpoint)
+        except CheckpointError as e:
+            raise UsageError(" ".join(str(e).split())) from None  # one line, however long the key listing
+    model.eval()
+
+    in_chans = 3
+    export_onnx(model, output, input_size=size, in_chans=in_chans, opset=opset, fuse=not args.no_fuse)
+    line = f"wrote {output}: {name}, input N×{in_chans}×{size[0]}×{size[1]} (dynamic batch), opset {opset}"
+    if args.no_verify:
+        pass
+    elif importlib.util.find_spec("onnxruntime") is None:
+        line += ", not verified (onnxruntime is not installed)"
+    else:
+        x = torch.randn(2, in_chans, *size)  # batch 2 ≠ the traced batch 1: exercises the dynamic axis
+        line += f", onnxruntime max relative error {onnx_max_rel_error(output, model, x):.1e}"
+    print(line)
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("export", help="export a model to ONNX (dynamic batch axis)")
+    p.add_argument("--model", required=True, help="model name or alias (w32 → hrnet_w32)")
+    p.add_argument("--checkpoint", help="weights to load first (any layout load_checkpoint understands)")
+    p.add_argument("--format", default="onnx", help="only 'onnx'")
+    p.add_argument("--output", required=True, help="file to write, e.g. hrnet_w32.onnx")
+    p.add_argument("--input-size", help="HxW the graph is traced at, default per family (256x192 for pose)")
+    p.add_argument("--opset", help="ONNX opset (default 17)")
+    p.add_argument("--num-classes", help="classes of a classification / segmentation head")
+    p.add_argument("--num-joints", help="keypoints of a pose model")
+    p.add_argument("--no-fuse", action="store_true", help="keep BatchNorm nodes (default: folded into convs)")
+    p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
+    p.set_defaults(func=_cmd_export)

@@ -1,0 +1,77 @@
+"""ONNX export with a dynamic batch axis, and a parity check against onnxruntime.
+
+The graph is produced by torch's TorchScript-based exporter (``dynamo=False``): it needs no extra
+package and handles every model of the zoo. BatchNorms are folded first (:func:`fuse_conv_bn`), so
+the ONNX graph holds convolutions, resizes and element-wise ops only. Opset 17 has ``Resize`` with
+explicit output sizes in both ``nearest`` and ``linear`` modes (the HRNet fuse layers resize to the
+exact target size, which also makes inputs not divisible by 32 export correctly).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+from torch import nn
+
+from hrnet_zoo.fuse import fuse_conv_bn
+
+DEFAULT_OPSET = 17
+#: Opsets the exporter is known to handle for every model here (``Resize`` needs ≥ 11).
+SUPPORTED_OPSETS = range(11, 21)
+INPUT_NAME = "input"
+
+
+def _flatten(outputs) -> list[torch.Tensor]:
+    if isinstance(outputs, torch.Tensor):
+        return [outputs]
+    return [t for o in outputs for t in _flatten(o)]
+
+
+def output_names(model: nn.Module, example: torch.Tensor) -> list[str]:
+    """``["output"]`` for a single tensor, ``["output_0", "output_1", …]`` for a list (HRNetV2p)."""
+    with torch.no_grad():
+        n = len(_flatten(model(example)))
+    return ["output"] if n == 1 else [f"output_{i}" for i in range(n)]
+
+
+def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int] = (256, 192),
+                in_chans: int = 3, opset: int = DEFAULT_OPSET, fuse: bool = True) -> list[str]:
+    """Write ``model`` as ONNX to ``path``; returns the output names.
+
+    The input ``"input"`` is N×in_chans×H×W with N dynamic (axis name ``"batch"``) and H×W fixed to
+    ``input_size``; every output has its batch axis dynamic too. The model is exported in eval
+    mode, with BatchNorm folded when ``fuse`` is true.
+    """
+    if opset not in SUPPORTED_OPSETS:
+        raise ValueError(f"opset {opset} is not supported: choose {SUPPORTED_OPSETS.start}–{SUPPORTED_OPSETS.stop - 1}")
+    example = torch.randn(1, in_chans, *input_size)
+    model = fuse_conv_bn(model) if fuse else model.eval()
+    names = output_names(model, example)
+    dynamic_axes = {name: {0: "batch"} for name in [INPUT_NAME, *names]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
+        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=opset,
+                          input_names=[INPUT_NAME], output_names=names, dynamic_axes=dynamic_axes,
+                          do_constant_folding=True)
+    return names
+
+
+def onnx_max_rel_error(path: str | os.PathLike, model: nn.Module, x: torch.Tensor) -> float:
+    """Run ``path`` with onnxruntime (CPU) on ``x`` and compare with ``model(x)`` in eval mode.
+
+    Returns the largest ``max|onnx − torch| / max|torch|`` over the outputs.
+    """
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {INPUT_NAME: x.numpy()})
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        ref = _flatten(model(x))
+    model.train(was_training)
+    if len(got) != len(ref):
+        raise RuntimeError(f"ONNX graph has {len(got)} outputs, the model {len(ref)}")
+    return max(float((torch.from_numpy(g) - r).abs().max() / r.abs().max().clamp_min(1e-12))
+               for g, r in zip(got, ref))

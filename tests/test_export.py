@@ -1,0 +1,91 @@
+"""ONNX export: dynamic batch axis, onnxruntime within 1e-4 relative of PyTorch, CLI errors exit 2."""
+import pytest
+import torch
+
+import hrnet_zoo
+from hrnet_zoo.cli import main
+from hrnet_zoo.export import export_onnx, onnx_max_rel_error
+
+pytest.importorskip("onnxruntime")
+
+# One model per family at the smallest width; 64×48 is not divisible by 32, so the fuse layers
+# resize by non-integer factors (nearest for pose/cls/V2p, bilinear for V2).
+CASES = [
+    ("hrnet_w18_small_v1", dict(num_joints=5), (64, 48)),
+    ("hrnetv2_w18_small_v1", dict(num_classes=4), (64, 48)),
+    ("hrnetv2p_w18_small_v1", {}, (64, 64)),
+    ("hrnet_w18_small_v1_cls", dict(num_classes=10), (64, 64)),
+]
+# Families other helpers add; exported as soon as they are registered.
+CASES += [
+    (name, dict(num_stacks=2) if name.startswith("hourglass") else {}, (64, 64))
+    for name in hrnet_zoo.list_models() if name in ("simplebaseline_r50", "simplebaseline_r50_msdh", "hourglass")
+]
+
+
+def randomize_bn(model):
+    g = torch.Generator().manual_seed(1)
+    for bn in model.modules():
+        if isinstance(bn, torch.nn.BatchNorm2d):
+            bn.running_mean.copy_(torch.randn(bn.num_features, generator=g) * 0.2)
+            bn.running_var.copy_(torch.rand(bn.num_features, generator=g) + 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name,kwargs,size", CASES, ids=[c[0] for c in CASES])
+def test_onnx_matches_pytorch_at_another_batch(tmp_path, name, kwargs, size):
+    model = randomize_bn(hrnet_zoo.create_model(name, **kwargs))
+    path = tmp_path / f"{name}.onnx"
+    names = export_onnx(model, path, input_size=size)
+    assert names == (["output_0", "output_1", "output_2", "output_3", "output_4"]
+                     if name.startswith("hrnetv2p") else ["output"])
+    x = torch.randn(3, 3, *size)  # traced at batch 1: batch 3 needs the dynamic axis
+    assert onnx_max_rel_error(path, model, x) < 1e-4
+
+
+def test_onnx_graph_has_dynamic_batch_and_no_batchnorm(tmp_path):
+    import onnx
+
+    path = tmp_path / "m.onnx"
+    export_onnx(hrnet_zoo.create_model("hrnet_w18_small_v1"), path, input_size=(64, 64))
+    graph = onnx.load(str(path)).graph
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert graph.output[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    ops = {node.op_type for node in graph.node}
+    assert "BatchNormalization" not in ops and "Resize" in ops
+
+
+def test_cli_export_loads_the_checkpoint(tmp_path, capsys):
+    model = randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3))
+    ckpt = tmp_path / "w.pth"
+    torch.save(model.state_dict(), ckpt)
+    out = tmp_path / "m.onnx"
+    rc = main(["export", "--model", "w18_small_v1", "--checkpoint", str(ckpt), "--num-joints", "3",
+               "--format", "onnx", "--output", str(out), "--input-size", "64x48"])
+    assert rc == 0
+    assert "onnxruntime max relative error" in capsys.readouterr().out
+    assert onnx_max_rel_error(out, model, torch.randn(2, 3, 64, 48)) < 1e-4  # the checkpoint's weights
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "hrnet_w33"], "unknown model"),
+    (["--model", "w32", "--format", "tflite"], "unsupported --format"),
+    (["--model", "w32", "--checkpoint", "/no/such/file.pth"], "not found"),
+    (["--model", "w32", "--input-size", "256by192"], "malformed --input-size"),
+    (["--model", "w32", "--opset", "7"], "--opset 7 is not supported"),
+    (["--model", "hrnetv2p_w18_small_v1", "--num-joints", "3"], "does not take --num-joints"),
+])
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
+    rc = main(["export", *args, "--output", str(tmp_path / "m.onnx")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_cli_mismatched_checkpoint_is_one_line(tmp_path, capsys):
+    ckpt = tmp_path / "w.pth"
+    torch.save(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).state_dict(), ckpt)
+    rc = main(["export", "--model", "w18_small_v1", "--checkpoint", str(ckpt), "--output", str(tmp_path / "m.onnx")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "final_layer" in err
