@@ -1,19 +1,122 @@
-"""``weights_manifest.json``: every pretrained weight set, its pinned source and checksum."""
+"""``weights_manifest.json``: every pretrained weight set, its pinned source and checksum.
+
+The manifest ships inside the package (``hrnet_zoo/weights_manifest.json``; the repository's top-level
+``weights_manifest.json`` is a link to it) and is described by ``hrnet_zoo/weights/schema.json``.
+One entry per weight set::
+
+    {"model": "hrnet_w32", "tag": "coco-256x192", "default": true, "init": "full",
+     "source": {"hf": {"repo_id": ..., "filename": ..., "revision": null}}   # or {"url": ...}
+     "sha256": "19bc…" | null, "verify": "sha256" | "hub-lfs-sha256" | "sha256-prefix", ...}
+
+``verify`` says what the download is checked against before anything is unpickled: the pinned
+``sha256``, the sha256 the Hub reports for its LFS file, or the 8-hex sha256 prefix that mmpose puts
+in its file names. A classification entry's ``backbone_init_for`` lists the pose/V2/V2p models whose
+backbone it initialises; they see it as tag ``in1k`` with ``init: "backbone"``.
+"""
 from __future__ import annotations
 
+import copy
 import json
 from functools import lru_cache
 from importlib import resources
 
+from hrnet_zoo.weights.hub import PretrainedWeightsError
+
+MANIFEST_FILENAME = "weights_manifest.json"
+#: Tag under which a classification entry appears for the models listed in its ``backbone_init_for``.
+BACKBONE_INIT_TAG = "in1k"
+_REQUIRED_KEYS = ("model", "tag", "source", "verify")
+
+# Entries added at run time with register_weights (private or fine-tuned weights of a user).
+_user_entries: list[dict] = []
+
+
+class UnknownWeightsError(PretrainedWeightsError, KeyError):
+    """No manifest entry for a model/tag; the message lists the tags that exist."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
 
 @lru_cache(maxsize=1)
+def _shipped_manifest() -> dict:
+    path = resources.files("hrnet_zoo").joinpath(MANIFEST_FILENAME)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def load_manifest() -> dict:
-    """The parsed manifest shipped inside the package (``{"weights": [...]}``)."""
-    path = resources.files("hrnet_zoo").joinpath("weights_manifest.json")
-    if not path.is_file():
-        return {"weights": []}
-    return json.loads(path.read_text())
+    """The parsed manifest shipped inside the package plus entries from :func:`register_weights`."""
+    manifest = copy.deepcopy(_shipped_manifest())
+    manifest["weights"].extend(copy.deepcopy(_user_entries))
+    return manifest
+
+
+def register_weights(entry: dict) -> None:
+    """Add a weight set at run time, in the manifest's entry format (e.g. your own Hub repo).
+
+    Example::
+
+        register_weights({"model": "hrnet_w32", "tag": "my-coco", "init": "full", "sha256": None,
+                          "verify": "hub-lfs-sha256",
+                          "source": {"hf": {"repo_id": "me/w32", "filename": "w.pth", "revision": None}}})
+    """
+    missing = [k for k in _REQUIRED_KEYS if k not in entry]
+    if missing:
+        raise ValueError(f"weights entry lacks {', '.join(missing)}: {entry}")
+    if entry["verify"] == "sha256" and not entry.get("sha256"):
+        raise ValueError("verify='sha256' needs the full 'sha256' of the file")
+    if any(e["model"] == entry["model"] and e["tag"] == entry["tag"] for e in _entries()):
+        raise ValueError(f"weights {entry['model']}:{entry['tag']} already exist")
+    _user_entries.append({"default": False, "init": "full", "sha256": None, **copy.deepcopy(entry)})
+
+
+def _entries() -> list[dict]:
+    return _shipped_manifest()["weights"] + _user_entries
+
+
+def weights_for(model_name: str) -> list[dict]:
+    """Every weight set ``model_name`` can load, default first (copies; safe to modify).
+
+    Each dict is a manifest entry; backbone initialisations borrowed from a classification entry have
+    ``init: "backbone"``, ``tag: "in1k"`` and ``weights_of`` naming the classifier they come from.
+    ``hrnet-zoo info`` prints these.
+    """
+    found = [copy.deepcopy(e) for e in _entries() if e["model"] == model_name]
+    for entry in _entries():
+        if model_name in entry.get("backbone_init_for", ()) and entry.get("default"):
+            borrowed = copy.deepcopy(entry)
+            borrowed.pop("backbone_init_for")
+            borrowed.pop("model_kwargs", None)
+            borrowed.update(model=model_name, tag=BACKBONE_INIT_TAG, default=False, init="backbone",
+                            weights_of=entry["model"])
+            found.append(borrowed)
+    return sorted(found, key=lambda e: not e.get("default"))
+
+
+def resolve_weights(model_name: str, tag: bool | str = True) -> dict:
+    """The entry for ``pretrained=tag``: ``True`` → the model's default full weights; else a tag."""
+    entries = weights_for(model_name)
+    if tag is True:
+        match = next((e for e in entries if e.get("default")), None)
+    else:
+        match = next((e for e in entries if e["tag"] == tag), None)
+    if match is None:
+        tags = ", ".join(f"{e['tag']} ({'backbone only' if e['init'] == 'backbone' else 'full'})" for e in entries)
+        wanted = "default weights" if tag is True else f"weights tagged {tag!r}"
+        hint = f"available tags: {tags}" if tags else "it has no published weights; build it with pretrained=False"
+        raise UnknownWeightsError(f"{model_name} has no {wanted}; {hint}")
+    return match
 
 
 def models_with_weights() -> list[str]:
-    return sorted({entry["model"] for entry in load_manifest().get("weights", [])})
+    """Models with full pretrained weights (backbone-only ImageNet initialisations not counted)."""
+    return sorted({e["model"] for e in _entries()})
+
+
+def source_label(entry: dict) -> str:
+    """Human-readable source: ``hf://repo@rev/filename`` or the URL."""
+    if "hf" in entry["source"]:
+        hf = entry["source"]["hf"]
+        rev = f"@{hf['revision']}" if hf.get("revision") else ""
+        return f"hf://{hf['repo_id']}{rev}/{hf['filename']}"
+    return entry["source"]["url"]

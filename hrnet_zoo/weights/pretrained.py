@@ -1,15 +1,285 @@
-"""Resolve ``pretrained=`` for a registered model (manifest, Hub, local folders)."""
+"""Resolve ``pretrained=`` for a registered model: manifest entries, ``hf-hub:`` repos, local folders.
+
+For a manifest entry: download (Hub client or URL) → verify sha256 → read (safetensors, or
+``torch.load(weights_only=True)``) → convert the key layout → cache the converted tensors as
+``<cache>/converted/<source sha256>-<ModelClass>.safetensors`` → load. The whole sequence runs under a
+file lock per source, so concurrent processes download and convert once. Later calls read the
+converted file without touching the network (``<cache>/sources/`` remembers the sha256 of sources
+whose checksum is not pinned in the manifest).
+"""
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from filelock import FileLock
 from torch import nn
 
+from hrnet_zoo.weights.convert import CheckpointError, LoadResult, convert_state_dict, load_checkpoint, read_state_dict
+from hrnet_zoo.weights.hub import (
+    PretrainedWeightsError,
+    cache_dir,
+    fetch_hf_file,
+    fetch_url,
+)
+from hrnet_zoo.weights.manifest import resolve_weights, source_label
 
-class PretrainedWeightsError(RuntimeError):
-    """No usable weights: unknown tag, offline without a cache, checksum mismatch ..."""
+__all__ = ["PretrainedWeightsError", "load_pretrained", "fetch_weights", "prepare_weights",
+           "pretrained_model_kwargs", "zoo_weights_file", "from_pretrained"]
+
+_logger = logging.getLogger(__name__)
+HUB_PREFIX = "hf-hub:"
+ZOO_WEIGHTS_NAME = "model.safetensors"
 
 
-def load_pretrained(model: nn.Module, variant: str, pretrained: bool | str) -> nn.Module:
-    raise PretrainedWeightsError(
-        f"no pretrained weights are available for {variant!r} in this version; build it with "
-        "pretrained=False and load a checkpoint with hrnet_zoo.load_checkpoint(model, path)"
-    )
+def _is_zoo_format(pretrained) -> bool:
+    return isinstance(pretrained, (str, os.PathLike)) and (
+        str(pretrained).startswith(HUB_PREFIX) or os.path.isdir(pretrained))
+
+
+def pretrained_model_kwargs(variant: str, pretrained) -> dict:
+    """Constructor arguments a manifest entry requires (e.g. timm's SSLD heads have no conv bias)."""
+    if not pretrained or _is_zoo_format(pretrained):
+        return {}
+    return dict(resolve_weights(variant, pretrained).get("model_kwargs", {}))
+
+
+def load_pretrained(model: nn.Module, variant: str, pretrained: bool | str) -> LoadResult:
+    """Load the weights ``pretrained`` names into ``model`` (built for the registered ``variant``).
+
+    A pose/V2/V2p model built with ``num_joints``/``num_classes`` different from the checkpoint's
+    keeps a freshly initialised prediction layer (a warning names it); every other key must fit.
+    """
+    if _is_zoo_format(pretrained):
+        path = zoo_weights_file(str(pretrained))
+        return _load_into(model, read_state_dict(path), str(pretrained), backbone_only=_is_backbone(model))
+    entry = resolve_weights(variant, pretrained)
+    backbone_only = entry["init"] == "backbone" or _is_backbone(model)
+    target = model.backbone if entry["init"] == "backbone" and hasattr(model, "backbone") else model
+    state_dict = converted_state_dict(entry, target)
+    return _load_into(target, state_dict, f"{variant}:{entry['tag']}", backbone_only)
+
+
+def _is_backbone(model: nn.Module) -> bool:
+    # features_only models are the bare backbone: checkpoints of full models load into them partially.
+    return not hasattr(model, "backbone")
+
+
+def _load_into(model: nn.Module, state_dict: dict, label: str, backbone_only: bool) -> LoadResult:
+    result = load_checkpoint(model, state_dict, strict=False)
+    if backbone_only:
+        if result.missing_keys or result.shape_mismatches:
+            raise CheckpointError(f"{label} does not fit {type(model).__name__}: {result.describe()}")
+        if result.unexpected_keys:
+            _logger.info("%s: loaded the backbone; skipped %d keys it does not use (heads)",
+                         label, len(result.unexpected_keys))
+        return result
+    if result.ok:
+        return result
+    layer = prediction_layer(model)
+    skipped = [key for key, _, _ in result.shape_mismatches]
+    if not result.missing_keys and not result.unexpected_keys and all(k.startswith(layer + ".") for k in skipped):
+        shapes = "; ".join(f"{k}: checkpoint {tuple(a)}, model {tuple(b)}" for k, a, b in result.shape_mismatches)
+        warnings.warn(f"{label}: the prediction layer '{layer}' has a different size in the checkpoint "
+                      f"({shapes}); it was not loaded and keeps its fresh initialisation. "
+                      "Every other weight was loaded.", stacklevel=4)
+        return result
+    raise CheckpointError(f"{label} does not fit {type(model).__name__}: {result.describe()}")
+
+
+def prediction_layer(model: nn.Module) -> str:
+    """Name of the last module that owns parameters: the layer that outputs joints/classes."""
+    last = ""
+    for name, module in model.named_modules():
+        if any(True for _ in module.parameters(recurse=False)):
+            last = name
+    return last
+
+
+# --- manifest entries: fetch, verify, convert, cache -------------------------------------------------------
+
+def _source_key(entry: dict) -> str:
+    if "hf" in entry["source"]:
+        hf = entry["source"]["hf"]
+        return f"hf://{hf['repo_id']}@{hf.get('revision') or 'main'}/{hf['filename']}"
+    return entry["source"]["url"]
+
+
+def _key_digest(entry: dict) -> str:
+    return hashlib.sha256(_source_key(entry).encode()).hexdigest()[:32]
+
+
+def _known_sha256(entry: dict) -> str | None:
+    """The source's sha256: pinned in the manifest, or recorded after an earlier verified download."""
+    if entry.get("sha256"):
+        return entry["sha256"]
+    record = cache_dir() / "sources" / f"{_key_digest(entry)}.json"
+    try:
+        return json.loads(record.read_text())["sha256"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _remember_sha256(entry: dict, sha256: str) -> None:
+    record = cache_dir() / "sources" / f"{_key_digest(entry)}.json"
+    _atomic_write(record, json.dumps({"source": _source_key(entry), "sha256": sha256}).encode())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def converted_path(sha256: str, target: nn.Module) -> Path:
+    return cache_dir() / "converted" / f"{sha256}-{type(target).__name__}.safetensors"
+
+
+def fetch_weights(entry: dict, progress: bool = True) -> tuple[Path, str]:
+    """Download (or find in a cache) the source file of a manifest entry; verified before returning."""
+    hint = f"`hrnet-zoo download {entry['model']} --tag {entry['tag']}`"
+    if "hf" in entry["source"]:
+        hf = entry["source"]["hf"]
+        return fetch_hf_file(hf["repo_id"], hf["filename"], revision=hf.get("revision"),
+                             expected_sha256=entry.get("sha256"), hint=hint)
+    return fetch_url(entry["source"]["url"], expected_sha256=entry.get("sha256"),
+                     expected_prefix=entry.get("sha256_prefix"), hint=hint, progress=progress)
+
+
+def converted_state_dict(entry: dict, target: nn.Module) -> dict[str, torch.Tensor]:
+    """The entry's weights in hrnet_zoo's keys for ``target``, from the converted cache when present."""
+    lock_path = cache_dir() / "locks" / f"{_key_digest(entry)}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_path)):
+        sha256 = _known_sha256(entry)
+        if sha256 and converted_path(sha256, target).is_file():
+            cached = _read_converted(converted_path(sha256, target))
+            if cached is not None:
+                return cached
+        source, sha256 = fetch_weights(entry)  # verified: only now is the file read
+        state_dict = read_state_dict(source)
+        layout, converted = convert_state_dict(target, state_dict)
+        _write_converted(converted, converted_path(sha256, target), entry, layout)
+        if not entry.get("sha256"):
+            _remember_sha256(entry, sha256)
+        return converted
+
+
+def _read_converted(path: Path) -> dict | None:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as e:  # a truncated/corrupted cache file: drop it and convert again
+        _logger.warning("ignoring unreadable converted cache %s (%s)", path, e)
+        path.unlink(missing_ok=True)
+        return None
+
+
+def _write_converted(state_dict: dict, path: Path, entry: dict, layout: str) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    metadata = {"source": source_label(entry), "source_layout": layout, "format": "hrnet_zoo"}
+    save_file({k: v.detach().contiguous() for k, v in state_dict.items()}, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def prepare_weights(model_name: str, tag: bool | str = True, model: nn.Module | None = None) -> dict:
+    """Download, verify and convert a manifest entry ahead of time (``hrnet-zoo download``).
+
+    Returns a dict with the entry, the verified source ``path`` and ``sha256`` and the ``converted`` file.
+    """
+    from hrnet_zoo._registry import create_model
+
+    entry = resolve_weights(model_name, tag)
+    if model is None:
+        model = create_model(model_name, **entry.get("model_kwargs", {}))
+    target = model.backbone if entry["init"] == "backbone" else model
+    converted_state_dict(entry, target)
+    sha256 = _known_sha256(entry)
+    source, _ = fetch_weights(entry)  # already cached and verified above: no download, re-hash only
+    return {"entry": entry, "path": source, "sha256": sha256, "converted": converted_path(sha256, target)}
+
+
+# --- hrnet_zoo's own format (config.json + model.safetensors) ----------------------------------------------
+
+def parse_hub_spec(spec: str) -> tuple[str, str | None]:
+    """``"hf-hub:org/repo@rev"`` (prefix optional) → (``"org/repo"``, ``"rev"`` or None)."""
+    spec = spec[len(HUB_PREFIX):] if spec.startswith(HUB_PREFIX) else spec
+    repo_id, _, revision = spec.partition("@")
+    return repo_id, revision or None
+
+
+def zoo_weights_file(spec: str, revision: str | None = None, **hub_kwargs) -> Path:
+    """``model.safetensors`` of a local folder, or of a Hub repo (downloaded and verified)."""
+    if os.path.isdir(spec):
+        path = Path(spec) / ZOO_WEIGHTS_NAME
+        if not path.is_file():
+            raise PretrainedWeightsError(f"{spec} holds no {ZOO_WEIGHTS_NAME} (write one with model.save_pretrained)")
+        return path
+    repo_id, spec_revision = parse_hub_spec(spec)
+    path, _ = fetch_hf_file(repo_id, ZOO_WEIGHTS_NAME, revision=revision or spec_revision, **hub_kwargs)
+    return path
+
+
+def read_zoo_config(spec: str, revision: str | None = None, **hub_kwargs) -> dict:
+    """``config.json`` of a local folder or Hub repo written by ``save_pretrained``."""
+    import huggingface_hub
+
+    if os.path.isdir(spec):
+        path = Path(spec) / "config.json"
+    else:
+        repo_id, spec_revision = parse_hub_spec(spec)
+        try:
+            path = huggingface_hub.hf_hub_download(repo_id, "config.json", revision=revision or spec_revision,
+                                                   library_name="hrnet_zoo", **hub_kwargs)
+        except Exception as e:
+            raise PretrainedWeightsError(f"could not get config.json of {spec}: {str(e).splitlines()[0]}") from e
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise PretrainedWeightsError(f"{spec} has no readable config.json: {e}") from e
+
+
+def zoo_model_classes() -> dict[str, type]:
+    """Every imported ZooModel subclass by class name (what config.json's ``architecture`` names)."""
+    import hrnet_zoo.models  # noqa: F401  (registers every family)
+    from hrnet_zoo.models.base import ZooModel
+
+    found, pending = {}, [ZooModel]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            found[sub.__name__] = sub
+            pending.append(sub)
+    return found
+
+
+def from_pretrained(repo_or_dir: str, *, revision: str | None = None, **kwargs) -> nn.Module:
+    """Rebuild whichever architecture ``config.json`` names and load ``model.safetensors``.
+
+    Args:
+        repo_or_dir: ``"org/repo"`` (optionally ``"hf-hub:org/repo@rev"``) or a folder from ``save_pretrained``.
+        **kwargs: ``token``, ``cache_dir``, ``force_download``, ``local_files_only``, ``map_location``,
+            and constructor overrides, passed to ``Class.from_pretrained``.
+    """
+    hub_keys = ("token", "cache_dir", "force_download", "local_files_only")
+    config = read_zoo_config(repo_or_dir, revision, **{k: kwargs[k] for k in hub_keys if k in kwargs})
+    architecture = config.get("architecture")
+    classes = zoo_model_classes()
+    if architecture not in classes:
+        raise PretrainedWeightsError(
+            f"config.json of {repo_or_dir} names architecture {architecture!r}, which hrnet_zoo does not know "
+            f"(known: {', '.join(sorted(classes))}); load it with the model class's from_pretrained instead")
+    if not os.path.isdir(repo_or_dir):
+        repo_or_dir, spec_revision = parse_hub_spec(repo_or_dir)
+        revision = revision or spec_revision
+    return classes[architecture].from_pretrained(repo_or_dir, revision=revision, **kwargs)
