@@ -22,6 +22,13 @@ def concat_branches(features: list[torch.Tensor], align_corners: bool = False) -
     return torch.cat(ups, dim=1)
 
 
+def _pool(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Average-pool by ``factor`` (floor, as the official neck); a side shorter than ``factor`` pools
+    to one pixel instead of failing, so small inputs still give 5 levels."""
+    kernel = (min(factor, x.shape[-2]), min(factor, x.shape[-1]))
+    return F.avg_pool2d(x, kernel_size=kernel, stride=kernel)
+
+
 class HRFPN(nn.Module):
     """The HRNetV2p neck of HRNet-Object-Detection (``neck.reduction_conv``, ``neck.fpn_conv``).
 
@@ -42,5 +49,5 @@ class HRFPN(nn.Module):
 
     def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
         out = self.reduction_conv(concat_branches(features))
-        levels = [out] + [F.avg_pool2d(out, kernel_size=2**i, stride=2**i) for i in range(1, self.num_outs)]
+        levels = [out] + [_pool(out, 2**i) for i in range(1, self.num_outs)]
         return [conv(level) for conv, level in zip(self.fpn_conv, levels)]
