@@ -16,7 +16,7 @@ from pathlib import Path
 
 import huggingface_hub
 from huggingface_hub import constants as hf_constants
-from huggingface_hub.errors import (
+from huggingface_hub.utils import (  # also where huggingface_hub < 0.24 defines them
     EntryNotFoundError,
     HfHubHTTPError,
     LocalEntryNotFoundError,

@@ -1,0 +1,155 @@
+"""pretrained= for registered models: ImageNet backbone init, new keypoint sets, malicious pickles,
+the Hub format (save/push/from_pretrained) and the download/convert CLI.
+
+Hub-backed checks run once in a subprocess against the local Hub (see ``tests/hub_client.py``);
+the rest use local folders only. Nothing here reaches the internet.
+"""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import torch
+from hub_server import LocalHub, official_pose_checkpoint
+from safetensors.torch import save, save_file
+
+import hrnet_zoo
+from hrnet_zoo.cli import main
+from hrnet_zoo.weights import CheckpointError
+from hrnet_zoo.weights.manifest import UnknownWeightsError, resolve_weights
+from hrnet_zoo.weights.pretrained import pretrained_model_kwargs
+
+
+class _RunsCode:
+    """Pickles to a call of ``exec``: what a malicious ``.pth`` looks like."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('pwned')",)
+
+
+@pytest.fixture(scope="module")
+def hub_results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pretrained")
+    hub = LocalHub(root / "server")
+    try:
+        torch.manual_seed(3)
+        cls = hrnet_zoo.create_model("hrnet_w18_small_v1_cls")
+        cls_state = cls.state_dict()
+        # timm's repo holds the official classification keys (no backbone./head. prefixes).
+        hub.publish("timm/hrnet_w18_small.ms_in1k",
+                    {"model.safetensors": save({k.split(".", 1)[1]: v for k, v in cls_state.items()})})
+        save_file(cls_state, root / "cls.safetensors")
+        save_file({k[len("backbone."):]: v for k, v in cls_state.items() if k.startswith("backbone.")},
+                  root / "cls_backbone.safetensors")
+        pose_bytes, pose_state = official_pose_checkpoint(seed=4)
+        hub.publish("org/pose-small", {"pose.pth": pose_bytes})
+        save_file(pose_state, root / "pose.safetensors")
+        evil = io.BytesIO()
+        torch.save({"weight": _RunsCode(str(root / "pwned"))}, evil)
+        hub.publish("org/evil", {"evil.pth": evil.getvalue()})
+        args = {"ref_cls": str(root / "cls.safetensors"), "ref_cls_backbone": str(root / "cls_backbone.safetensors"),
+                "ref_main": str(root / "pose.safetensors"), "marker": str(root / "pwned")}
+        yield hub.client("pretrained", args, hub.env(root / "client", HF_TOKEN="hf_write"))
+    finally:
+        hub.close()
+
+
+def test_in1k_loads_timm_weights_into_the_backbone_only(hub_results):
+    assert hub_results["in1k_backbone"] == {"backbone_equal": True, "head_untouched_shape": [17, 16, 1, 1]}
+    assert hub_results["in1k_v2_and_features"] == {"v2": True, "features_only": True}
+    assert hub_results["cls_full"]["equal"]
+
+
+def test_five_joints_keep_pretrained_backbone_and_fresh_final_layer(hub_results):
+    result = hub_results["five_joints"]
+    assert result["backbone_equal"] and result["final_shape"] == [5, 16, 1, 1]
+    (message,) = result["warnings"]
+    assert "head.final_layer" in message and "(17, 16, 1, 1)" in message and "(5, 16, 1, 1)" in message
+
+
+def test_pickle_that_runs_code_is_refused(hub_results):
+    result = hub_results["malicious_pickle"]
+    assert result["error"] == "CheckpointError" and "weights_only=True" in result["message"]
+    assert not result["marker_exists"] and result["new_converted"] == []
+
+
+def test_fine_tuned_model_round_trips_through_hub(hub_results):
+    result = hub_results["push_round_trip"]
+    assert result["class"] == "HRNetPose" and result["num_joints"] == 5
+    assert result["identical"] and result["hf_hub_rev_identical"]
+    assert "/me/pose-5/commit/" in result["commit_url"]
+
+
+def test_cli_download_prints_path_and_sha256(hub_results):
+    result = hub_results["cli_download"]
+    assert result["rc"] == 0
+    assert "hf://timm/hrnet_w18_small.ms_in1k/model.safetensors" in result["stdout"]
+    assert "verified against the Hub's LFS sha256" in result["stdout"]
+    assert "converted:" in result["stdout"] and "-HRNetClassifier.safetensors" in result["stdout"]
+
+
+# --- local folders and the manifest: no Hub needed --------------------------------------------------------
+
+def test_save_pretrained_names_architecture_and_from_pretrained_rebuilds_it(tmp_path):
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1_cls", num_classes=7).eval()
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["architecture"] == "HRNetClassifier" and config["num_classes"] == 7
+    again = hrnet_zoo.from_pretrained(str(tmp_path))
+    x = torch.randn(1, 3, 64, 64)
+    assert type(again).__name__ == "HRNetClassifier" and torch.equal(model(x), again(x))
+
+
+def test_local_folder_with_other_joint_count_reinitialises_only_final_layer(tmp_path):
+    source = hrnet_zoo.create_model("hrnet_w18_small_v1")
+    source.save_pretrained(tmp_path)
+    with pytest.warns(UserWarning, match="prediction layer 'head.final_layer'"):
+        model = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_joints=5)
+    assert torch.equal(model.backbone.conv1.weight, source.backbone.conv1.weight)
+    assert model.head.final_layer.weight.shape[0] == 5
+
+
+def test_weights_of_another_width_are_refused(tmp_path):
+    hrnet_zoo.create_model("hrnet_w18_small_v1").save_pretrained(tmp_path)
+    with pytest.raises(CheckpointError, match="does not fit"):
+        hrnet_zoo.create_model("hrnet_w18_small_v2", pretrained=str(tmp_path))
+
+
+def test_unknown_tag_lists_available_tags():
+    with pytest.raises(UnknownWeightsError, match="coco-256x192.*in1k \\(backbone only\\)"):
+        hrnet_zoo.create_model("hrnet_w32", pretrained="no-such-tag")
+    with pytest.raises(UnknownWeightsError, match="hrnet_w18 has no default weights"):
+        resolve_weights("hrnet_w18", True)
+
+
+def test_manifest_constructor_arguments_are_applied():
+    assert pretrained_model_kwargs("hrnet_w18_cls", "ssld-in1k") == {"head_conv_bias": False}
+    assert pretrained_model_kwargs("hrnet_w18_cls", True) == {}
+
+
+def test_cli_convert_official_checkpoint_to_hub_format(tmp_path, capsys):
+    data, state = official_pose_checkpoint(seed=5)
+    src = tmp_path / "pose_hrnet_small.pth"
+    src.write_bytes(data)
+    assert main(["convert", str(src), "--model", "hrnet_w18_small_v1", "--out", str(tmp_path / "out")]) == 0
+    model = hrnet_zoo.from_pretrained(str(tmp_path / "out"))
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+    assert "official HRNet" in capsys.readouterr().out
+
+
+def test_cli_convert_reads_joint_count_from_checkpoint(tmp_path, capsys):
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=16)  # an MPII-style checkpoint
+    save_file(model.state_dict(), tmp_path / "mpii.safetensors")
+    assert main(["convert", str(tmp_path / "mpii.safetensors"), "--model", "hrnet_w18_small_v1",
+                 "--out", str(tmp_path / "out")]) == 0
+    assert "num_joints=16" in capsys.readouterr().out
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["num_joints"] == 16
+
+
+def test_cli_convert_missing_file_is_a_usage_error(tmp_path, capsys):
+    assert main(["convert", str(tmp_path / "nope.pth"), "--model", "w32", "--out", str(tmp_path)]) == 2
+    assert "checkpoint file not found" in capsys.readouterr().err
