@@ -1,28 +1,56 @@
 """Parameters and FLOPs, counted two ways.
 
-* ``gflops``: fvcore's ``FlopCountAnalysis`` total ÷ 1e9 (one multiply-add = one flop).
-* ``paper_gflops``: multiply-adds of convolutions and linear layers ÷ 2**30, transposed convolutions
-  at their output size — the convention of the official ``get_model_summary``, which reproduces
-  the published tables.
+* ``gflops``: fvcore's :class:`~fvcore.nn.FlopCountAnalysis` total ÷ 1e9. fvcore counts one
+  multiply-add as one flop and also counts BatchNorm, upsampling and pooling; it counts a transposed
+  convolution at its *input* size.
+* ``paper_gflops``: multiply-adds of convolutions and linear layers ÷ 2**30, every convolution
+  (transposed ones included) at its *output* size — the convention of the official
+  ``get_model_summary`` (deep-high-resolution-net.pytorch, HRNet-Image-Classification), which
+  reproduces the published tables of HRNet and SimpleBaseline.
+
+Both are counted in one traced forward pass: the paper count comes from forward hooks that fire
+while fvcore traces the model.
+
+>>> import hrnet_zoo
+>>> stats = count_flops(hrnet_zoo.hrnet_w32(), input_size=(256, 192))
+>>> stats["params"], round(stats["paper_gflops"], 2)     # the paper: 28.5M, 7.1
+(28536113, 7.12)
 """
 from __future__ import annotations
 
+import contextlib
+import math
 import warnings
+from collections import Counter
+from typing import Iterable
 
 import torch
 from torch import nn
+from torch.nn.modules.conv import _ConvNd
 
-#: Default (H, W) input per family, by model-name prefix (first match wins).
+#: Default (H, W) input per family, by model-name prefix (first match wins; ``*_cls`` is checked first).
 DEFAULT_INPUT_SIZES = (
-    ("hrnetv2p_", (800, 1216)),
-    ("hrnetv2_", (512, 1024)),
-    ("hrnet_", (256, 192)),
+    ("hrnetv2p_", (800, 1216)),  # HRNet-Object-Detection (mmdetection 1333×800 → padded 800×1216)
+    ("hrnetv2_", (512, 1024)),   # Cityscapes crops of HRNet-Semantic-Segmentation
 )
 CLS_INPUT_SIZE = (224, 224)
 POSE_INPUT_SIZE = (256, 192)
 
+#: fvcore ops whose cost both conventions leave out (elementwise adds of residuals, pooling maxima).
+#: Ignoring them explicitly keeps fvcore's "unsupported operator" report for ops we did not foresee.
+ZERO_COST_OPS = ("aten::add", "aten::add_", "aten::max_pool2d", "aten::sigmoid", "aten::softmax",
+                 "aten::mul", "aten::mul_", "aten::sub")
+
+#: Averaging ops fvcore has no handle for, counted like its ``adaptive_avg_pool2d``: one flop per input
+#: element (the classification head's global mean, HRFPN's pyramid pooling).
+EXTRA_OPS = ("aten::avg_pool2d", "aten::mean")
+
+#: fvcore ops that make up the paper convention (convolutions and linear layers).
+PAPER_OPS = ("aten::_convolution", "aten::linear", "aten::addmm", "aten::matmul", "aten::mm")
+
 
 def default_input_size(name: str) -> tuple[int, int]:
+    """The (H, W) a model of this registry name is usually measured at."""
     if name.endswith("_cls"):
         return CLS_INPUT_SIZE
     for prefix, size in DEFAULT_INPUT_SIZES:
@@ -32,59 +60,171 @@ def default_input_size(name: str) -> tuple[int, int]:
 
 
 def count_params(model: nn.Module) -> dict[str, int]:
-    """``{"params": total, "trainable": requires_grad only}``."""
+    """``{"params": total, "trainable": requires_grad only}`` (shared parameters counted once)."""
+    params = list(model.parameters())
     return {
-        "params": sum(p.numel() for p in model.parameters()),
-        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "params": sum(p.numel() for p in params),
+        "trainable": sum(p.numel() for p in params if p.requires_grad),
     }
 
 
-def _paper_macs(model: nn.Module, x: torch.Tensor) -> int:
-    macs = 0
+def _import_fvcore():
+    """fvcore's ``FlopCountAnalysis`` and ``elementwise_flop_counter``, imported without its ``torch.jit.script`` DeprecationWarning.
 
-    def conv_hook(module: nn.Conv2d | nn.ConvTranspose2d, _inputs, output: torch.Tensor) -> None:
-        nonlocal macs
-        k = module.weight[0].numel()  # (C_in / groups) · kH · kW for Conv2d
-        if isinstance(module, nn.ConvTranspose2d):
-            k = (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1]
-        macs += output.numel() * k
+    fvcore scripts a few helpers at import time; recent torch deprecates ``torch.jit.script``. The
+    warning concerns fvcore's code, not the caller's, so only that warning is filtered, only here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=DeprecationWarning)
+        from fvcore.nn import FlopCountAnalysis
+        from fvcore.nn.jit_handles import elementwise_flop_counter
+    return FlopCountAnalysis, elementwise_flop_counter
 
-    def linear_hook(module: nn.Linear, _inputs, output: torch.Tensor) -> None:
-        nonlocal macs
-        macs += output.numel() * module.in_features
+
+def fvcore_analysis(model: nn.Module, inputs: torch.Tensor | tuple, ops: Iterable[str] | None = None):
+    """A quiet ``FlopCountAnalysis`` of ``model(inputs)``.
+
+    Args:
+        ops: count only these fvcore op names (e.g. :data:`PAPER_OPS`); ``None`` keeps fvcore's
+            default handles (convolutions, linear, BatchNorm, upsampling, adaptive pooling ...).
+
+    fvcore's ``set_op_handle(op, None)`` only adds ``op`` to an ignore set: its default handle stays
+    and BatchNorm is still counted. To count a subset we clear every handle and register the wanted
+    ones. :data:`EXTRA_OPS` get fvcore's pooling rule. The ops of :data:`ZERO_COST_OPS` are ignored explicitly instead of silencing fvcore's
+    unsupported-op log wholesale; whatever else fvcore cannot count is returned by
+    ``analysis.unsupported_ops()`` (``count_flops`` reports it as ``uncounted_ops``).
+    """
+    flop_count_analysis, elementwise_flop_counter = _import_fvcore()
+    analysis = flop_count_analysis(model, inputs)
+    # fvcore keeps its default table on the instance only; we add the averaging ops to it.
+    handles = {**analysis._op_handles, **{op: elementwise_flop_counter(1, 0) for op in EXTRA_OPS}}
+    if ops is not None:
+        unknown = sorted(set(ops) - set(handles))
+        if unknown:
+            raise ValueError(f"no flop handle for {unknown}; known: {sorted(handles)}")
+        handles = {op: handles[op] for op in ops}
+    analysis.clear_op_handles().set_op_handle(**handles)
+    analysis.set_op_handle(**{op: None for op in ZERO_COST_OPS})
+    # Both reports are logged through `logging`; we return them instead (see count_flops).
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    return analysis
+
+
+def _numel(x: torch.Tensor) -> int:
+    # While fvcore traces, sizes come back as traced 0-dim tensors; the count wants plain ints.
+    return math.prod(int(d) for d in x.shape)
+
+
+def _conv_linear_macs_hooks(model: nn.Module, macs: Counter) -> list:
+    """Forward hooks adding each conv/linear layer's multiply-adds to ``macs[module_name]``.
+
+    A convolution's output element costs ``in_channels / groups × kernel area`` multiply-adds; for
+    transposed convolutions this equals the official ``prod(weight.shape) × output H×W`` rule.
+    """
+    def conv_hook(name: str):
+        def hook(module: _ConvNd, _inputs, output: torch.Tensor) -> None:
+            per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
+            macs[name] += _numel(output) * per_output
+        return hook
+
+    def linear_hook(name: str):
+        def hook(module: nn.Linear, _inputs, output: torch.Tensor) -> None:
+            macs[name] += _numel(output) * module.in_features
+        return hook
 
     handles = []
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
+    for name, module in model.named_modules():
+        if isinstance(module, _ConvNd):
+            handles.append(module.register_forward_hook(conv_hook(name)))
+        elif isinstance(module, nn.Linear):
+            handles.append(module.register_forward_hook(linear_hook(name)))
+    return handles
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module):
+    was_training = model.training
+    model.eval()
     try:
-        model(x)
+        yield model
     finally:
-        for h in handles:
-            h.remove()
-    return macs
-
-
-def count_flops(model: nn.Module, input_size: tuple[int, int] = (256, 192), batch_size: int = 1,
-                in_chans: int = 3) -> dict:
-    """Params, fvcore GFLOPs and paper GFLOPs of ``model`` on a ``batch_size×in_chans×H×W`` input."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from fvcore.nn import FlopCountAnalysis
-
-        was_training = model.training
-        model.eval()
-        x = torch.zeros(batch_size, in_chans, *input_size)
-        with torch.no_grad():
-            analysis = FlopCountAnalysis(model, x)
-            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-            total = analysis.total()
-            paper = _paper_macs(model, x)
         model.train(was_training)
+
+
+def _dummy_input(model: nn.Module, input_size: tuple[int, int], batch_size: int, in_chans: int) -> torch.Tensor:
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else None
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    return torch.zeros(batch_size, in_chans, *input_size, device=device, dtype=dtype)
+
+
+def _ancestors(name: str) -> list[str]:
+    """``"a.b.c"`` → ``["", "a", "a.b", "a.b.c"]`` (``""`` is the whole model, as in fvcore)."""
+    parts = name.split(".") if name else []
+    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def count_flops(model: nn.Module, input_size: tuple[int, int] = POSE_INPUT_SIZE, batch_size: int = 1,
+                in_chans: int = 3, fvcore: bool = True, depth: int = 2) -> dict:
+    """Params, fvcore GFLOPs and paper GFLOPs of ``model`` on a ``batch_size×in_chans×H×W`` input.
+
+    Args:
+        input_size: ``(H, W)``.
+        fvcore: trace with fvcore for ``gflops``; ``False`` runs one plain forward pass and gives
+            ``gflops=None`` (the paper count alone is much cheaper for big inputs).
+        depth: module-name depth of the ``by_module`` breakdown (``2`` → ``backbone.stage2``).
+
+    Returns:
+        ``params``, ``trainable_params``, ``input_size`` (H, W), ``batch_size``,
+        ``gflops`` (fvcore total ÷ 1e9), ``paper_gflops`` (conv + linear multiply-adds ÷ 2**30),
+        ``gflops_by_operator`` (fvcore's split: conv, batch_norm, upsample_bilinear2d ...),
+        ``uncounted_ops`` (ops fvcore met but could not count, with how often; ``{}`` for our models)
+        and ``by_module``: ``{module name: {"params", "gflops", "paper_gflops"}}`` for every module
+        down to ``depth``, in definition order. Both FLOP counts scale with ``batch_size``.
+    """
+    x = _dummy_input(model, tuple(input_size), batch_size, in_chans)
+    macs: Counter = Counter()
+    handles = _conv_linear_macs_hooks(model, macs)
+    analysis = None
+    try:
+        with _eval_mode(model), torch.no_grad(), warnings.catch_warnings():
+            # Tracing warns when shapes become Python values (fuse-layer resizing); the trace is only
+            # counted, never replayed on other shapes, so those warnings carry no meaning here.
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            if fvcore:
+                analysis = fvcore_analysis(model, x)
+                analysis.total()  # traces once; the hooks above fire during the trace
+            else:
+                model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    paper_by_module: Counter = Counter()
+    for name, value in macs.items():
+        for ancestor in _ancestors(name):
+            paper_by_module[ancestor] += value
+    fvcore_by_module = analysis.by_module() if analysis is not None else {}
+
+    by_module = {}
+    for name, module in model.named_modules():
+        if not name or name.count(".") >= depth:
+            continue
+        by_module[name] = {
+            "params": sum(p.numel() for p in module.parameters()),
+            "gflops": fvcore_by_module.get(name, 0) / 1e9 if analysis is not None else None,
+            "paper_gflops": paper_by_module[name] / 2**30,
+        }
+    params = count_params(model)
     return {
-        "params": count_params(model)["params"],
-        "gflops": total / 1e9,
-        "paper_gflops": paper / 2**30,
+        "params": params["params"],
+        "trainable_params": params["trainable"],
+        "input_size": tuple(input_size),
+        "batch_size": batch_size,
+        "gflops": analysis.total() / 1e9 if analysis is not None else None,
+        "paper_gflops": paper_by_module[""] / 2**30,
+        "gflops_by_operator": ({op: n / 1e9 for op, n in analysis.by_operator().items()}
+                               if analysis is not None else {}),
+        "uncounted_ops": dict(analysis.unsupported_ops()) if analysis is not None else {},
+        "by_module": by_module,
     }
