@@ -1,0 +1,92 @@
+"""benchmarks/forward.py on CPU with tiny settings: JSON rows, output agreement, skip rules (no timing asserts)."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "forward.py"
+ROW_KEYS = {"model", "mode", "device", "dtype", "batch_size", "input_size", "median_ms", "p90_ms", "images_per_s",
+            "peak_memory_mb", "device_name", "torch_version", "efficiency", "noise_median_ms", "speedup",
+            "max_rel_err", "agrees"}
+
+
+@pytest.fixture(scope="module")
+def forward():
+    spec = importlib.util.spec_from_file_location("benchmark_forward", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_json_rows_on_cpu(forward, tmp_path, capsys):
+    out = tmp_path / "res.json"
+    rc = forward.main(["--model", "hrnet_w18_small_v1", "--device", "cpu", "--batch-size", "1", "2",
+                       "--input-size", "64", "48", "--iters", "2", "--warmup", "0", "--repeats", "2",
+                       "--modes", "eager", "fused", "fused+cl", "fused+cl+bf16+cudagraph", "--json", str(out)])
+    assert rc == 0
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert [(r["batch_size"], r["mode"]) for r in rows] == [(b, m) for b in (1, 2) for m in ("eager", "fused", "fused+cl")]
+    for r in rows:
+        assert ROW_KEYS <= set(r)
+        assert r["device"] == "cpu" and r["dtype"] == "fp32" and r["input_size"] == [64, 48]
+        assert r["agrees"] and r["max_rel_err"] < 1e-4
+        assert 0 < r["median_ms"] <= r["p90_ms"]
+        assert r["images_per_s"] == pytest.approx(r["batch_size"] / r["median_ms"] * 1e3, rel=1e-2)
+        assert r["noise_median_ms"]["min"] <= r["noise_median_ms"]["median"] <= r["noise_median_ms"]["max"]
+        assert r["torch_version"] == torch.__version__
+    assert all(r["speedup"] == 1.0 for r in rows if r["mode"] == "eager")
+    assert [s["mode"] for s in result["skipped"]] == ["fused+cl+bf16+cudagraph"] * 2
+    assert "cpu_native_bf16" in result["environment"]
+
+    forward.main(["--table", str(out)])
+    table = capsys.readouterr().out
+    assert "| hrnet_w18_small_v1 | 2 | fused+cl | fp32 |" in table and "CUDA graphs need a CUDA device" in table
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("eager", dict()),
+    ("fused+cl+bf16", dict(fused=True, channels_last=True, amp="bf16")),
+    ("cl+fp16+max-autotune", dict(channels_last=True, amp="fp16", compile="max-autotune")),
+    ("fused+cudagraph", dict(fused=True, cuda_graph=True)),
+])
+def test_parse_mode(forward, name, expected):
+    assert forward.parse_mode(name) == forward.Mode(name, **expected)
+
+
+@pytest.mark.parametrize("name", ["fast", "fused+fused", "bf16+fp16", "compile+max-autotune", "eager+cl"])
+def test_bad_modes_are_refused(forward, name):
+    with pytest.raises(ValueError):
+        forward.parse_mode(name)
+
+
+def test_cpu_without_native_bf16_skips_bf16_modes(forward, monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(forward, "cpu_flags", lambda: {"avx2", "fma"})
+    assert "no native bf16" in forward.skip_reason(forward.parse_mode("fused+cl+bf16"), cpu)
+    assert forward.skip_reason(forward.parse_mode("fused+cl"), cpu) is None
+    monkeypatch.setattr(forward, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert forward.skip_reason(forward.parse_mode("fused+cl+bf16"), cpu) is None
+
+
+def test_bf16_autocast_agrees_within_tolerance(forward):
+    """The bf16 path itself (runs emulated where the CPU lacks bf16): output close to fp32 eager."""
+    import hrnet_zoo
+
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1").eval()
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        ref = model(x)
+    run, xm = forward.build_runner(model, forward.parse_mode("fused+cl+bf16"), x)
+    out = run(xm)
+    assert out.dtype == torch.bfloat16
+    assert forward.max_rel_err(out, ref) < forward.TOLERANCE["bf16"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error path of a machine without CUDA")
+def test_cuda_request_without_gpu_exits_2(forward):
+    assert forward.main(["--device", "cuda", "--model", "hrnet_w18_small_v1"]) == 2
