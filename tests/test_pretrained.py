@@ -95,13 +95,13 @@ def test_cli_download_prints_path_and_sha256(hub_results):
 # --- local folders and the manifest: no Hub needed --------------------------------------------------------
 
 def test_save_pretrained_names_architecture_and_from_pretrained_rebuilds_it(tmp_path):
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1_cls", num_classes=7).eval()
+    model = hrnet_zoo.create_model("hrnetv2_w18_small_v1", num_classes=7).eval()
     model.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["architecture"] == "HRNetClassifier" and config["num_classes"] == 7
+    assert config["architecture"] == "HRNetV2" and config["num_classes"] == 7
     again = hrnet_zoo.from_pretrained(str(tmp_path))
     x = torch.randn(1, 3, 64, 64)
-    assert type(again).__name__ == "HRNetClassifier" and torch.equal(model(x), again(x))
+    assert type(again).__name__ == "HRNetV2" and torch.equal(model(x), again(x))
 
 
 def test_local_folder_with_other_joint_count_reinitialises_only_final_layer(tmp_path):
@@ -111,6 +111,17 @@ def test_local_folder_with_other_joint_count_reinitialises_only_final_layer(tmp_
         model = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_joints=5)
     assert torch.equal(model.backbone.conv1.weight, source.backbone.conv1.weight)
     assert model.head.final_layer.weight.shape[0] == 5
+
+
+def test_features_only_takes_the_backbone_of_a_saved_model(tmp_path):
+    source = hrnet_zoo.create_model("hrnetv2_w18_small_v1")
+    source.save_pretrained(tmp_path / "v2")
+    backbone = hrnet_zoo.create_model("hrnetv2_w18_small_v1", pretrained=str(tmp_path / "v2"), features_only=True)
+    assert all(torch.equal(v, source.backbone.state_dict()[k]) for k, v in backbone.state_dict().items())
+    # A pose model's backbone stops at the stride-4 output: it cannot fill all four feature maps.
+    hrnet_zoo.create_model("hrnet_w18_small_v1").save_pretrained(tmp_path / "pose")
+    with pytest.raises(CheckpointError, match="missing keys .*stage4.0.fuse_layers.1"):
+        hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path / "pose"), features_only=True)
 
 
 def test_weights_of_another_width_are_refused(tmp_path):

@@ -71,6 +71,9 @@ def _is_backbone(model: nn.Module) -> bool:
 
 
 def _load_into(model: nn.Module, state_dict: dict, label: str, backbone_only: bool) -> LoadResult:
+    if backbone_only and _is_backbone(model):  # hrnet_zoo-layout weights of a full model → its backbone
+        inner = {k[len("backbone."):]: v for k, v in state_dict.items() if k.startswith("backbone.")}
+        state_dict = inner or state_dict
     result = load_checkpoint(model, state_dict, strict=False)
     if backbone_only:
         if result.missing_keys or result.shape_mismatches:
@@ -200,12 +203,11 @@ def prepare_weights(model_name: str, tag: bool | str = True, model: nn.Module | 
     from hrnet_zoo._registry import create_model
 
     entry = resolve_weights(model_name, tag)
+    source, sha256 = fetch_weights(entry)
     if model is None:
         model = create_model(model_name, **entry.get("model_kwargs", {}))
     target = model.backbone if entry["init"] == "backbone" else model
-    converted_state_dict(entry, target)
-    sha256 = _known_sha256(entry)
-    source, _ = fetch_weights(entry)  # already cached and verified above: no download, re-hash only
+    converted_state_dict(entry, target)  # finds the verified download in its cache
     return {"entry": entry, "path": source, "sha256": sha256, "converted": converted_path(sha256, target)}
 
 
