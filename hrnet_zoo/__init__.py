@@ -9,9 +9,14 @@ Public API: :func:`create_model`, :func:`list_models`, :func:`register_model`,
 :func:`load_checkpoint`, and one factory function per registered model name.
 """
 from hrnet_zoo._registry import _model_entrypoints, create_model, is_model, list_models, register_model
+from hrnet_zoo.complexity import count_flops, count_params
+from hrnet_zoo import codecs
 from hrnet_zoo.fuse import fuse_conv_bn
+from hrnet_zoo.inference import predict_keypoints
 from hrnet_zoo.models import HRNetClassifier, HRNetPose, HRNetV2, HRNetV2p
+from hrnet_zoo.models import SimpleBaseline, SimpleBaselineMSDH, StackedHourglass
 from hrnet_zoo.weights import CheckpointError, LoadResult, load_checkpoint
+from hrnet_zoo.visualize import draw_keypoints, plot_heatmaps
 from hrnet_zoo.weights.pretrained import PretrainedWeightsError, from_pretrained
 
 __version__ = "0.1.0"
@@ -27,12 +32,21 @@ __all__ = [
     "HRNetV2p",
     "LoadResult",
     "PretrainedWeightsError",
+    "SimpleBaseline",
+    "SimpleBaselineMSDH",
+    "StackedHourglass",
+    "count_flops",
+    "count_params",
+    "codecs",
     "create_model",
+    "draw_keypoints",
     "from_pretrained",
     "fuse_conv_bn",
     "is_model",
     "list_models",
     "load_checkpoint",
+    "plot_heatmaps",
+    "predict_keypoints",
     "register_model",
     *sorted(_model_entrypoints),
 ]

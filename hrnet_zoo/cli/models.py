@@ -114,15 +114,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _measure(name: str, input_size: tuple[int, int] | None, batch_size: int, fvcore: bool,
-             depth: int = 2) -> dict:
-    from hrnet_zoo import create_model
-    from hrnet_zoo.complexity import count_flops, default_input_size
-
-    size = input_size or default_input_size(name)
-    return {"model": name, **count_flops(create_model(name), size, batch_size, fvcore=fvcore, depth=depth)}
-
-
 def json_row(stats: dict) -> dict:
     """The scripted form: exactly ``model, input_size, params, gflops, paper_gflops``."""
     return {"model": stats["model"], "input_size": list(stats["input_size"]), "params": stats["params"],
@@ -176,6 +167,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_flops(args: argparse.Namespace) -> int:
+    from hrnet_zoo.complexity import measure_model
+
     if args.all == bool(args.model):
         raise _usage_error("give either --model MODEL (name, alias or pattern) or --all")
     names = list_models() if args.all else resolve_model_names(args.model)
@@ -184,7 +177,7 @@ def _cmd_flops(args: argparse.Namespace) -> int:
     if args.json:
         rows = []
         for name in names:
-            stats = _measure(name, size, args.batch_size, fvcore, args.depth)
+            stats = measure_model(name, size, args.batch_size, fvcore, args.depth)
             row = json_row(stats)
             if args.by_module:
                 row["by_module"] = stats["by_module"]
@@ -194,7 +187,7 @@ def _cmd_flops(args: argparse.Namespace) -> int:
         return 0
     print(_table_line([c for c, _, _ in _COLUMNS]), flush=True)
     for name in names:
-        stats = _measure(name, size, args.batch_size, fvcore, args.depth)
+        stats = measure_model(name, size, args.batch_size, fvcore, args.depth)
         print(_table_row(stats), flush=True)  # rows appear as they are counted (--all takes minutes)
         if args.by_module:
             _print_by_module(stats)
