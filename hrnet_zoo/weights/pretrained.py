@@ -96,10 +96,13 @@ def _load_into(model: nn.Module, state_dict: dict, label: str, backbone_only: bo
 
 
 def prediction_layer(model: nn.Module) -> str:
-    """Name of the last module that owns parameters: the layer that outputs joints/classes."""
+    """Name of the layer that outputs the joints/classes: the last one whose weight has
+    ``num_joints`` (or ``num_classes``) output channels (any last weighted layer if the model has neither)."""
+    count = getattr(model, "num_joints", None) or getattr(model, "num_classes", None)
     last = ""
     for name, module in model.named_modules():
-        if any(True for _ in module.parameters(recurse=False)):
+        weight = module._parameters.get("weight")
+        if weight is not None and weight.ndim >= 2 and (count is None or weight.shape[0] == count):
             last = name
     return last
 
