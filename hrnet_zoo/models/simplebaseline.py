@@ -1,0 +1,165 @@
+"""SimpleBaseline (Xiao et al.): a ResNet and three deconvolutions; optionally Kang & Cho's multi-scale head.
+
+=============================  ==========================  ====================================
+name                           model                       forward(x: N×3×H×W) returns
+=============================  ==========================  ====================================
+``simplebaseline_r<d>``        :class:`SimpleBaseline`      N×K×8⌈H/32⌉×8⌈W/32⌉ heatmaps
+``simplebaseline_r<d>_msdh``   :class:`SimpleBaselineMSDH`  N×K×8⌈H/32⌉×8⌈W/32⌉ (mean of resolutions)
+=============================  ==========================  ====================================
+
+At sizes divisible by 32 the output is H/4×W/4 (256×192 → 64×48; 250×190 also gives 64×48).
+Our keys are ``backbone.*`` + ``head.*``; mmpose v1 checkpoints (``backbone.`` + ``head.deconv_layers``
+/ ``head.final_layer``, same sub-keys) therefore load as they are, and the official pose_resnet.py
+keys (``conv1``, ``layer1`` …, ``deconv_layers``, ``final_layer``) get the prefixes added.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from hrnet_zoo._builder import build_model
+from hrnet_zoo._registry import register_model
+from hrnet_zoo.backbones.resnet import ResNetBackbone
+from hrnet_zoo.heads.deconv import DeconvHead, MultiScaleDeconvHead
+from hrnet_zoo.models.base import ZooModel
+
+_OFFICIAL_HEAD_MODULES = ("deconv_layers", "final_layer")
+
+
+def _official_to_zoo(state_dict: dict) -> dict:
+    """Official pose_resnet.py keys (flat) → ``backbone.*`` / ``head.*``."""
+    if any(k.startswith("fc.") for k in state_dict):
+        raise KeyError("an ImageNet classifier, not a pose_resnet checkpoint")
+    out = {}
+    for key, value in state_dict.items():
+        top = key.split(".", 1)[0]
+        out[("head." if top in _OFFICIAL_HEAD_MODULES else "backbone.") + key] = value
+    return out
+
+
+def _imagenet_to_zoo(state_dict: dict) -> dict:
+    """torchvision ImageNet ResNet keys → ``backbone.*`` (the ``fc`` classifier dropped); to fine-tune."""
+    if not any(k.startswith("fc.") for k in state_dict):
+        raise KeyError("no ImageNet classifier keys")
+    return {"backbone." + k: v for k, v in state_dict.items() if not k.startswith("fc.")}
+
+
+_LAYOUTS = {
+    "official SimpleBaseline (pose_resnet.py)": _official_to_zoo,
+    "torchvision ImageNet ResNet (backbone only)": _imagenet_to_zoo,
+}
+
+
+class SimpleBaseline(ZooModel):
+    """ResNet backbone + :class:`~hrnet_zoo.heads.DeconvHead`.
+
+    Args:
+        depth: ResNet depth (18, 34, 50, 101, 152).
+        num_joints: heatmap channels K.
+        num_deconv_filters / num_deconv_kernels: one entry per deconvolution (kernels 2, 3 or 4),
+            as ``NUM_DECONV_FILTERS`` / ``NUM_DECONV_KERNELS`` of the official configs.
+        final_conv_kernel: 1 or 3; deconv_with_bias: the official ``DECONV_WITH_BIAS``.
+
+    ``forward(x: N×in_chans×H×W)`` → N×K×8⌈H/32⌉×8⌈W/32⌉ with the default three deconvolutions.
+    """
+
+    checkpoint_layouts = _LAYOUTS
+
+    def __init__(self, depth: int = 50, num_joints: int = 17, in_chans: int = 3,
+                 num_deconv_filters: Sequence[int] = (256, 256, 256), num_deconv_kernels: Sequence[int] = (4, 4, 4),
+                 final_conv_kernel: int = 1, deconv_with_bias: bool = False):
+        super().__init__()
+        self.num_joints = num_joints
+        self.backbone = ResNetBackbone(depth, in_chans)
+        self.head = DeconvHead(self.backbone.out_channels[-1], num_joints, tuple(num_deconv_filters),
+                               tuple(num_deconv_kernels), final_conv_kernel, deconv_with_bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """N×in_chans×H×W → last stage N×C×⌈H/32⌉×⌈W/32⌉."""
+        return self.backbone(x)[-1]
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+class SimpleBaselineMSDH(ZooModel):
+    """ResNet backbone + :class:`~hrnet_zoo.heads.MultiScaleDeconvHead` (Kang & Cho).
+
+    ``forward(x)`` → the mean of the ``num_resolutions`` predictions, N×K×8⌈H/32⌉×8⌈W/32⌉;
+    ``forward_resolutions(x)`` → each prediction at its own size, coarsest first (training loss).
+    """
+
+    checkpoint_layouts = _LAYOUTS
+
+    def __init__(self, depth: int = 50, num_joints: int = 17, in_chans: int = 3, num_resolutions: int = 3,
+                 num_deconv_filters: Sequence[int] = (256, 256, 256), num_deconv_kernels: Sequence[int] = (4, 4, 4),
+                 upsample_mode: str = "bilinear"):
+        super().__init__()
+        self.num_joints = num_joints
+        self.backbone = ResNetBackbone(depth, in_chans)
+        self.head = MultiScaleDeconvHead(self.backbone.out_channels[-1], num_joints, num_resolutions,
+                                         tuple(num_deconv_filters), tuple(num_deconv_kernels), upsample_mode)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)[-1]
+
+    def forward_resolutions(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """N×in_chans×H×W → ``num_resolutions`` heatmaps N×K×(2^s·⌈H/32⌉)×(2^s·⌈W/32⌉), coarsest first."""
+        return self.head.forward_all(self.forward_features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.forward_features(x))
+
+
+def _resnet_features(depth: int, in_chans: int = 3, **_ignored) -> nn.Module:
+    return ResNetBackbone(depth, in_chans)
+
+
+def _simplebaseline(variant: str, depth: int, pretrained, **kwargs) -> nn.Module:
+    return build_model(SimpleBaseline, variant, pretrained, depth=depth, feature_builder=_resnet_features, **kwargs)
+
+
+def _msdh(variant: str, depth: int, pretrained, **kwargs) -> nn.Module:
+    return build_model(SimpleBaselineMSDH, variant, pretrained, depth=depth, feature_builder=_resnet_features,
+                       **kwargs)
+
+
+@register_model
+def simplebaseline_r50(pretrained=False, **kwargs) -> nn.Module:
+    """SimpleBaseline ResNet-50: N×K×H/4×W/4 heatmaps (33,999,697 parameters with 17 joints)."""
+    return _simplebaseline("simplebaseline_r50", 50, pretrained, **kwargs)
+
+
+@register_model
+def simplebaseline_r101(pretrained=False, **kwargs) -> nn.Module:
+    """SimpleBaseline ResNet-101: N×K×H/4×W/4 heatmaps (52,991,825 parameters with 17 joints)."""
+    return _simplebaseline("simplebaseline_r101", 101, pretrained, **kwargs)
+
+
+@register_model
+def simplebaseline_r152(pretrained=False, **kwargs) -> nn.Module:
+    """SimpleBaseline ResNet-152: N×K×H/4×W/4 heatmaps (68,635,473 parameters with 17 joints)."""
+    return _simplebaseline("simplebaseline_r152", 152, pretrained, **kwargs)
+
+
+@register_model
+def simplebaseline_r50_msdh(pretrained=False, **kwargs) -> nn.Module:
+    """SimpleBaseline ResNet-50 + multi-scale deconvolution head (``num_resolutions``, default 3)."""
+    return _msdh("simplebaseline_r50_msdh", 50, pretrained, **kwargs)
+
+
+@register_model
+def simplebaseline_r101_msdh(pretrained=False, **kwargs) -> nn.Module:
+    """SimpleBaseline ResNet-101 + multi-scale deconvolution head (``num_resolutions``, default 3)."""
+    return _msdh("simplebaseline_r101_msdh", 101, pretrained, **kwargs)
+
+
+@register_model
+def simplebaseline_r152_msdh(pretrained=False, **kwargs) -> nn.Module:
+    """SimpleBaseline ResNet-152 + multi-scale deconvolution head (``num_resolutions``, default 3)."""
+    return _msdh("simplebaseline_r152_msdh", 152, pretrained, **kwargs)
