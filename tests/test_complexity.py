@@ -106,40 +106,71 @@ def test_grouped_conv_and_linear_multiply_adds():
     assert stats["gflops"] * 1e9 == conv_macs + 16 * 10 + 16 * 6 * 6
 
 
-def test_fvcore_counts_one_multiply_add_as_one_flop_and_adds_bn_and_upsampling():
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1")
-    stats = count_flops(model, input_size=(64, 64))
+class ConvBNUp(nn.Module):
+    """conv → BN → ReLU → 2× nearest upsampling → avg-pool → spatial mean → linear: every op kind."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = nn.functional.interpolate(torch.relu(self.bn(self.conv(x))), scale_factor=2.0, mode="nearest")
+        return self.fc(nn.functional.avg_pool2d(x, 2).mean(dim=(2, 3)))
+
+
+@pytest.fixture(scope="module")
+def small_hrnet_stats():
+    """One fvcore trace of a small HRNet, shared by the tests that read it."""
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=5).train()
+    return model, count_flops(model, input_size=(64, 48), depth=2)
+
+
+def test_fvcore_counts_one_multiply_add_as_one_flop_and_adds_bn_and_upsampling(small_hrnet_stats):
+    model, stats = small_hrnet_stats
     ops = stats["gflops_by_operator"]
     assert set(ops) == {"conv", "batch_norm", "upsample_nearest2d"}
     assert sum(ops.values()) == pytest.approx(stats["gflops"], rel=1e-12)
     # fvcore's conv flops are exactly our conv multiply-adds (no transposed convs in HRNet)
     assert ops["conv"] * 1e9 == pytest.approx(stats["paper_gflops"] * 2**30, rel=1e-12)
     assert stats["uncounted_ops"] == {}
+    assert model.training, "count_flops must restore training mode"
+    assert not any(m._forward_hooks for m in model.modules()), "count_flops must remove its hooks"
+
+
+def test_every_op_kind_counted_by_hand():
+    stats = count_flops(ConvBNUp(), input_size=(6, 4))
+    conv, up, pool, mean, fc = 8 * 24 * 27, 8 * 96, 8 * 96, 8 * 24, 8 * 4
+    bn = 2 * 8 * 24  # fvcore, eval mode: scale and shift of every element
+    assert stats["paper_gflops"] * 2**30 == conv + fc
+    ops = {op: round(v * 1e9) for op, v in stats["gflops_by_operator"].items()}
+    assert ops == {"conv": conv, "batch_norm": bn, "upsample_nearest2d": up, "avg_pool2d": pool,
+                   "mean": mean, "linear": fc}
+    assert stats["uncounted_ops"] == {}  # fvcore has no handle for avg_pool2d / mean: we add them
 
 
 def test_fvcore_subset_clears_handles_because_ignoring_bn_does_not_stop_it():
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1").eval()
-    x = torch.zeros(1, 3, 64, 64)
+    model, x = ConvBNUp().eval(), torch.zeros(1, 3, 6, 4)
     # fvcore's documented way to drop BN only adds it to an ignore set; its handle still counts
     naive = fvcore_analysis(model, x).set_op_handle("aten::batch_norm", None)
     assert naive.by_operator().get("batch_norm", 0) > 0
     conv_linear = fvcore_analysis(model, x, ops=PAPER_OPS)
-    assert set(conv_linear.by_operator()) == {"conv"}
-    assert conv_linear.total() == count_flops(model, (64, 64), fvcore=False)["paper_gflops"] * 2**30
+    assert set(conv_linear.by_operator()) == {"conv", "linear"}
+    assert conv_linear.total() == count_flops(model, (6, 4), fvcore=False)["paper_gflops"] * 2**30
     with pytest.raises(ValueError, match="no flop handle"):
         fvcore_analysis(model, x, ops=["aten::not_an_op"])
 
 
-def test_pooling_ops_without_fvcore_handles_are_counted_not_reported():
-    # HRNetV2p's HRFPN uses avg_pool2d, the classifier a spatial mean: fvcore has no handle for either
-    stats = count_flops(hrnet_zoo.create_model("hrnetv2p_w18_small_v1"), input_size=(64, 64))
-    assert stats["uncounted_ops"] == {}
-    assert stats["gflops_by_operator"]["avg_pool2d"] > 0
+def test_batch_size_scales_both_counts():
+    one = count_flops(ConvBNUp(), (6, 4))
+    three = count_flops(ConvBNUp(), (6, 4), batch_size=3)
+    assert three["gflops"] == pytest.approx(3 * one["gflops"], rel=1e-12)
+    assert three["paper_gflops"] == pytest.approx(3 * one["paper_gflops"], rel=1e-12)
 
 
-def test_by_module_breakdown_adds_up():
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=5)
-    stats = count_flops(model, input_size=(64, 48), depth=2)
+def test_by_module_breakdown_adds_up(small_hrnet_stats):
+    model, stats = small_hrnet_stats
     rows = stats["by_module"]
     assert list(rows)[:2] == ["backbone", "backbone.conv1"]
     assert all(name.count(".") <= 1 for name in rows)
@@ -151,16 +182,6 @@ def test_by_module_breakdown_adds_up():
     assert sum(rows[n]["paper_gflops"] for n in stages) == pytest.approx(rows["backbone"]["paper_gflops"])
     assert rows["head"]["paper_gflops"] * 2**30 == 5 * 16 * 12 * 16  # 1×1 conv, 16 channels → 5 joints
     assert list(count_flops(model, (64, 48), fvcore=False, depth=1)["by_module"]) == ["backbone", "head"]
-
-
-def test_batch_size_scales_both_counts_and_model_state_is_restored():
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1").train()
-    one = count_flops(model, (64, 64))
-    three = count_flops(model, (64, 64), batch_size=3)
-    assert three["gflops"] == pytest.approx(3 * one["gflops"], rel=1e-12)
-    assert three["paper_gflops"] == pytest.approx(3 * one["paper_gflops"], rel=1e-12)
-    assert model.training
-    assert not any(m._forward_hooks for m in model.modules())
 
 
 def test_count_params_total_and_trainable():
@@ -208,6 +229,6 @@ def test_no_warning_or_log_line_reaches_the_caller():
 def test_fvcore_total_of_hrnet_w32():
     """The CLI's row: fvcore's count of HRNet-W32 at 256×192 (a full traced forward, seconds)."""
     stats = count_flops(hrnet_zoo.create_model("hrnet_w32"), (256, 192), depth=1)
-    # fvcore: conv multiply-adds + 1 flop per BN element + 1 per upsampled element, / 1e9
+    # fvcore: conv multiply-adds + 2 flops per BN element + 1 per upsampled element, / 1e9
     assert stats["gflops"] == pytest.approx(7.685342208, rel=1e-9)
     assert stats["gflops_by_operator"]["conv"] * 1e9 == stats["paper_gflops"] * 2**30
