@@ -1,0 +1,215 @@
+"""Top-down keypoint inference: person boxes → affine crops → model → heatmaps → image keypoints.
+
+The geometry is that of the official HRNet test code: ``_xywh2cs`` (centre, padding to the model's
+aspect ratio, scale in units of 200 px, ×1.25), ``get_affine_transform`` for the crop and
+``transform_preds`` (the inverse transform at heatmap size) for the way back. With
+``decoder="udp"`` the crop and the way back use UDP's transform instead (sizes measured as
+``size − 1``, as mmpose's ``get_udp_warp_matrix``), which makes the flip test exact without a shift.
+
+>>> model = hrnet_zoo.hrnet_w32(pretrained=True).eval()
+>>> keypoints = hrnet_zoo.predict_keypoints(model, image, boxes)   # N×17×3 (x, y, score)
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hrnet_zoo.codecs.decode import DECODE_METHODS, decode_heatmaps
+from hrnet_zoo.codecs.flip import default_flip_pairs, flip_back
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PIXEL_STD = 200.0  # the official code measures scale in units of 200 px
+
+
+def box_to_center_scale(boxes, aspect_ratio: float, padding: float = 1.25):
+    """Official ``_xywh2cs``, batched: N×4 xywh boxes → (N×2 centres, N×2 scales in units of 200 px).
+
+    The box is grown along one side to the model's aspect ratio (width / height), then by ``padding``.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x, y, w, h = boxes.T
+    center = np.stack((x + w * 0.5, y + h * 0.5), axis=1)
+    w, h = np.where(w > aspect_ratio * h, w, h * aspect_ratio), np.where(w > aspect_ratio * h, w / aspect_ratio, h)
+    scale = np.stack((w, h), axis=1) / PIXEL_STD * padding
+    return center, scale
+
+
+def get_affine_transform(center, scale, rotation, output_size, inv: bool = False, udp: bool = False):
+    """Batched N×2×3 affine matrices taking image pixels to crop pixels (or back with ``inv=True``).
+
+    Args:
+        center: N×2 box centres (image pixels).
+        scale: N×2 box sizes in units of 200 px (``box_to_center_scale``).
+        rotation: N angles in degrees (or a scalar); sign convention of the official
+            ``get_affine_transform``.
+        output_size: crop (W, H) in pixels.
+        udp: UDP's transform — centre ↦ ((W − 1)/2, (H − 1)/2) and box size ↦ size − 1 on each axis.
+            Otherwise the official one: centre ↦ (W/2, H/2), box width ↦ W, the same factor for y.
+    """
+    center = np.asarray(center, dtype=np.float64).reshape(-1, 2)
+    size = np.asarray(scale, dtype=np.float64).reshape(-1, 2) * PIXEL_STD
+    theta = np.deg2rad(np.broadcast_to(np.asarray(rotation, dtype=np.float64), (len(center),)))
+    out_w, out_h = float(output_size[0]), float(output_size[1])
+    if udp:
+        factor = np.stack(((out_w - 1) / size[:, 0], (out_h - 1) / size[:, 1]), axis=1)
+        target = np.array([(out_w - 1) / 2, (out_h - 1) / 2])
+    else:
+        factor = np.repeat((out_w / size[:, 0])[:, None], 2, axis=1)
+        target = np.array([out_w / 2, out_h / 2])
+    cos, sin = np.cos(theta), np.sin(theta)
+    # Linear part: per-axis factor × rotation by −θ (the official maps R(θ)·(0, −w/2) onto (0, −W/2)).
+    linear = np.stack((np.stack((cos, sin), 1), np.stack((-sin, cos), 1)), axis=1) * factor[:, :, None]
+    if inv:
+        inverse = np.linalg.inv(linear)
+        return np.concatenate((inverse, (center - np.einsum("nij,j->ni", inverse, target))[:, :, None]), axis=2)
+    shift = target - np.einsum("nij,nj->ni", linear, center)
+    return np.concatenate((linear, shift[:, :, None]), axis=2)
+
+
+def affine_points(points, transforms) -> np.ndarray:
+    """Apply N×2×3 transforms to N×K×2 points (float64)."""
+    points = np.asarray(points, dtype=np.float64)
+    transforms = np.asarray(transforms, dtype=np.float64)
+    return np.einsum("nij,nkj->nki", transforms[:, :, :2], points) + transforms[:, None, :, 2]
+
+
+def image_to_tensor(image) -> torch.Tensor:
+    """uint8 H×W×3 numpy / PIL image, or a 3×H×W tensor (uint8, or float in [0, 1]) → float 3×H×W in [0, 1]."""
+    if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL.Image without importing Pillow
+        image = np.asarray(image.convert("RGB"))
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected an H×W×3 RGB image array, got shape {image.shape}"
+                             + (" (grayscale: stack it to 3 channels)" if image.ndim == 2 else "")
+                             + (" (drop the alpha channel)" if image.ndim == 3 and image.shape[2] == 4 else ""))
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+    elif isinstance(image, torch.Tensor):
+        if image.ndim != 3 or image.shape[0] != 3:
+            raise ValueError(f"expected a 3×H×W RGB image tensor, got shape {tuple(image.shape)}")
+        tensor = image
+    else:
+        raise TypeError(f"image must be a numpy array, PIL image or torch tensor, got {type(image).__name__}")
+    if tensor.dtype == torch.uint8:
+        return tensor.float() / 255.0
+    if not tensor.is_floating_point():
+        raise TypeError(f"image must be uint8 or floating point, got {tensor.dtype}")
+    return tensor.float()
+
+
+def crop_images(image: torch.Tensor, inverse_transforms, output_size) -> torch.Tensor:
+    """Bilinear affine crops of a 3×H×W image: N×2×3 crop→image transforms → N×3×h×w.
+
+    Outside the image the crop is 0 (``cv2.warpAffine``'s constant border in the official code).
+    """
+    out_w, out_h = int(output_size[0]), int(output_size[1])
+    height, width = image.shape[-2:]
+    ys, xs = np.meshgrid(np.arange(out_h, dtype=np.float64), np.arange(out_w, dtype=np.float64), indexing="ij")
+    grid = np.stack((xs, ys), axis=-1).reshape(1, -1, 2)
+    inverse_transforms = np.asarray(inverse_transforms, dtype=np.float64)
+    source = affine_points(np.broadcast_to(grid, (len(inverse_transforms), out_h * out_w, 2)), inverse_transforms)
+    # Pixel centres at integer coordinates ↔ align_corners=False normalisation (2x + 1)/size − 1.
+    normalised = (2 * source + 1) / np.array([width, height]) - 1
+    grid = torch.from_numpy(normalised.reshape(-1, out_h, out_w, 2)).to(image.device, torch.float32)
+    batch = image[None].expand(len(grid), -1, -1, -1)
+    return F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def normalize(crops: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD):
+    """ImageNet normalisation of N×3×H×W RGB crops in [0, 1]."""
+    mean_t = torch.tensor(mean, dtype=crops.dtype, device=crops.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=crops.dtype, device=crops.device).view(1, 3, 1, 1)
+    return (crops - mean_t) / std_t
+
+
+def _heatmaps_of(model, inputs: torch.Tensor) -> torch.Tensor:
+    output = model(inputs)
+    if isinstance(output, (list, tuple)):  # multi-stage models: the last stage, as the official test
+        output = output[-1]
+    return output.float()
+
+
+def _check_boxes(boxes) -> np.ndarray:
+    if isinstance(boxes, torch.Tensor):
+        boxes = boxes.detach().cpu().numpy()
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must be an N×4 array of (x, y, width, height), got shape {boxes.shape}")
+    if not np.isfinite(boxes).all():
+        raise ValueError("boxes contain non-finite values")
+    if len(boxes) and ((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)).any():
+        bad = np.nonzero((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0))[0].tolist()
+        raise ValueError(f"boxes need a positive width and height (xywh); boxes {bad} do not")
+    return boxes
+
+
+@torch.no_grad()
+def predict_heatmaps(model, image, boxes, input_size=(192, 256), flip_test: bool = True, flip_pairs=None,
+                     shift_heatmap: bool = True, rotation=0.0, udp: bool = False, batch_size: int = 64):
+    """Crop every box, run the model (and its flip test), return (N×K×h×w heatmaps, centres, scales)."""
+    boxes = _check_boxes(boxes)
+    tensor = image_to_tensor(image)
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
+    tensor = tensor.to(device)
+    center, scale = box_to_center_scale(boxes, input_size[0] / input_size[1])
+    inverse = get_affine_transform(center, scale, rotation, input_size, inv=True, udp=udp)
+    was_training = model.training
+    model.eval()
+    try:
+        chunks = []
+        for start in range(0, max(len(boxes), 1), batch_size):
+            if len(boxes):
+                crops = crop_images(tensor, inverse[start:start + batch_size], input_size)
+            else:  # still learn K and the heatmap size, from one blank crop
+                crops = tensor.new_zeros(1, 3, int(input_size[1]), int(input_size[0]))
+            inputs = normalize(crops).to(dtype)
+            heatmaps = _heatmaps_of(model, inputs)
+            if flip_test:
+                pairs = default_flip_pairs(heatmaps.shape[1]) if flip_pairs is None else flip_pairs
+                flipped = flip_back(_heatmaps_of(model, inputs.flip(3)), pairs, shift=shift_heatmap)
+                heatmaps = (heatmaps + flipped) * 0.5
+            chunks.append(heatmaps[:len(boxes)])
+    finally:
+        model.train(was_training)
+    return torch.cat(chunks), center, scale
+
+
+def predict_keypoints(model, image, boxes, flip_test: bool = True, decoder: str = "dark", input_size=(192, 256),
+                      flip_pairs=None, shift_heatmap: bool | None = None, rotation=0.0, blur_kernel_size: int = 11,
+                      batch_size: int = 64, return_heatmaps: bool = False):
+    """Keypoints of every person box in one image, in image pixels.
+
+    Args:
+        model: any hrnet_zoo pose model (N×3×H×W → N×K×H/4×W/4 heatmaps), on any device.
+        image: uint8 H×W×3 RGB numpy array or PIL image, or a 3×H×W tensor (uint8 or float in [0, 1]).
+        boxes: N×4 person boxes (x, y, width, height) in image pixels; N = 0 gives an empty result.
+        flip_test: average with the flipped crop's heatmaps (flipped back, left/right swapped).
+        decoder: ``argmax``, ``quarter`` (official), ``dark`` or ``udp`` (also selects UDP geometry).
+        input_size: model input (W, H); (192, 256) for the 256×192 COCO models.
+        flip_pairs: left/right index pairs; COCO (17 keypoints) and MPII (16) are built in.
+        shift_heatmap: shift the flipped heatmaps one pixel, as the official test does; default on,
+            except for ``udp`` whose flip is exact.
+        rotation: crop rotation in degrees (scalar or per box).
+        blur_kernel_size: DARK/UDP modulation kernel (11 for σ = 2 models, 17 for σ = 3).
+        return_heatmaps: also return the N×K×h×w heatmaps the keypoints were decoded from.
+
+    Returns:
+        N×K×3 float32 CPU tensor of (x, y, score) — and the heatmaps if asked.
+    """
+    if decoder not in DECODE_METHODS:
+        raise ValueError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
+    udp = decoder == "udp"
+    shift = (not udp) if shift_heatmap is None else shift_heatmap
+    heatmaps, center, scale = predict_heatmaps(model, image, boxes, input_size, flip_test, flip_pairs, shift,
+                                               rotation, udp, batch_size)
+    coords, scores = decode_heatmaps(heatmaps, decoder, blur_kernel_size)
+    heatmap_size = (heatmaps.shape[-1], heatmaps.shape[-2])
+    back = get_affine_transform(center, scale, rotation, heatmap_size, inv=True, udp=udp)
+    points = affine_points(coords.cpu().double().numpy(), back)
+    keypoints = torch.cat((torch.from_numpy(points).float(), scores.cpu().float()[..., None]), dim=-1)
+    return (keypoints, heatmaps) if return_heatmaps else keypoints
