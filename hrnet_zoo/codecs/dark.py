@@ -2,12 +2,12 @@
 
 The public references blur every whole heatmap with OpenCV, one keypoint at a time, then take one
 Newton step on the log of the blurred map at the integer maximum. The Taylor step only reads the
-blurred map at 13 points within ±2 px of the maximum, so we blur only a (5 + kernel − 1)² patch
-around each maximum, for all keypoints at once. The result equals the whole-map computation (zero
+blurred map at 13 points within ±2 px of the maximum, so we compute only those 13 blurred values from a (5 + kernel − 1)²
+patch around each maximum, for all keypoints at once (one gather, one GEMM). The result equals the whole-map computation (zero
 padding by the kernel radius, as the reference pads) except for one quantity that needs the whole map:
 the reference rescales the blurred map to the original maximum before clamping at 1e-10 and taking
-the log. That factor only matters through the clamp; we take the blurred maximum over the patch,
-which is the global one for any peaked heatmap.
+the log. That factor only matters through the clamp; we take the largest of the blurred values we
+compute, which is the global blurred maximum for any peaked heatmap.
 """
 from __future__ import annotations
 
@@ -39,44 +39,37 @@ def opencv_gaussian_kernel(size: int, dtype=torch.float64, device=None) -> torch
     return (kernel / kernel.sum()).to(dtype=dtype, device=device)
 
 
-def _band(kernel: torch.Tensor, size: int) -> torch.Tensor:
-    """(size + len(kernel) − 1)×size matrix with ``band[p, j] = kernel[p − j]``: a 'valid' 1-D blur."""
-    band = kernel.new_zeros(size + len(kernel) - 1, size)
-    for j in range(size):  # ≤ 5 output offsets, not a loop over keypoints
-        band[j:j + len(kernel), j] = kernel
-    return band
-
-
-def blurred_patches(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, height: int, width: int,
-                    radius: int, kernel_size: int) -> torch.Tensor:
-    """Gaussian-blurred heatmap values around given points, without blurring whole maps.
+def blurred_points(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, height: int, width: int,
+                   offsets, kernel_size: int) -> torch.Tensor:
+    """Gaussian-blurred heatmap values at a few points around each maximum, without blurring whole maps.
 
     Args:
         flat: M×(H·W) contiguous heatmaps.
         x, y: M integer (long) positions inside the map.
-        radius: half-size r of the returned patch.
+        offsets: Q (dy, dx) integer offsets from (y, x) to evaluate.
         kernel_size: OpenCV Gaussian kernel size (odd).
 
     Returns:
-        M×(2r+1)×(2r+1) values of the blurred map at rows y−r…y+r, columns x−r…x+r, with the map
-        zero-padded outside (the reference pads by the kernel radius before blurring).
+        M×Q values of the blurred map at (y + dy, x + dx), the map zero-padded outside (the reference
+        pads by the kernel radius before blurring).
     """
-    num, length = len(flat), 2 * (radius + (kernel_size - 1) // 2) + 1
-    offsets = torch.arange(length, device=flat.device) - length // 2
-    rows, cols = y[:, None] + offsets, x[:, None] + offsets
-    patch = _row_windows(flat, rows.clamp(0, height - 1), x - length // 2, height, width, length)
+    offsets = torch.as_tensor(offsets, dtype=torch.long).reshape(-1, 2)
+    num, half = len(flat), (kernel_size - 1) // 2
+    reach = int(offsets.abs().max()) + half
+    length = 2 * reach + 1
+    steps = torch.arange(length, device=flat.device) - reach
+    rows, cols = y[:, None] + steps, x[:, None] + steps
+    patch = _row_windows(flat, rows.clamp(0, height - 1), x - reach, height, width, length)
     # Zero padding outside the map; the windows' wrapped or clamped reads are exactly those zeroed here.
-    row_ok = ((rows >= 0) & (rows < height)).to(flat.dtype)
-    col_ok = ((cols >= 0) & (cols < width)).to(flat.dtype)
-    patch = patch * col_ok[:, None, :] * row_ok[:, :, None]
-    # Separable blur restricted to the (2r+1)² outputs: two GEMMs over all keypoints at once, laid out
-    # (small × large) because that is the shape BLAS handles fast.
-    size = 2 * radius + 1
-    band_t = _band(opencv_gaussian_kernel(kernel_size, dtype=flat.dtype, device=flat.device), size).T
-    across = band_t @ patch.reshape(-1, length).T                             # (2r+1)_col × (M·P_row)
-    across = across.reshape(size, num, length).permute(2, 0, 1).reshape(length, -1)
-    blurred = band_t @ across                                                  # (2r+1)_row × (2r+1)_col·M
-    return blurred.reshape(size, size, num).permute(2, 0, 1)
+    inside = ((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[:, None, :]
+    patch = patch.masked_fill_(~inside, 0).reshape(num, -1)
+    # Every output is a fixed weighting of the patch: one GEMM gives all Q points of all M keypoints.
+    kernel = opencv_gaussian_kernel(kernel_size, dtype=flat.dtype, device=flat.device)
+    taps = kernel.new_zeros(len(offsets), length, length)
+    for q, (dy, dx) in enumerate(offsets.tolist()):  # ≤ 13 fixed offsets, not a loop over keypoints
+        r, c = reach + dy - half, reach + dx - half
+        taps[q, r:r + kernel_size, c:c + kernel_size] = kernel[:, None] * kernel[None, :]
+    return patch @ taps.reshape(len(offsets), -1).T
 
 
 def _row_windows(flat: torch.Tensor, rows: torch.Tensor, first_col: torch.Tensor, height: int, width: int,
@@ -100,11 +93,16 @@ def _row_windows(flat: torch.Tensor, rows: torch.Tensor, first_col: torch.Tensor
     return out
 
 
-def log_modulated(patch: torch.Tensor, maxvals: torch.Tensor, floor: float, ceil: float = math.inf):
-    """The reference modulation on a patch: rescale to the original maximum, clip, log."""
-    blurred_max = patch.flatten(1).amax(1)
-    patch = patch * (maxvals / blurred_max)[:, None, None]
-    return patch.clamp(floor, ceil).log()
+def log_modulated(values: torch.Tensor, maxvals: torch.Tensor, floor: float, ceil: float = math.inf):
+    """The reference modulation on M×Q blurred values: rescale to the original maximum, clip, log."""
+    values = values * (maxvals / values.amax(1))[:, None]
+    return values.clamp(floor, ceil).log()
+
+
+# The 13 points of the DARK Taylor step: centre, ±1 and ±2 along each axis, the four diagonals.
+_DARK_POINTS = {"c": (0, 0), "x+1": (0, 1), "x-1": (0, -1), "x+2": (0, 2), "x-2": (0, -2), "y+1": (1, 0),
+                "y-1": (-1, 0), "y+2": (2, 0), "y-2": (-2, 0), "++": (1, 1), "+-": (1, -1), "-+": (-1, 1),
+                "--": (-1, -1)}
 
 
 def dark_refine(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, maxvals: torch.Tensor,
@@ -114,13 +112,14 @@ def dark_refine(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, maxvals: t
     Offsets are zero where the reference skips the step: maximum ≤ 0, within 2 px of the border
     (``1 < x < W − 2`` and ``1 < y < H − 2`` fails), or a singular Hessian.
     """
-    log_map = log_modulated(blurred_patches(flat, x, y, height, width, 2, kernel_size), maxvals, 1e-10)
-    centre = log_map[:, 2, 2]
-    dx = 0.5 * (log_map[:, 2, 3] - log_map[:, 2, 1])
-    dy = 0.5 * (log_map[:, 3, 2] - log_map[:, 1, 2])
-    dxx = 0.25 * (log_map[:, 2, 4] - 2 * centre + log_map[:, 2, 0])
-    dyy = 0.25 * (log_map[:, 4, 2] - 2 * centre + log_map[:, 0, 2])
-    dxy = 0.25 * (log_map[:, 3, 3] - log_map[:, 1, 3] - log_map[:, 3, 1] + log_map[:, 1, 1])
+    blurred = blurred_points(flat, x, y, height, width, list(_DARK_POINTS.values()), kernel_size)
+    log_map = dict(zip(_DARK_POINTS, log_modulated(blurred, maxvals, 1e-10).unbind(1)))
+    centre = log_map["c"]
+    dx = 0.5 * (log_map["x+1"] - log_map["x-1"])
+    dy = 0.5 * (log_map["y+1"] - log_map["y-1"])
+    dxx = 0.25 * (log_map["x+2"] - 2 * centre + log_map["x-2"])
+    dyy = 0.25 * (log_map["y+2"] - 2 * centre + log_map["y-2"])
+    dxy = 0.25 * (log_map["++"] - log_map["-+"] - log_map["+-"] + log_map["--"])
     det = dxx * dyy - dxy * dxy
     usable = (det != 0) & (maxvals > 0) & (x > 1) & (x < width - 2) & (y > 1) & (y < height - 2)
     safe_det = torch.where(usable, det, torch.ones_like(det))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from hrnet_zoo.codecs.dark import blurred_patches, log_modulated
+from hrnet_zoo.codecs.dark import blurred_points, log_modulated
 
 _EPS = torch.finfo(torch.float32).eps
 
@@ -17,14 +17,16 @@ _EPS = torch.finfo(torch.float32).eps
 def udp_refine(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, maxvals: torch.Tensor,
                height: int, width: int, kernel_size: int = 11) -> torch.Tensor:
     """M×2 offsets (dx, dy) of the UDP Newton step at integer maxima; zero where the maximum ≤ 0."""
-    patch = blurred_patches(flat, x, y, height, width, 1, kernel_size)
-    # Edge padding of the whole map: a neighbour outside it reads the nearest pixel on the map.
+    # Edge padding of the whole map: a neighbour outside it reads the nearest pixel on the map, so the
+    # nine blurred values are taken at clamped positions (offsets relative to the maximum).
     steps = torch.arange(-1, 2, device=flat.device)
-    col_pick = ((x[:, None] + steps).clamp(0, width - 1) - x[:, None] + 1)      # M×3 indices into patch
-    row_pick = ((y[:, None] + steps).clamp(0, height - 1) - y[:, None] + 1)
-    patch = torch.gather(patch, 2, col_pick[:, None, :].expand(-1, 3, -1))
-    patch = torch.gather(patch, 1, row_pick[:, :, None].expand(-1, -1, 3))
-    log_map = log_modulated(patch, maxvals, 1e-3, 50.0)
+    col_off = (x[:, None] + steps).clamp(0, width - 1) - x[:, None]             # M×3 in {-1, 0, 1}
+    row_off = (y[:, None] + steps).clamp(0, height - 1) - y[:, None]
+    grid = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    values = blurred_points(flat, x, y, height, width, grid, kernel_size)        # M×9, row-major 3×3
+    pick = (row_off[:, :, None] + 1) * 3 + (col_off[:, None, :] + 1)            # M×3×3 into the nine
+    edge_padded = torch.gather(values, 1, pick.reshape(-1, 9))
+    log_map = log_modulated(edge_padded, maxvals, 1e-3, 50.0).reshape(-1, 3, 3)
     i, ix1, ix1_ = log_map[:, 1, 1], log_map[:, 1, 2], log_map[:, 1, 0]
     iy1, iy1_ = log_map[:, 2, 1], log_map[:, 0, 1]
     dx = 0.5 * (ix1 - ix1_)
