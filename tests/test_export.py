@@ -18,8 +18,8 @@ CASES = [
 ]
 # Families other helpers add; exported as soon as they are registered.
 CASES += [
-    (name, dict(num_stacks=2) if name.startswith("hourglass") else {}, (64, 64))
-    for name in hrnet_zoo.list_models() if name in ("simplebaseline_r50", "simplebaseline_r50_msdh", "hourglass")
+    (name, dict(num_stacks=2, num_features=64) if name.startswith("hourglass") else {}, (64, 64))
+    for name in hrnet_zoo.list_models() if name in ("simplebaseline_r50", "hourglass")
 ]
 
 

@@ -17,7 +17,7 @@ HRNET_CASES = [
 ]
 # Families other helpers add; tested as soon as they are registered.
 OTHER_CASES = [
-    (name, dict(num_stacks=2) if name.startswith("hourglass") else {})
+    (name, dict(num_stacks=2, num_features=64) if name.startswith("hourglass") else {})
     for name in hrnet_zoo.list_models() if name.startswith(("simplebaseline_r50", "hourglass"))
 ]
 
