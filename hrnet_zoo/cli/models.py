@@ -224,19 +224,21 @@ def _config(model) -> dict:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    import torch
+
     from hrnet_zoo import create_model
-    from hrnet_zoo.complexity import count_flops, default_input_size
+    from hrnet_zoo.complexity import measure_model
 
     name = resolve_model_name(args.model)
-    model = create_model(name)
-    size = default_input_size(name)
-    stats = count_flops(model, size, fvcore=not args.no_fvcore)
+    with torch.device("meta"):  # for its class and config only: nothing is allocated
+        model = create_model(name)
+    stats = measure_model(name, fvcore=not args.no_fvcore)
     weights = weights_lines(name)
     if args.json:
         print(json.dumps({**json_row({"model": name, **stats}), "architecture": type(model).__name__,
                           "config": _config(model), "weights": weights}))
         return 0
-    h, w = size
+    h, w = stats["input_size"]
     config = ", ".join(f"{k}={v}" for k, v in _config(model).items()) or "-"
     rows = [
         ("model", name),
