@@ -1,7 +1,8 @@
 """ResNet (He et al.) as used by SimpleBaseline: torchvision-style, stride on the 3×3 conv.
 
 Module names follow the official pose_resnet.py and torchvision (``conv1``, ``bn1``, ``layer1`` …
-``layer4``), so ImageNet and SimpleBaseline state dicts map onto ours by prefix alone.
+``layer4``), so ImageNet and SimpleBaseline state dicts map onto ours by prefix alone (an ImageNet
+file loads into the backbone with ``strict=False``, reporting its ``fc.*`` classifier as unexpected).
 """
 from __future__ import annotations
 
@@ -20,11 +21,6 @@ RESNET_CONFIGS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, 
 }
 
 
-def _drop_classifier(state_dict: dict) -> dict:
-    """torchvision / official ImageNet ResNet keys → backbone keys (the ``fc`` classifier is not kept)."""
-    return {k: v for k, v in state_dict.items() if not k.startswith("fc.")}
-
-
 class ResNetBackbone(nn.Module):
     """7×7/2 conv-BN-ReLU, 3×3/2 max-pool, four residual stages; no biases, BN momentum 0.1.
 
@@ -36,8 +32,6 @@ class ResNetBackbone(nn.Module):
     N×(64·e·2^i)×⌈H/2^(i+2)⌉×⌈W/2^(i+2)⌉, i = 0…3 (e = 4 for Bottleneck depths, else 1):
     strides 4, 8, 16, 32 and, for ResNet-50, channels 256, 512, 1024, 2048.
     """
-
-    checkpoint_layouts = {"torchvision / official ImageNet ResNet": _drop_classifier}
 
     def __init__(self, depth: int = 50, in_chans: int = 3):
         super().__init__()
