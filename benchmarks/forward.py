@@ -299,8 +299,12 @@ def benchmark_model(name: str, batch_size: int, modes: list[Mode], device: torch
         gflop = None
     model = model.to(device)
     x = torch.randn(batch_size, 3, *size, device=device)
-    with torch.no_grad():
-        reference = model(x)
+    try:
+        with torch.no_grad():
+            reference = model(x)
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        return [], [dict(model=name, mode=m.name, batch_size=batch_size, reason="out of memory") for m in modes]
     if device.type == "cuda":
         device_name = torch.cuda.get_device_name(device)
     else:
@@ -316,15 +320,21 @@ def benchmark_model(name: str, batch_size: int, modes: list[Mode], device: torch
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(device)
         memory = PeakRSS() if device.type == "cpu" else contextlib.nullcontext()
-        with memory:
-            t0 = time.perf_counter()
-            run, xm = build_runner(model, mode, x)
-            out = run(xm)  # the first call compiles / captures
-            first_s = time.perf_counter() - t0
-            for _ in range(args.warmup):
-                out = run(xm)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+        try:
+            with memory:
+                t0 = time.perf_counter()
+                run, xm = build_runner(model, mode, x)
+                out = run(xm)  # the first call compiles / captures
+                first_s = time.perf_counter() - t0
+                for _ in range(args.warmup):
+                    out = run(xm)
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+        except torch.cuda.OutOfMemoryError:
+            run = out = None
+            torch.cuda.empty_cache()
+            skipped.append(dict(model=name, mode=mode.name, batch_size=batch_size, reason="out of memory"))
+            continue
         peak_mb = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else memory.megabytes
         err = max_rel_err(out, reference)
         prepared.append(dict(mode=mode, run=run, x=xm, first_s=first_s, peak_mb=peak_mb, err=err, times=[]))
