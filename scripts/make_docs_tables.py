@@ -16,6 +16,7 @@ Writes, under ``--out`` (default ``docs/``):
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import sys
 from pathlib import Path
@@ -36,10 +37,17 @@ tables), **fvcore GFLOPs** are fvcore's count / 1e9 (BatchNorm and upsampling in
 [FLOP conventions](flops.md). Published metrics are those the manifest cites for each weight set
 (COCO val2017 AP with detector boxes and flip test; ImageNet top-1 at 224×224, single crop).
 Weights marked *backbone* initialise the backbone only (ImageNet classification weights).
+fvcore's count needs a traced forward pass on real tensors; for HRNetV2 (512×1024) and HRNetV2p
+(800×1216) that takes minutes to an hour per model on the 2-core machine this page is generated on,
+so their fvcore column shows – (get it with `hrnet-zoo flops --model hrnetv2_w48` on a bigger machine).
 
 ![paper GFLOPs vs COCO val2017 AP](assets/gflops_vs_ap.svg)
 """
 FIGURE_NAME = "gflops_vs_ap"
+#: fvcore traces on real tensors: HRNetV2 at 512×1024 and HRNetV2p at 800×1216 (30–560 GFLOPs each)
+#: take minutes to an hour per model on a 2-core machine, so their fvcore column is left to
+#: `hrnet-zoo flops` on a bigger one (their paper column is exact and instant).
+FVCORE_SKIP = "hrnetv2*"
 #: Section titles, in page order; architectures not listed here follow under their class name.
 SECTIONS = {
     "HRNetPose": "HRNetV1 pose",
@@ -88,22 +96,33 @@ def zoo_rows(pattern: str = "*") -> list[dict]:
     return rows
 
 
-def measure(rows: list[dict], fvcore: bool = True, log=None, reuse: list[dict] = ()) -> list[dict]:
+def _key(row: dict) -> tuple:
+    return row["model"], tuple(row["input_size"])
+
+
+def measure(rows: list[dict], fvcore: bool = True, log=None, reuse: list[dict] = (), on_row=None,
+            fvcore_skip: str | None = None) -> list[dict]:
     """Adds ``params``, ``paper_gflops`` and ``gflops`` (None without fvcore) to each row.
 
     ``reuse``: rows of an earlier ``zoo.json`` whose numbers are taken as they are for the same model
     and input (regenerating after a manifest change then costs seconds, not fvcore's minutes).
+    ``on_row(rows measured so far)`` runs after each new measurement (``main`` saves progress with it).
+    ``fvcore_skip``: fnmatch pattern of models counted in the paper convention only.
     """
-    known = {(r["model"], tuple(r["input_size"])): r for r in reuse if r.get("gflops") is not None or not fvcore}
     for row in rows:
-        old = known.get((row["model"], tuple(row["input_size"])))
+        row_fvcore = fvcore and not (fvcore_skip and fnmatch.fnmatchcase(row["model"], fvcore_skip))
+        old = next((r for r in reuse if _key(r) == _key(row) and (r.get("gflops") is not None or not row_fvcore)),
+                   None)
         if old is not None:
             row.update(params=old["params"], paper_gflops=old["paper_gflops"], gflops=old["gflops"])
             continue
-        stats = measure_model(row["model"], tuple(row["input_size"]), fvcore=fvcore, depth=0)
+        stats = measure_model(row["model"], tuple(row["input_size"]), fvcore=row_fvcore, depth=0)
         row.update(params=stats["params"], paper_gflops=stats["paper_gflops"], gflops=stats["gflops"])
         if log:
-            print(f"{row['model']:<26}{row['input_size']}  {row['paper_gflops']:.2f}", file=log, flush=True)
+            print(f"{row['model']:<26}{row['input_size']}  {row['paper_gflops']:.2f}  {row['gflops']}", file=log,
+                  flush=True)
+        if on_row:
+            on_row([r for r in rows if "params" in r])
     return rows
 
 
@@ -176,14 +195,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
     parser.add_argument("--pattern", default="*", help="only models matching this fnmatch pattern")
     parser.add_argument("--no-fvcore", action="store_true", help="skip fvcore (its column shows –)")
+    parser.add_argument("--fvcore-skip", metavar="PATTERN", default=FVCORE_SKIP,
+                        help=f"models counted in the paper convention only (default {FVCORE_SKIP!r})")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the numbers of OUT/assets/zoo.json for rows it already has")
     args = parser.parse_args(argv)
 
     assets = args.out / "assets"
     previous = json.loads((assets / "zoo.json").read_text()) if args.reuse and (assets / "zoo.json").exists() else []
-    rows = measure(zoo_rows(args.pattern), fvcore=not args.no_fvcore, log=sys.stderr, reuse=previous)
     assets.mkdir(parents=True, exist_ok=True)
+
+    def save(rows: list[dict]) -> None:  # after every row, so that an interrupted run resumes with --reuse
+        done = {_key(r) for r in rows}
+        (assets / "zoo.json").write_text(json.dumps(rows + [r for r in previous if _key(r) not in done], indent=1) + "\n")
+
+    rows = measure(zoo_rows(args.pattern), fvcore=not args.no_fvcore, log=sys.stderr, reuse=previous, on_row=save,
+                   fvcore_skip=args.fvcore_skip or None)
     (assets / "zoo.json").write_text(json.dumps(rows, indent=1) + "\n")
     (args.out / "zoo.md").write_text(render_markdown(rows))
     plot(rows, assets / FIGURE_NAME)
