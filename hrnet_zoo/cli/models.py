@@ -82,12 +82,19 @@ def resolve_model_names(pattern: str) -> list[str]:
     """One name/alias, or every model an fnmatch pattern (aliases allowed) matches."""
     if not is_pattern(pattern):
         return [resolve_model_name(pattern)]
-    key = _normalise(pattern)
+    names = match_models(pattern)
+    if not names:
+        raise _usage_error(f"no model matches {pattern!r}; `hrnet-zoo list` shows every name")
+    return names
+
+
+def match_models(pattern: str, pretrained: bool = False) -> list[str]:
+    """Names an fnmatch pattern matches, trying the alias prefixes in turn (``w3*`` → ``hrnet_w3*``)."""
     for prefix in ALIAS_PREFIXES:
-        names = list_models(prefix + key)
+        names = list_models(prefix + _normalise(pattern), pretrained=pretrained)
         if names:
             return names
-    raise _usage_error(f"no model matches {pattern!r}; `hrnet-zoo list` shows every name")
+    return []
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[x×X,]\s*(\d+)\s*$")
@@ -153,11 +160,7 @@ def _print_by_module(stats: dict) -> None:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     pattern = args.pattern or "*"
-    names = []
-    for prefix in ALIAS_PREFIXES:
-        names = list_models(prefix + _normalise(pattern), pretrained=args.pretrained)
-        if names:
-            break
+    names = match_models(pattern, pretrained=args.pretrained)
     if not names:
         what = "models with weights" if args.pretrained else "models"
         print(f"hrnet-zoo: no {what} match {pattern!r}", file=sys.stderr)
