@@ -43,12 +43,7 @@ def test_markdown_is_rendered_from_the_committed_rows(committed_rows):
 
 
 def test_committed_fvcore_column_is_complete(committed_rows):
-    import fnmatch
-
-    skipped = [r for r in committed_rows if fnmatch.fnmatchcase(r["model"], make_docs_tables.FVCORE_SKIP)]
-    counted = [r for r in committed_rows if r not in skipped]
-    assert all(r["gflops"] is None for r in skipped)
-    assert len(counted) >= 30 and all(r["gflops"] is not None and r["gflops"] > 0 for r in counted), REGENERATE
+    assert all(r["gflops"] is not None and r["gflops"] > r["paper_gflops"] * 0.5 for r in committed_rows), REGENERATE
 
 
 @pytest.mark.parametrize("model,size", [("hrnet_w32", (384, 288)), ("simplebaseline_r50", (256, 192)),
