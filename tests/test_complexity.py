@@ -226,9 +226,12 @@ def test_no_warning_or_log_line_reaches_the_caller():
 
 
 @pytest.mark.slow
-def test_fvcore_total_of_hrnet_w32():
-    """The CLI's row: fvcore's count of HRNet-W32 at 256×192 (a full traced forward, seconds)."""
-    stats = count_flops(hrnet_zoo.create_model("hrnet_w32"), (256, 192), depth=1)
+@pytest.mark.parametrize("name,size,gflops", [("hrnet_w32", (256, 192), 7.685342208),
+                                              ("hrnet_w48", (384, 288), 35.428150656)])
+def test_fvcore_totals_of_published_rows(name, size, gflops):
+    """fvcore's count of two published rows (a full traced forward each: seconds on an idle machine)."""
+    stats = count_flops(hrnet_zoo.create_model(name), size, depth=1)
     # fvcore: conv multiply-adds + 2 flops per BN element + 1 per upsampled element, / 1e9
-    assert stats["gflops"] == pytest.approx(7.685342208, rel=1e-9)
+    assert stats["gflops"] == pytest.approx(gflops, rel=1e-9)
     assert stats["gflops_by_operator"]["conv"] * 1e9 == stats["paper_gflops"] * 2**30
+    assert set(stats["gflops_by_operator"]) == {"conv", "batch_norm", "upsample_nearest2d"}
