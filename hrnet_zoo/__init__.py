@@ -5,18 +5,31 @@
 >>> model(torch.randn(1, 3, 256, 192)).shape
 torch.Size([1, 17, 64, 48])
 
-Public API: :func:`create_model`, :func:`list_models`, :func:`register_model`,
-:func:`load_checkpoint`, and one factory function per registered model name.
+Public API:
+
+* models: :func:`create_model`, :func:`list_models`, :func:`is_model`, :func:`register_model`, one
+  factory function per registered name (``hrnet_w48`` …) and the model classes;
+* weights: :func:`load_checkpoint` (official, mmpose, timm, princeton-vl and hrnet_zoo key layouts),
+  :func:`from_pretrained` (Hub repos and folders written by ``save_pretrained``);
+* cost and speed: :func:`count_params`, :func:`count_flops`, :func:`fuse_conv_bn`;
+* keypoints: :mod:`hrnet_zoo.codecs`, :func:`predict_keypoints`, :func:`draw_keypoints`, :func:`plot_heatmaps`.
 """
+from hrnet_zoo import codecs
 from hrnet_zoo._registry import _model_entrypoints, create_model, is_model, list_models, register_model
 from hrnet_zoo.complexity import count_flops, count_params
-from hrnet_zoo import codecs
 from hrnet_zoo.fuse import fuse_conv_bn
 from hrnet_zoo.inference import predict_keypoints
-from hrnet_zoo.models import HRNetClassifier, HRNetPose, HRNetV2, HRNetV2p
-from hrnet_zoo.models import SimpleBaseline, SimpleBaselineMSDH, StackedHourglass
-from hrnet_zoo.weights import CheckpointError, LoadResult, load_checkpoint
+from hrnet_zoo.models import (
+    HRNetClassifier,
+    HRNetPose,
+    HRNetV2,
+    HRNetV2p,
+    SimpleBaseline,
+    SimpleBaselineMSDH,
+    StackedHourglass,
+)
 from hrnet_zoo.visualize import draw_keypoints, plot_heatmaps
+from hrnet_zoo.weights import CheckpointError, LoadResult, load_checkpoint
 from hrnet_zoo.weights.pretrained import PretrainedWeightsError, from_pretrained
 
 __version__ = "0.1.0"
