@@ -98,6 +98,29 @@ def mmpose_dark(heatmaps, kernel_size=11):
     return out
 
 
+def mmpose_udp(heatmaps, kernel_size=11):
+    """mmpose ``get_heatmap_maximum`` + ``gaussian_blur`` + ``refine_keypoints_dark_udp`` for K×H×W."""
+    k_, h, w = heatmaps.shape
+    flat = heatmaps.reshape(k_, -1)
+    ys, xs = np.unravel_index(np.argmax(flat, axis=1), (h, w))
+    locs = np.stack((xs, ys), -1).astype(np.float64)
+    locs[flat.max(1) <= 0] = -1
+    blurred = np.stack([numpy_opencv_blur(hm, kernel_size) for hm in heatmaps])
+    blurred *= (flat.max(1) / blurred.reshape(k_, -1).max(1))[:, None, None]
+    padded = np.pad(np.log(np.clip(blurred, 1e-3, 50.0)), ((0, 0), (1, 1), (1, 1)), mode="edge")
+    out = locs.copy()
+    for k in range(k_):
+        x, y = locs[k].astype(int) + 1
+        hm = padded[k]
+        dx, dy = 0.5 * (hm[y, x + 1] - hm[y, x - 1]), 0.5 * (hm[y + 1, x] - hm[y - 1, x])
+        dxx, dyy = hm[y, x + 1] - 2 * hm[y, x] + hm[y, x - 1], hm[y + 1, x] - 2 * hm[y, x] + hm[y - 1, x]
+        dxy = 0.5 * (hm[y + 1, x + 1] - hm[y, x + 1] - hm[y + 1, x] + 2 * hm[y, x] - hm[y, x - 1]
+                     - hm[y - 1, x] + hm[y - 1, x - 1])
+        hessian = np.array([[dxx, dxy], [dxy, dyy]]) + np.finfo(np.float32).eps * np.eye(2)
+        out[k] -= np.linalg.inv(hessian) @ np.array([dx, dy])
+    return out
+
+
 def planted_peaks(n, k, h, w, seed, margin=0.0, sigma=2.0):
     """Full-map Gaussians (peak 1) at random sub-pixel positions; returns (heatmaps, true x/y)."""
     gen = torch.Generator().manual_seed(seed)
@@ -232,6 +255,21 @@ def test_dark_matches_whole_map_reference_including_borders():
         ref = mmpose_dark(heatmaps[i].double().numpy())
         ref[ref[:, 0] < 0] = 0                # the official get_max_preds zeroes them; mmpose writes −1
         np.testing.assert_allclose(coords[i].numpy(), ref, atol=2e-4)
+
+
+@pytest.mark.parametrize("method, reference", [("dark", mmpose_dark), ("udp", mmpose_udp)])
+@pytest.mark.parametrize("bias", [0.0, -0.01])
+def test_dark_and_udp_match_reference_on_noise_maps(method, reference, bias):
+    # What a model emits for a joint it does not see: low noise, no peak. Blurred values near the
+    # maximum fall under the clamp, so the reference's whole-map rescaling factor decides the step.
+    gen = torch.Generator().manual_seed(9)
+    heatmaps = 0.01 * torch.randn(4, 17, 64, 48, generator=gen, dtype=torch.float64) + bias
+    heatmaps[0, :4] += planted_peaks(1, 4, 64, 48, seed=10)[0][0].double()   # and a few ordinary peaks
+    coords, _ = decode_heatmaps(heatmaps, method)
+    for i in range(len(heatmaps)):
+        positive = heatmaps[i].flatten(1).amax(1) > 0        # ≤ 0: we zero them, mmpose writes −1 + step
+        ref = reference(heatmaps[i].numpy())
+        np.testing.assert_allclose(coords[i][positive].numpy(), ref[positive.numpy()], atol=1e-6)
 
 
 def test_decoders_run_on_float64_and_keep_dtype():

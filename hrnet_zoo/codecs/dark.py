@@ -4,16 +4,18 @@ The public references blur every whole heatmap with OpenCV, one keypoint at a ti
 Newton step on the log of the blurred map at the integer maximum. The Taylor step only reads the
 blurred map at 13 points within ±2 px of the maximum, so we compute only those 13 blurred values from a (5 + kernel − 1)²
 patch around each maximum, for all keypoints at once (one gather, one GEMM). The result equals the whole-map computation (zero
-padding by the kernel radius, as the reference pads) except for one quantity that needs the whole map:
-the reference rescales the blurred map to the original maximum before clamping at 1e-10 and taking
-the log. That factor only matters through the clamp; we take the largest of the blurred values we
-compute, which is the global blurred maximum for any peaked heatmap.
+padding by the kernel radius, as the reference pads). One quantity needs the whole map: the reference
+rescales the blurred map to the original maximum before clamping and taking the log. The factor cancels
+in the step's log-differences unless the clamp bites, so a whole-map blur is run only for the keypoints
+whose sampled values could be clamped (flat or noisy maps, e.g. joints the model does not see); see
+:func:`log_modulated`.
 """
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
 
 # cv2.getGaussianKernel(ksize, sigma <= 0) uses fixed tables for these sizes.
 _OPENCV_SMALL_KERNELS = {
@@ -93,9 +95,29 @@ def _row_windows(flat: torch.Tensor, rows: torch.Tensor, first_col: torch.Tensor
     return out
 
 
-def log_modulated(values: torch.Tensor, maxvals: torch.Tensor, floor: float, ceil: float = math.inf):
-    """The reference modulation on M×Q blurred values: rescale to the original maximum, clip, log."""
-    values = values * (maxvals / values.amax(1))[:, None]
+def blurred_maxima(maps: torch.Tensor, height: int, width: int, kernel_size: int) -> torch.Tensor:
+    """M×(H·W) maps → M maxima of their zero-padded OpenCV blur (the reference's rescaling denominator)."""
+    kernel = opencv_gaussian_kernel(kernel_size, dtype=maps.dtype, device=maps.device)
+    half = (kernel_size - 1) // 2
+    blurred = F.conv2d(maps.reshape(-1, 1, height, width), kernel.view(1, 1, 1, -1), padding=(0, half))
+    blurred = F.conv2d(blurred, kernel.view(1, 1, -1, 1), padding=(half, 0))
+    return blurred.flatten(1).amax(1)
+
+
+def log_modulated(values: torch.Tensor, maxvals: torch.Tensor, flat: torch.Tensor, height: int, width: int,
+                  kernel_size: int, floor: float, ceil: float = math.inf) -> torch.Tensor:
+    """The reference modulation on M×Q blurred values: rescale by max(original) / max(blurred map), clip, log.
+
+    A blur never exceeds the original maximum, so that factor, and the largest of the Q values we
+    have in its place, are both ≥ 1 where the maximum is > 0: with every value ≥ ``floor`` and the
+    maximum ≤ ``ceil`` neither clips, and the factor cancels in the log-differences. Only the other
+    keypoints (flat or noisy maps) blur their whole map for the exact factor.
+    """
+    blurred_max = values.amax(1)
+    exact = (maxvals > 0) & (((values < floor).any(1)) | (maxvals > ceil))
+    if exact.any():
+        blurred_max = blurred_max.masked_scatter(exact, blurred_maxima(flat[exact], height, width, kernel_size))
+    values = values * (maxvals / blurred_max)[:, None]
     return values.clamp(floor, ceil).log()
 
 
@@ -113,7 +135,7 @@ def dark_refine(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, maxvals: t
     (``1 < x < W − 2`` and ``1 < y < H − 2`` fails), or a singular Hessian.
     """
     blurred = blurred_points(flat, x, y, height, width, list(_DARK_POINTS.values()), kernel_size)
-    log_map = dict(zip(_DARK_POINTS, log_modulated(blurred, maxvals, 1e-10).unbind(1)))
+    log_map = dict(zip(_DARK_POINTS, log_modulated(blurred, maxvals, flat, height, width, kernel_size, 1e-10).unbind(1)))
     centre = log_map["c"]
     dx = 0.5 * (log_map["x+1"] - log_map["x-1"])
     dy = 0.5 * (log_map["y+1"] - log_map["y-1"])

@@ -3,7 +3,8 @@
 As mmpose's ``refine_keypoints_dark_udp``: blur (OpenCV kernel), rescale to the original maximum,
 clip to [1e-3, 50], log, pad the map by one pixel replicating its edge, then one Newton step with
 ±1 px central differences and the Hessian regularised by float32 eps. Batched; only a 3×3 blurred
-patch around each maximum is computed (see :mod:`hrnet_zoo.codecs.dark` for why that is exact).
+patch around each maximum is computed, plus whole-map blurs where the clip could bite (see
+:mod:`hrnet_zoo.codecs.dark` for why that is exact).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def udp_refine(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, maxvals: to
     values = blurred_points(flat, x, y, height, width, grid, kernel_size)        # M×9, row-major 3×3
     pick = (row_off[:, :, None] + 1) * 3 + (col_off[:, None, :] + 1)            # M×3×3 into the nine
     edge_padded = torch.gather(values, 1, pick.reshape(-1, 9))
-    log_map = log_modulated(edge_padded, maxvals, 1e-3, 50.0).reshape(-1, 3, 3)
+    log_map = log_modulated(edge_padded, maxvals, flat, height, width, kernel_size, 1e-3, 50.0).reshape(-1, 3, 3)
     i, ix1, ix1_ = log_map[:, 1, 1], log_map[:, 1, 2], log_map[:, 1, 0]
     iy1, iy1_ = log_map[:, 2, 1], log_map[:, 0, 1]
     dx = 0.5 * (ix1 - ix1_)
