@@ -205,6 +205,14 @@ def test_codec_round_trip_in_input_pixels(method, bound):
     assert error_heatmap_px.max() <= bound
 
 
+@pytest.mark.parametrize("target, method", [("unbiased", "udp"), ("udp", "dark")])
+def test_codec_geometry_follows_the_target_not_the_decoder(target, method):
+    codec = HeatmapCodec(input_size=(192, 256), heatmap_size=(48, 64), sigma=2, method=method, target=target)
+    keypoints = torch.tensor([[[168.4, 226.0], [20.0, 30.0], [97.3, 131.6]]], dtype=torch.float64)  # ≥ 4 px from the border
+    decoded, _ = codec.decode(codec.encode(keypoints)[0])
+    assert ((decoded.double() - keypoints) / codec.scale).norm(dim=-1).max() <= 0.05
+
+
 def test_official_gaussian_target_decodes_to_its_integer_centre():
     codec = HeatmapCodec(method="quarter")                     # official targets by default
     keypoints = torch.tensor([[[61.0, 99.0], [10.3, 250.0], [130.7, 3.2]]], dtype=torch.float64)

@@ -45,10 +45,13 @@ class HeatmapCodec:
 
     @property
     def scale(self) -> torch.Tensor:
-        """Input pixels per heatmap pixel (x, y); UDP measures sizes as ``size − 1``."""
+        """Input pixels per heatmap pixel (x, y); UDP targets measure sizes as ``size − 1``.
+
+        The targets fix the geometry, so decoding inverts encoding whichever decoder refines the peak.
+        """
         size_in = torch.tensor(self.input_size, dtype=torch.float64)
         size_hm = torch.tensor(self.heatmap_size, dtype=torch.float64)
-        if self.target == "udp" or self.method == "udp":
+        if self.target == "udp":
             return (size_in - 1) / (size_hm - 1)
         return size_in / size_hm
 

@@ -135,7 +135,8 @@ def dark_refine(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, maxvals: t
     (``1 < x < W − 2`` and ``1 < y < H − 2`` fails), or a singular Hessian.
     """
     blurred = blurred_points(flat, x, y, height, width, list(_DARK_POINTS.values()), kernel_size)
-    log_map = dict(zip(_DARK_POINTS, log_modulated(blurred, maxvals, flat, height, width, kernel_size, 1e-10).unbind(1)))
+    log_values = log_modulated(blurred, maxvals, flat, height, width, kernel_size, 1e-10)
+    log_map = dict(zip(_DARK_POINTS, log_values.unbind(1)))
     centre = log_map["c"]
     dx = 0.5 * (log_map["x+1"] - log_map["x-1"])
     dy = 0.5 * (log_map["y+1"] - log_map["y-1"])
