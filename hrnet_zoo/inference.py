@@ -136,6 +136,8 @@ def _check_boxes(boxes) -> np.ndarray:
     if isinstance(boxes, torch.Tensor):
         boxes = boxes.detach().cpu().numpy()
     boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.size == 0:  # a detector's empty list: no people, an empty result
+        return boxes.reshape(0, 4)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"boxes must be an N×4 array of (x, y, width, height), got shape {boxes.shape}")
     if not np.isfinite(boxes).all():

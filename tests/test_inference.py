@@ -249,6 +249,7 @@ def test_predict_keypoints_bad_input(small_model):
     image = np.zeros((50, 40, 3), dtype=np.uint8)
     empty = predict_keypoints(small_model, image, np.zeros((0, 4)), input_size=(48, 64))
     assert empty.shape == (0, 17, 3)
+    assert predict_keypoints(small_model, image, [], input_size=(48, 64)).shape == (0, 17, 3)
     with pytest.raises(ValueError, match="N×4"):
         predict_keypoints(small_model, image, [10, 10, 20, 20], input_size=(48, 64))
     with pytest.raises(ValueError, match="N×4"):
