@@ -183,6 +183,14 @@ def scenario_pretrained() -> dict:
     with contextlib.redirect_stdout(buf):
         rc = main(["download", "hrnet_w18_small_v1_cls"])
     out["cli_download"] = {"rc": rc, "stdout": buf.getvalue()}
+
+    # A source nothing has fetched yet: download, verify and convert it in one pass, under the lock.
+    register_weights(hf_entry("hrnet_w18_small_v1", "cli-cold", "org/pose-cli", "pose.pth"))
+    before = len(requests_logged())
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["download", "hrnet_w18_small_v1", "--tag", "cli-cold"])
+    out["cli_download_cold"] = {"rc": rc, "stdout": buf.getvalue(), "requests": requests_logged()[before:]}
     return out
 
 

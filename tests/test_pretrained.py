@@ -47,6 +47,7 @@ def hub_results(tmp_path_factory):
                   root / "cls_backbone.safetensors")
         pose_bytes, pose_state = official_pose_checkpoint(seed=4)
         hub.publish("org/pose-small", {"pose.pth": pose_bytes})
+        hub.publish("org/pose-cli", {"pose.pth": pose_bytes})  # a source nothing has downloaded yet
         save_file(pose_state, root / "pose.safetensors")
         evil = io.BytesIO()
         torch.save({"weight": _RunsCode(str(root / "pwned"))}, evil)
@@ -82,6 +83,13 @@ def test_fine_tuned_model_round_trips_through_hub(hub_results):
     assert result["class"] == "HRNetPose" and result["num_joints"] == 5
     assert result["identical"] and result["hf_hub_rev_identical"]
     assert "/me/pose-5/commit/" in result["commit_url"]
+
+
+def test_cli_download_of_a_new_source_downloads_it_once(hub_results):
+    result = hub_results["cli_download_cold"]
+    assert result["rc"] == 0 and "pose-cli" in result["stdout"]
+    file = "/org/pose-cli/resolve/main/pose.pth"
+    assert [r for r in result["requests"] if r.endswith(file)] == [f"HEAD {file}", f"GET {file}"]
 
 
 def test_cli_download_prints_path_and_sha256(hub_results):
@@ -164,3 +172,43 @@ def test_cli_convert_reads_joint_count_from_checkpoint(tmp_path, capsys):
 def test_cli_convert_missing_file_is_a_usage_error(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "nope.pth"), "--model", "w32", "--out", str(tmp_path)]) == 2
     assert "checkpoint file not found" in capsys.readouterr().err
+
+
+def test_hourglass_folder_loads_strictly_and_fine_tunes_like_the_others(tmp_path):
+    small = {"num_features": 16, "depth": 1}
+    hrnet_zoo.create_model("hourglass", num_stacks=2, **small).save_pretrained(tmp_path / "two")
+    # A full model (it has no .backbone) is not a bare backbone: a second stack's weights are not skipped.
+    with pytest.raises(CheckpointError, match="unexpected keys"):
+        hrnet_zoo.create_model("hourglass", num_stacks=1, pretrained=str(tmp_path / "two"), **small)
+    source = hrnet_zoo.create_model("hourglass", num_stacks=1, **small)
+    source.save_pretrained(tmp_path / "one")
+    with pytest.warns(UserWarning, match="prediction layer 'heads.0'"):
+        model = hrnet_zoo.create_model("hourglass", num_stacks=1, num_joints=5, pretrained=str(tmp_path / "one"),
+                                       **small)
+    assert torch.equal(model.stem.conv1.weight, source.stem.conv1.weight)
+    assert model.heads[0].weight.shape[0] == 5
+
+
+def test_failed_cache_write_leaves_no_temp_file(tmp_path, monkeypatch):
+    from hrnet_zoo.weights.pretrained import _write_converted
+
+    monkeypatch.setenv("HRNET_ZOO_CACHE", str(tmp_path))
+    target = tmp_path / "converted" / "x.safetensors"
+    target.mkdir(parents=True)  # the final rename fails after the temporary file was written
+    entry = {"source": {"url": "http://127.0.0.1/x.pth"}}
+    with pytest.raises(OSError):
+        _write_converted({"w": torch.zeros(2)}, target, entry, "hrnet_zoo")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["x.safetensors"]
+
+
+def test_local_files_only_without_cache_says_so(tmp_path):
+    from hrnet_zoo.weights.hub import OfflineError
+
+    with pytest.raises(OfflineError, match="local_files_only=True and org/absent/config.json is not in the local"):
+        hrnet_zoo.from_pretrained("org/absent", local_files_only=True, cache_dir=str(tmp_path))
+
+
+def test_cli_download_unknown_tag_is_a_usage_error(capsys):
+    assert main(["download", "w32", "--tag", "no-such-tag"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "no weights tagged 'no-such-tag'" in line and "coco-256x192" in line

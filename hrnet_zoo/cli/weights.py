@@ -14,14 +14,17 @@ def _fail(message: str) -> int:
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
+    from hrnet_zoo.cli import UsageError
     from hrnet_zoo.weights.convert import CheckpointError
     from hrnet_zoo.weights.hub import PretrainedWeightsError
-    from hrnet_zoo.weights.manifest import source_label
+    from hrnet_zoo.weights.manifest import UnknownWeightsError, source_label
     from hrnet_zoo.weights.pretrained import prepare_weights
 
     name = resolve_model_name(args.model)
     try:
         info = prepare_weights(name, args.tag or True)
+    except UnknownWeightsError as e:  # bad input, like an unknown model: exit 2, the tags that exist
+        raise UsageError(str(e)) from None
     except (PretrainedWeightsError, CheckpointError) as e:
         return _fail(str(e))
     entry = info["entry"]
@@ -39,6 +42,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from hrnet_zoo import create_model
     from hrnet_zoo.cli import UsageError
     from hrnet_zoo.weights.convert import CheckpointError, load_checkpoint, read_state_dict
+    from hrnet_zoo.weights.pretrained import only_prediction_layer_differs
 
     name = resolve_model_name(args.model)
     if not Path(args.src).is_file():
@@ -48,7 +52,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         state_dict = read_state_dict(args.src)
         model = create_model(name, **kwargs)
         result = load_checkpoint(model, state_dict, strict=False)
-        if not kwargs and _only_output_size_differs(model, result):
+        if not kwargs and only_prediction_layer_differs(model, result):
             # e.g. an MPII checkpoint (16 joints): rebuild with the checkpoint's output size.
             key, ckpt_shape, _ = result.shape_mismatches[0]
             count = "num_joints" if hasattr(model, "num_joints") else "num_classes"
@@ -62,14 +66,6 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     print(f"wrote {Path(args.out) / 'config.json'} and {Path(args.out) / 'model.safetensors'}")
     print(f"upload with: hf upload <org>/<repo> {args.out}   (load with hrnet_zoo.from_pretrained)")
     return 0
-
-
-def _only_output_size_differs(model, result) -> bool:
-    from hrnet_zoo.weights.pretrained import prediction_layer
-
-    layer = prediction_layer(model)
-    return (not result.missing_keys and not result.unexpected_keys and bool(result.shape_mismatches)
-            and all(k.startswith(layer + ".") for k, _, _ in result.shape_mismatches))
 
 
 def register(subparsers) -> None:

@@ -64,9 +64,35 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _offline_message(what: str, hint: str) -> str:
-    return (f"offline mode is on (HF_HUB_OFFLINE=1) and {what} is not in the local cache. "
-            f"Get it with network access first ({hint}), or unset HF_HUB_OFFLINE.")
+def _offline_message(what: str, hint: str, local_files_only: bool = False) -> str:
+    switch = "local_files_only=True" if local_files_only and not is_offline() else "offline mode is on (HF_HUB_OFFLINE=1)"
+    undo = "drop local_files_only" if local_files_only and not is_offline() else "unset HF_HUB_OFFLINE"
+    return (f"{switch} and {what} is not in the local cache. "
+            f"Get it with network access first ({hint}), or {undo}.")
+
+
+def hf_download(repo_id: str, filename: str, revision: str | None = None, token: str | bool | None = None,
+                hint: str | None = None, **hub_kwargs) -> str:
+    """:func:`huggingface_hub.hf_hub_download` with its failures turned into one clear
+    :class:`PretrainedWeightsError` each (:class:`OfflineError` when offline and not cached).
+
+    The file is not verified here: see :func:`fetch_hf_file`.
+    """
+    label = f"{repo_id}/{filename}" + (f"@{revision}" if revision else "")
+    hint = hint or f"huggingface_hub.hf_hub_download({repo_id!r}, {filename!r})"
+    try:
+        return huggingface_hub.hf_hub_download(repo_id, filename, revision=revision, token=token,
+                                               library_name="hrnet_zoo", **hub_kwargs)
+    except (OfflineModeIsEnabled, LocalEntryNotFoundError) as e:
+        local_only = bool(hub_kwargs.get("local_files_only"))
+        if is_offline() or local_only:
+            raise OfflineError(_offline_message(label, hint, local_only)) from None
+        raise PretrainedWeightsError(f"could not reach the Hub for {label} and it is not cached: {e}") from e
+    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as e:
+        raise PretrainedWeightsError(f"{label} does not exist on the Hub (or needs a token: set HF_TOKEN): "
+                                     f"{str(e).splitlines()[0]}") from e
+    except HfHubHTTPError as e:
+        raise PretrainedWeightsError(f"the Hub refused {label}: {str(e).splitlines()[0]}") from e
 
 
 def fetch_hf_file(repo_id: str, filename: str, revision: str | None = None, expected_sha256: str | None = None,
@@ -80,20 +106,7 @@ def fetch_hf_file(repo_id: str, filename: str, revision: str | None = None, expe
         (path in the huggingface_hub cache, verified sha256).
     """
     label = f"{repo_id}/{filename}" + (f"@{revision}" if revision else "")
-    hint = hint or f"huggingface_hub.hf_hub_download({repo_id!r}, {filename!r})"
-    try:
-        path = huggingface_hub.hf_hub_download(repo_id, filename, revision=revision, token=token,
-                                               library_name="hrnet_zoo", **hub_kwargs)
-    except (OfflineModeIsEnabled, LocalEntryNotFoundError) as e:
-        if is_offline() or hub_kwargs.get("local_files_only"):
-            raise OfflineError(_offline_message(label, hint)) from None
-        raise PretrainedWeightsError(f"could not reach the Hub for {label} and it is not cached: {e}") from e
-    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as e:
-        raise PretrainedWeightsError(f"{label} does not exist on the Hub (or needs a token: set HF_TOKEN): "
-                                     f"{str(e).splitlines()[0]}") from e
-    except HfHubHTTPError as e:
-        raise PretrainedWeightsError(f"the Hub refused {label}: {str(e).splitlines()[0]}") from e
-
+    path = hf_download(repo_id, filename, revision, token, hint, **hub_kwargs)
     expected = expected_sha256 or _hub_lfs_sha256(path, repo_id, filename, revision, token)
     if expected is None:
         raise PretrainedWeightsError(

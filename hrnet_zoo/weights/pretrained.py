@@ -14,7 +14,9 @@ import json
 import logging
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 import torch
 from filelock import FileLock
@@ -26,11 +28,12 @@ from hrnet_zoo.weights.hub import (
     cache_dir,
     fetch_hf_file,
     fetch_url,
+    hf_download,
 )
 from hrnet_zoo.weights.manifest import resolve_weights, source_label
 
 __all__ = ["PretrainedWeightsError", "load_pretrained", "fetch_weights", "prepare_weights",
-           "pretrained_model_kwargs", "zoo_weights_file", "from_pretrained"]
+           "pretrained_model_kwargs", "only_prediction_layer_differs", "zoo_weights_file", "from_pretrained"]
 
 _logger = logging.getLogger(__name__)
 HUB_PREFIX = "hf-hub:"
@@ -57,42 +60,58 @@ def load_pretrained(model: nn.Module, variant: str, pretrained: bool | str) -> L
     """
     if _is_zoo_format(pretrained):
         path = zoo_weights_file(str(pretrained))
-        return _load_into(model, read_state_dict(path), str(pretrained), backbone_only=_is_backbone(model))
+        return _load_into(model, read_state_dict(path), str(pretrained))
     entry = resolve_weights(variant, pretrained)
-    backbone_only = entry["init"] == "backbone" or _is_backbone(model)
-    target = model.backbone if entry["init"] == "backbone" and hasattr(model, "backbone") else model
+    target = _weights_target(model, entry)
     state_dict = converted_state_dict(entry, target)
-    return _load_into(target, state_dict, f"{variant}:{entry['tag']}", backbone_only)
+    return _load_into(target, state_dict, f"{variant}:{entry['tag']}")
 
 
 def _is_backbone(model: nn.Module) -> bool:
-    # features_only models are the bare backbone: checkpoints of full models load into them partially.
-    return not hasattr(model, "backbone")
+    # Every full model is a ZooModel; anything else is a bare backbone (features_only, or a full
+    # model's .backbone), into which checkpoints of full models load partially.
+    from hrnet_zoo.models.base import ZooModel
+
+    return not isinstance(model, ZooModel)
 
 
-def _load_into(model: nn.Module, state_dict: dict, label: str, backbone_only: bool) -> LoadResult:
-    if backbone_only and _is_backbone(model):  # hrnet_zoo-layout weights of a full model → its backbone
+def _weights_target(model: nn.Module, entry: dict) -> nn.Module:
+    """The module an entry's weights go into: the backbone for ``init: "backbone"`` entries."""
+    return model.backbone if entry["init"] == "backbone" and hasattr(model, "backbone") else model
+
+
+def _load_into(model: nn.Module, state_dict: dict, label: str) -> LoadResult:
+    """Load strictly, except: a bare backbone skips what it has no place for, and a full model keeps
+    a fresh prediction layer when only its size differs (another num_joints/num_classes)."""
+    if _is_backbone(model):
+        # hrnet_zoo-layout weights of a full model → its backbone
         inner = {k[len("backbone."):]: v for k, v in state_dict.items() if k.startswith("backbone.")}
-        state_dict = inner or state_dict
-    result = load_checkpoint(model, state_dict, strict=False)
-    if backbone_only:
+        result = load_checkpoint(model, inner or state_dict, strict=False)
         if result.missing_keys or result.shape_mismatches:
             raise CheckpointError(f"{label} does not fit {type(model).__name__}: {result.describe()}")
-        if result.unexpected_keys:
-            _logger.info("%s: loaded the backbone; skipped %d keys it does not use (heads)",
-                         label, len(result.unexpected_keys))
+        if result.unexpected_keys:  # heads, and the fuse layers a pose backbone's last module lacks
+            _logger.info("%s: loaded the backbone; skipped the checkpoint keys it has no place for (%s)",
+                         label, result.describe())
         return result
+    result = load_checkpoint(model, state_dict, strict=False)
     if result.ok:
         return result
-    layer = prediction_layer(model)
-    skipped = [key for key, _, _ in result.shape_mismatches]
-    if not result.missing_keys and not result.unexpected_keys and all(k.startswith(layer + ".") for k in skipped):
+    if only_prediction_layer_differs(model, result):
+        layer = prediction_layer(model)
         shapes = "; ".join(f"{k}: checkpoint {tuple(a)}, model {tuple(b)}" for k, a, b in result.shape_mismatches)
         warnings.warn(f"{label}: the prediction layer '{layer}' has a different size in the checkpoint "
                       f"({shapes}); it was not loaded and keeps its fresh initialisation. "
                       "Every other weight was loaded.", stacklevel=4)
         return result
     raise CheckpointError(f"{label} does not fit {type(model).__name__}: {result.describe()}")
+
+
+def only_prediction_layer_differs(model: nn.Module, result: LoadResult) -> bool:
+    """Whether the one thing that kept a checkpoint from loading is the size of the prediction layer
+    (another ``num_joints``/``num_classes``)."""
+    layer = prediction_layer(model)
+    return (not result.missing_keys and not result.unexpected_keys and bool(result.shape_mismatches)
+            and all(k.startswith(layer + ".") for k, _, _ in result.shape_mismatches))
 
 
 def prediction_layer(model: nn.Module) -> str:
@@ -133,14 +152,20 @@ def _known_sha256(entry: dict) -> str | None:
 
 def _remember_sha256(entry: dict, sha256: str) -> None:
     record = cache_dir() / "sources" / f"{_key_digest(entry)}.json"
-    _atomic_write(record, json.dumps({"source": _source_key(entry), "sha256": sha256}).encode())
+    data = json.dumps({"source": _source_key(entry), "sha256": sha256}).encode()
+    _write_atomically(record, lambda tmp: tmp.write_bytes(data))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` next to ``path``, then rename: readers see the whole file or none; a failed
+    write leaves nothing behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def converted_path(sha256: str, target: nn.Module) -> Path:
@@ -148,38 +173,57 @@ def converted_path(sha256: str, target: nn.Module) -> Path:
 
 
 def fetch_weights(entry: dict, progress: bool = True) -> tuple[Path, str]:
-    """Download (or find in a cache) the source file of a manifest entry; verified before returning."""
+    """Download (or find in a cache) the source file of a manifest entry; verified before returning.
+
+    The sha256 of a source the manifest does not pin is remembered, so that later loads find its
+    converted file without asking the network.
+    """
     hint = f"`hrnet-zoo download {entry['model']} --tag {entry['tag']}`"
     if "hf" in entry["source"]:
         hf = entry["source"]["hf"]
-        return fetch_hf_file(hf["repo_id"], hf["filename"], revision=hf.get("revision"),
-                             expected_sha256=entry.get("sha256"), hint=hint)
-    return fetch_url(entry["source"]["url"], expected_sha256=entry.get("sha256"),
-                     expected_prefix=entry.get("sha256_prefix"), hint=hint, progress=progress)
+        path, sha256 = fetch_hf_file(hf["repo_id"], hf["filename"], revision=hf.get("revision"),
+                                     expected_sha256=entry.get("sha256"), hint=hint)
+    else:
+        path, sha256 = fetch_url(entry["source"]["url"], expected_sha256=entry.get("sha256"),
+                                 expected_prefix=entry.get("sha256_prefix"), hint=hint, progress=progress)
+    if not entry.get("sha256"):
+        _remember_sha256(entry, sha256)
+    return path, sha256
+
+
+@contextmanager
+def _source_lock(entry: dict) -> Iterator[None]:
+    """Held while an entry's source is downloaded and converted, so concurrent processes do it once."""
+    lock_path = cache_dir() / "locks" / f"{_key_digest(entry)}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_path)):
+        yield
 
 
 def converted_state_dict(entry: dict, target: nn.Module) -> dict[str, torch.Tensor]:
     """The entry's weights in hrnet_zoo's keys for ``target``, from the converted cache when present."""
-    lock_path = cache_dir() / "locks" / f"{_key_digest(entry)}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock_path)):
+    with _source_lock(entry):
         sha256 = _known_sha256(entry)
-        if sha256 and converted_path(sha256, target).is_file():
-            cached = _read_converted(converted_path(sha256, target))
-            if cached is not None:
-                return cached
+        cached = _read_converted(converted_path(sha256, target)) if sha256 else None
+        if cached is not None:
+            return cached
         source, sha256 = fetch_weights(entry)  # verified: only now is the file read
-        state_dict = read_state_dict(source)
-        layout, converted = convert_state_dict(target, state_dict)
-        _write_converted(converted, converted_path(sha256, target), entry, layout)
-        if not entry.get("sha256"):
-            _remember_sha256(entry, sha256)
-        return converted
+        return _convert_and_cache(entry, target, source, sha256)
+
+
+def _convert_and_cache(entry: dict, target: nn.Module, source: Path, sha256: str) -> dict[str, torch.Tensor]:
+    """Read the verified ``source``, convert it for ``target`` and cache the result (under the source lock)."""
+    layout, converted = convert_state_dict(target, read_state_dict(source))
+    _write_converted(converted, converted_path(sha256, target), entry, layout)
+    return converted
 
 
 def _read_converted(path: Path) -> dict | None:
+    """The converted cache file, or None when there is none or it is unreadable (then it is removed)."""
     from safetensors.torch import load_file
 
+    if not path.is_file():
+        return None
     try:
         return load_file(str(path))
     except Exception as e:  # a truncated/corrupted cache file: drop it and convert again
@@ -191,11 +235,9 @@ def _read_converted(path: Path) -> dict | None:
 def _write_converted(state_dict: dict, path: Path, entry: dict, layout: str) -> None:
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     metadata = {"source": source_label(entry), "source_layout": layout, "format": "hrnet_zoo"}
-    save_file({k: v.detach().contiguous() for k, v in state_dict.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    tensors = {k: v.detach().contiguous() for k, v in state_dict.items()}
+    _write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def prepare_weights(model_name: str, tag: bool | str = True, model: nn.Module | None = None) -> dict:
@@ -206,11 +248,13 @@ def prepare_weights(model_name: str, tag: bool | str = True, model: nn.Module | 
     from hrnet_zoo._registry import create_model
 
     entry = resolve_weights(model_name, tag)
-    source, sha256 = fetch_weights(entry)
     if model is None:
         model = create_model(model_name, **entry.get("model_kwargs", {}))
-    target = model.backbone if entry["init"] == "backbone" else model
-    converted_state_dict(entry, target)  # finds the verified download in its cache
+    target = _weights_target(model, entry)
+    with _source_lock(entry):  # the same lock as loads: never two writers of one download
+        source, sha256 = fetch_weights(entry)
+        if _read_converted(converted_path(sha256, target)) is None:
+            _convert_and_cache(entry, target, source, sha256)
     return {"entry": entry, "path": source, "sha256": sha256, "converted": converted_path(sha256, target)}
 
 
@@ -237,17 +281,11 @@ def zoo_weights_file(spec: str, revision: str | None = None, **hub_kwargs) -> Pa
 
 def read_zoo_config(spec: str, revision: str | None = None, **hub_kwargs) -> dict:
     """``config.json`` of a local folder or Hub repo written by ``save_pretrained``."""
-    import huggingface_hub
-
     if os.path.isdir(spec):
         path = Path(spec) / "config.json"
     else:
         repo_id, spec_revision = parse_hub_spec(spec)
-        try:
-            path = huggingface_hub.hf_hub_download(repo_id, "config.json", revision=revision or spec_revision,
-                                                   library_name="hrnet_zoo", **hub_kwargs)
-        except Exception as e:
-            raise PretrainedWeightsError(f"could not get config.json of {spec}: {str(e).splitlines()[0]}") from e
+        path = hf_download(repo_id, "config.json", revision or spec_revision, **hub_kwargs)
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
