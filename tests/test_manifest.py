@@ -96,6 +96,13 @@ def test_register_weights_validates():
     with pytest.raises(ValueError, match="needs the full 'sha256'"):
         register_weights({"model": "hrnet_w18", "tag": "x", "verify": "sha256", "sha256": None,
                           "source": {"url": "http://127.0.0.1/x.pth"}})
+    url = {"url": "http://127.0.0.1/x-12345678_20240101.pth"}
+    with pytest.raises(ValueError, match="verify must be one of"):
+        register_weights({"model": "hrnet_w18", "tag": "x", "verify": "md5", "source": url})
+    with pytest.raises(ValueError, match="applies to a hf source"):  # a URL has no Hub LFS sha256
+        register_weights({"model": "hrnet_w18", "tag": "x", "verify": "hub-lfs-sha256", "source": url})
+    with pytest.raises(ValueError, match="needs 'sha256_prefix'"):
+        register_weights({"model": "hrnet_w18", "tag": "x", "verify": "sha256-prefix", "source": url})
     with pytest.raises(ValueError, match="already exist"):
         register_weights({"model": "hrnet_w32", "tag": "coco-256x192", "verify": "hub-lfs-sha256",
                           "source": {"hf": {"repo_id": "a/b", "filename": "c", "revision": None}}})

@@ -26,6 +26,8 @@ MANIFEST_FILENAME = "weights_manifest.json"
 #: Tag under which a classification entry appears for the models listed in its ``backbone_init_for``.
 BACKBONE_INIT_TAG = "in1k"
 _REQUIRED_KEYS = ("model", "tag", "source", "verify")
+#: ``verify`` → the source kinds it applies to (as the schema says).
+_VERIFY_SOURCES = {"sha256": ("hf", "url"), "hub-lfs-sha256": ("hf",), "sha256-prefix": ("url",)}
 
 # Entries added at run time with register_weights (private or fine-tuned weights of a user).
 _user_entries: list[dict] = []
@@ -63,8 +65,15 @@ def register_weights(entry: dict) -> None:
     missing = [k for k in _REQUIRED_KEYS if k not in entry]
     if missing:
         raise ValueError(f"weights entry lacks {', '.join(missing)}: {entry}")
+    sources = _VERIFY_SOURCES.get(entry["verify"])
+    if sources is None:
+        raise ValueError(f"verify must be one of {', '.join(_VERIFY_SOURCES)}, not {entry['verify']!r}")
+    if not any(kind in entry["source"] for kind in sources):
+        raise ValueError(f"verify={entry['verify']!r} applies to a {' or '.join(sources)} source")
     if entry["verify"] == "sha256" and not entry.get("sha256"):
         raise ValueError("verify='sha256' needs the full 'sha256' of the file")
+    if entry["verify"] == "sha256-prefix" and not entry.get("sha256_prefix"):
+        raise ValueError("verify='sha256-prefix' needs 'sha256_prefix' (the hex digits in the file name)")
     if any(e["model"] == entry["model"] and e["tag"] == entry["tag"] for e in _entries()):
         raise ValueError(f"weights {entry['model']}:{entry['tag']} already exist")
     _user_entries.append({"default": False, "init": "full", "sha256": None, **copy.deepcopy(entry)})
