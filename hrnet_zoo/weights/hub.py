@@ -65,8 +65,10 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def _offline_message(what: str, hint: str, local_files_only: bool = False) -> str:
-    switch = "local_files_only=True" if local_files_only and not is_offline() else "offline mode is on (HF_HUB_OFFLINE=1)"
-    undo = "drop local_files_only" if local_files_only and not is_offline() else "unset HF_HUB_OFFLINE"
+    if local_files_only and not is_offline():
+        switch, undo = "local_files_only=True", "drop local_files_only"
+    else:
+        switch, undo = "offline mode is on (HF_HUB_OFFLINE=1)", "unset HF_HUB_OFFLINE"
     return (f"{switch} and {what} is not in the local cache. "
             f"Get it with network access first ({hint}), or {undo}.")
 
