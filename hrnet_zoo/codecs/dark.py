@@ -12,6 +12,7 @@ whose sampled values could be clamped (flat or noisy maps, e.g. joints the model
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -55,23 +56,36 @@ def blurred_points(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, height:
         M×Q values of the blurred map at (y + dy, x + dx), the map zero-padded outside (the reference
         pads by the kernel radius before blurring).
     """
-    offsets = torch.as_tensor(offsets, dtype=torch.long).reshape(-1, 2)
-    num, half = len(flat), (kernel_size - 1) // 2
-    reach = int(offsets.abs().max()) + half
+    offsets = tuple((int(dy), int(dx)) for dy, dx in offsets)
+    taps, reach = _blur_taps(offsets, kernel_size, flat.dtype, flat.device)
     length = 2 * reach + 1
     steps = torch.arange(length, device=flat.device) - reach
-    rows, cols = y[:, None] + steps, x[:, None] + steps
+    rows = y[:, None] + steps
     patch = _row_windows(flat, rows.clamp(0, height - 1), x - reach, height, width, length)
     # Zero padding outside the map; the windows' wrapped or clamped reads are exactly those zeroed here.
-    inside = ((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[:, None, :]
-    patch = patch.masked_fill_(~inside, 0).reshape(num, -1)
+    # Only patches that reach past an edge need it (building the mask for all of them costs more than the GEMM).
+    near_edge = ((x < reach) | (x >= width - reach) | (y < reach) | (y >= height - reach)).nonzero().squeeze(1)
+    if len(near_edge):
+        edge_rows, edge_cols = rows[near_edge], x[near_edge, None] + steps
+        inside = (((edge_rows >= 0) & (edge_rows < height))[:, :, None]
+                  & ((edge_cols >= 0) & (edge_cols < width))[:, None, :])
+        patch[near_edge] = patch[near_edge].masked_fill_(~inside, 0)
     # Every output is a fixed weighting of the patch: one GEMM gives all Q points of all M keypoints.
-    kernel = opencv_gaussian_kernel(kernel_size, dtype=flat.dtype, device=flat.device)
+    return patch.reshape(len(flat), -1) @ taps
+
+
+@functools.lru_cache(maxsize=32)
+def _blur_taps(offsets: tuple, kernel_size: int, dtype: torch.dtype, device: torch.device):
+    """(L²×Q weights, reach): blurred value q of an L×L patch centred on the maximum is ``patch @ taps[:, q]``."""
+    half = (kernel_size - 1) // 2
+    reach = max(max(abs(dy), abs(dx)) for dy, dx in offsets) + half
+    length = 2 * reach + 1
+    kernel = opencv_gaussian_kernel(kernel_size, dtype=dtype, device=device)
     taps = kernel.new_zeros(len(offsets), length, length)
-    for q, (dy, dx) in enumerate(offsets.tolist()):  # ≤ 13 fixed offsets, not a loop over keypoints
+    for q, (dy, dx) in enumerate(offsets):  # ≤ 13 fixed offsets, not a loop over keypoints
         r, c = reach + dy - half, reach + dx - half
         taps[q, r:r + kernel_size, c:c + kernel_size] = kernel[:, None] * kernel[None, :]
-    return patch @ taps.reshape(len(offsets), -1).T
+    return taps.reshape(len(offsets), -1).T.contiguous(), reach
 
 
 def _row_windows(flat: torch.Tensor, rows: torch.Tensor, first_col: torch.Tensor, height: int, width: int,
