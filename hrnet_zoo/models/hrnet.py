@@ -22,6 +22,7 @@ from hrnet_zoo._registry import register_model
 from hrnet_zoo.backbones.hrnet import HRNetBackbone
 from hrnet_zoo.heads import HRFPN, HeatmapHead, HRNetClassificationHead, SegmentationHead, concat_branches
 from hrnet_zoo.models.base import ZooModel
+from hrnet_zoo.weights.convert import split_backbone_head
 
 # Top-level module names of the official heads (pose ``final_layer``, segmentation ``last_layer``,
 # classification ``incre_modules``/``downsamp_modules``/``final_layer``/``classifier``).
@@ -30,11 +31,7 @@ _OFFICIAL_HEAD_MODULES = ("final_layer", "last_layer", "incre_modules", "downsam
 
 def _official_to_zoo(state_dict: dict) -> dict:
     """Flat official keys (``conv1.weight``, ``final_layer.weight``) → ``backbone.*`` / ``head.*``."""
-    out = {}
-    for key, value in state_dict.items():
-        top = key.split(".", 1)[0]
-        out[("head." if top in _OFFICIAL_HEAD_MODULES else "backbone.") + key] = value
-    return out
+    return split_backbone_head(state_dict, _OFFICIAL_HEAD_MODULES)
 
 
 _OFFICIAL_LAYOUTS = {"official HRNet (pose_hrnet / cls_hrnet / seg_hrnet / timm)": _official_to_zoo}

@@ -24,6 +24,7 @@ from hrnet_zoo._registry import register_model
 from hrnet_zoo.backbones.resnet import ResNetBackbone
 from hrnet_zoo.heads.deconv import DeconvHead, MultiScaleDeconvHead
 from hrnet_zoo.models.base import ZooModel
+from hrnet_zoo.weights.convert import split_backbone_head
 
 _OFFICIAL_HEAD_MODULES = ("deconv_layers", "final_layer")
 
@@ -32,11 +33,7 @@ def _official_to_zoo(state_dict: dict) -> dict:
     """Official pose_resnet.py keys (flat) → ``backbone.*`` / ``head.*``."""
     if any(k.startswith("fc.") for k in state_dict):
         raise KeyError("an ImageNet classifier, not a pose_resnet checkpoint")
-    out = {}
-    for key, value in state_dict.items():
-        top = key.split(".", 1)[0]
-        out[("head." if top in _OFFICIAL_HEAD_MODULES else "backbone.") + key] = value
-    return out
+    return split_backbone_head(state_dict, _OFFICIAL_HEAD_MODULES)
 
 
 def _imagenet_to_zoo(state_dict: dict) -> dict:

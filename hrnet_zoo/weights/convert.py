@@ -121,6 +121,16 @@ def strip_wrappers(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Te
     return out
 
 
+def split_backbone_head(state_dict: Mapping[str, torch.Tensor], head_modules: tuple[str, ...]) -> dict:
+    """Flat official keys → hrnet_zoo's: ``head.`` before the top-level modules in ``head_modules``
+    (``final_layer.weight`` → ``head.final_layer.weight``), ``backbone.`` before every other key."""
+    out = {}
+    for key, value in state_dict.items():
+        top = key.split(".", 1)[0]
+        out[("head." if top in head_modules else "backbone.") + key] = value
+    return out
+
+
 def convert_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dict]:
     """Convert ``state_dict`` to ``model``'s keys; returns (detected layout name, converted dict)."""
     state_dict = strip_wrappers(state_dict)
