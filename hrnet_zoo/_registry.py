@@ -48,8 +48,9 @@ def suggest_models(name: str, n: int = 3) -> list[str]:
     return difflib.get_close_matches(name, list(_model_entrypoints), n=n, cutoff=0.5)
 
 
-def unknown_model_message(name: str) -> str:
-    close = suggest_models(name)
+def unknown_model_message(name: str, close: list[str] | None = None) -> str:
+    """``unknown model 'x'; did you mean …?``, with ``close`` names or :func:`suggest_models`'s."""
+    close = suggest_models(name) if close is None else close
     hint = f"; did you mean {', '.join(close)}?" if close else "; `hrnet-zoo list` shows every name."
     return f"unknown model {name!r}{hint}"
 

@@ -25,8 +25,17 @@ EPILOG = """examples:
 """
 
 
-class UsageError(Exception):
+class CommandError(Exception):
+    """A command that could not do its job (e.g. a download failed): reported on stderr without a
+    traceback, exit status 1."""
+
+    exit_status = 1
+
+
+class UsageError(CommandError):
     """Bad input from the user: reported as one line on stderr, exit status 2, no traceback."""
+
+    exit_status = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args) or 0
-    except UsageError as e:
+    except CommandError as e:
         print(f"hrnet-zoo: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_status
 
 
 if __name__ == "__main__":

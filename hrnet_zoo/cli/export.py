@@ -5,13 +5,13 @@ import argparse
 import importlib.util
 from pathlib import Path
 
+from hrnet_zoo.cli import UsageError
+
 FORMATS = ("onnx",)
 
 
 def _optional_int(text: str | None, flag: str) -> int | None:
     """Parse an integer option here rather than in argparse, so a bad value is one error line."""
-    from hrnet_zoo.cli import UsageError
-
     if text is None:
         return None
     try:
@@ -24,7 +24,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
     import torch
 
     from hrnet_zoo import create_model
-    from hrnet_zoo.cli import UsageError
     from hrnet_zoo.cli.models import parse_input_size, resolve_model_name
     from hrnet_zoo.complexity import default_input_size
     from hrnet_zoo.export import DEFAULT_OPSET, SUPPORTED_OPSETS, export_onnx, onnx_max_rel_error

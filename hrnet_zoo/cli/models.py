@@ -7,7 +7,8 @@ import json
 import re
 import sys
 
-from hrnet_zoo._registry import is_model, list_models
+from hrnet_zoo._registry import is_model, list_models, unknown_model_message
+from hrnet_zoo.cli import UsageError
 
 #: Prefixes tried, in order, to expand a short alias: ``w32`` → ``hrnet_w32``, ``r50`` →
 #: ``simplebaseline_r50``, ``v2_w48`` → ``hrnetv2_w48``, ``v2p_w32`` → ``hrnetv2p_w32``.
@@ -39,12 +40,6 @@ INFO_EPILOG = """examples:
 """
 
 
-def _usage_error(message: str) -> Exception:
-    from hrnet_zoo.cli import UsageError
-
-    return UsageError(message)
-
-
 def _normalise(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
@@ -56,9 +51,7 @@ def resolve_model_name(name: str) -> str:
     for prefix in ALIAS_PREFIXES:
         if is_model(prefix + key):
             return prefix + key
-    close = closest_models(key)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; `hrnet-zoo list` shows every name"
-    raise _usage_error(f"unknown model {name!r}{hint}")
+    raise UsageError(unknown_model_message(name, closest_models(key)))
 
 
 def closest_models(key: str, n: int = 3) -> list[str]:
@@ -84,7 +77,7 @@ def resolve_model_names(pattern: str) -> list[str]:
         return [resolve_model_name(pattern)]
     names = match_models(pattern)
     if not names:
-        raise _usage_error(f"no model matches {pattern!r}; `hrnet-zoo list` shows every name")
+        raise UsageError(f"no model matches {pattern!r}; `hrnet-zoo list` shows every name")
     return names
 
 
@@ -104,10 +97,10 @@ def parse_input_size(text: str) -> tuple[int, int]:
     """``"256x192"`` → (256, 192) as (H, W)."""
     match = _SIZE.match(text)
     if not match:
-        raise _usage_error(f"malformed --input-size {text!r}: expected HxW (height x width), e.g. 256x192")
+        raise UsageError(f"malformed --input-size {text!r}: expected HxW (height x width), e.g. 256x192")
     h, w = int(match[1]), int(match[2])
     if h < 32 or w < 32:
-        raise _usage_error(f"--input-size {text!r} is too small: height and width must be at least 32")
+        raise UsageError(f"--input-size {text!r} is too small: height and width must be at least 32")
     return h, w
 
 
@@ -173,7 +166,7 @@ def _cmd_flops(args: argparse.Namespace) -> int:
     from hrnet_zoo.complexity import measure_model
 
     if args.all == bool(args.model):
-        raise _usage_error("give either --model MODEL (name, alias or pattern) or --all")
+        raise UsageError("give either --model MODEL (name, alias or pattern) or --all")
     names = list_models() if args.all else resolve_model_names(args.model)
     size = parse_input_size(args.input_size) if args.input_size else None
     fvcore = not args.no_fvcore

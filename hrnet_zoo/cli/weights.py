@@ -2,19 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from hrnet_zoo.cli import CommandError, UsageError
 from hrnet_zoo.cli.models import resolve_model_name
 
 
-def _fail(message: str) -> int:
-    print(f"hrnet-zoo: error: {message}", file=sys.stderr)
-    return 1
-
-
 def _cmd_download(args: argparse.Namespace) -> int:
-    from hrnet_zoo.cli import UsageError
     from hrnet_zoo.weights.convert import CheckpointError
     from hrnet_zoo.weights.hub import PretrainedWeightsError
     from hrnet_zoo.weights.manifest import UnknownWeightsError, source_label
@@ -26,7 +20,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
     except UnknownWeightsError as e:  # bad input, like an unknown model: exit 2, the tags that exist
         raise UsageError(str(e)) from None
     except (PretrainedWeightsError, CheckpointError) as e:
-        return _fail(str(e))
+        raise CommandError(str(e)) from None
     entry = info["entry"]
     how = {"sha256": "pinned in weights_manifest.json", "hub-lfs-sha256": "the Hub's LFS sha256",
            "sha256-prefix": f"prefix {entry.get('sha256_prefix')} in the file name"}[entry["verify"]]
@@ -40,7 +34,6 @@ def _cmd_download(args: argparse.Namespace) -> int:
 def _cmd_convert(args: argparse.Namespace) -> int:
     """Any supported checkpoint layout → ``config.json`` + ``model.safetensors`` (ready for ``hf upload``)."""
     from hrnet_zoo import create_model
-    from hrnet_zoo.cli import UsageError
     from hrnet_zoo.weights.convert import CheckpointError, load_checkpoint, read_state_dict
     from hrnet_zoo.weights.pretrained import only_prediction_layer_differs
 
@@ -60,7 +53,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
             print(f"{count}={ckpt_shape[0]} (from {key} in the checkpoint)")
         result = load_checkpoint(model, state_dict, strict=True)
     except CheckpointError as e:
-        return _fail(str(e))
+        raise CommandError(str(e)) from None
     model.save_pretrained(args.out)
     print(f"{args.src} ({result.layout} layout) → {name}")
     print(f"wrote {Path(args.out) / 'config.json'} and {Path(args.out) / 'model.safetensors'}")
