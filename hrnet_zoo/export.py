@@ -22,6 +22,12 @@ SUPPORTED_OPSETS = range(11, 21)
 INPUT_NAME = "input"
 
 
+def check_opset(opset: int) -> None:
+    """Raise ValueError for an opset outside :data:`SUPPORTED_OPSETS`."""
+    if opset not in SUPPORTED_OPSETS:
+        raise ValueError(f"opset {opset} is not supported: choose {SUPPORTED_OPSETS.start}–{SUPPORTED_OPSETS.stop - 1}")
+
+
 def _flatten(outputs) -> list[torch.Tensor]:
     if isinstance(outputs, torch.Tensor):
         return [outputs]
@@ -43,8 +49,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int
     ``input_size``; every output has its batch axis dynamic too. The model is exported in eval
     mode, with BatchNorm folded when ``fuse`` is true.
     """
-    if opset not in SUPPORTED_OPSETS:
-        raise ValueError(f"opset {opset} is not supported: choose {SUPPORTED_OPSETS.start}–{SUPPORTED_OPSETS.stop - 1}")
+    check_opset(opset)
     example = torch.randn(1, in_chans, *input_size)
     model = fuse_conv_bn(model) if fuse else model.eval()
     names = output_names(model, example)

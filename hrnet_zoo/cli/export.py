@@ -26,7 +26,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from hrnet_zoo import create_model
     from hrnet_zoo.cli.models import parse_input_size, resolve_model_name
     from hrnet_zoo.complexity import default_input_size
-    from hrnet_zoo.export import DEFAULT_OPSET, SUPPORTED_OPSETS, export_onnx, onnx_max_rel_error
+    from hrnet_zoo.export import DEFAULT_OPSET, check_opset, export_onnx, onnx_max_rel_error
     from hrnet_zoo.weights import CheckpointError, load_checkpoint
 
     if args.format not in FORMATS:
@@ -35,8 +35,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     size = parse_input_size(args.input_size) if args.input_size else default_input_size(name)
     opset = _optional_int(args.opset, "--opset")
     opset = DEFAULT_OPSET if opset is None else opset
-    if opset not in SUPPORTED_OPSETS:
-        raise UsageError(f"--opset {opset} is not supported: choose {SUPPORTED_OPSETS.start}–{SUPPORTED_OPSETS.stop - 1}")
+    try:
+        check_opset(opset)
+    except ValueError as e:
+        raise UsageError(f"--{e}") from None
     output = Path(args.output)
     if not output.parent.is_dir():
         raise UsageError(f"output folder does not exist: {output.parent}")
