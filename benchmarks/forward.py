@@ -40,6 +40,7 @@ import torch
 
 import hrnet_zoo
 from hrnet_zoo.complexity import count_flops, default_input_size
+from hrnet_zoo.export import max_relative_error
 
 OPTIONS = ("fused", "cl", "bf16", "fp16", "compile", "max-autotune", "cudagraph")
 DEFAULT_MODES = (
@@ -223,15 +224,6 @@ def build_runner(model: torch.nn.Module, mode: Mode, x: torch.Tensor):
     return replay, static_x
 
 
-def flatten(out) -> list[torch.Tensor]:
-    return [out] if isinstance(out, torch.Tensor) else [t for o in out for t in flatten(o)]
-
-
-def max_rel_err(out, ref) -> float:
-    return max(float((o.float() - r).abs().max() / r.abs().max().clamp_min(1e-12))
-               for o, r in zip(flatten(out), flatten(ref)))
-
-
 class PeakRSS:
     """CPU peak memory: resident-set growth over the start, sampled every 2 ms in a thread.
 
@@ -341,7 +333,7 @@ def benchmark_model(name: str, batch_size: int, modes: list[Mode], device: torch
             skipped.append(dict(model=name, mode=mode.name, batch_size=batch_size, reason="out of memory"))
             continue
         peak_mb = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else memory.megabytes
-        err = max_rel_err(out, reference)
+        err = max_relative_error(out, reference)
         prepared.append(dict(mode=mode, run=run, x=xm, first_s=first_s, peak_mb=peak_mb, err=err, times=[]))
 
     # Repeats interleaved across modes: a load spike on a shared machine hits every mode alike.

@@ -28,16 +28,23 @@ def check_opset(opset: int) -> None:
         raise ValueError(f"opset {opset} is not supported: choose {SUPPORTED_OPSETS.start}–{SUPPORTED_OPSETS.stop - 1}")
 
 
-def _flatten(outputs) -> list[torch.Tensor]:
+def flatten_outputs(outputs) -> list[torch.Tensor]:
+    """A model output (tensor, or nested list/tuple of tensors such as HRNetV2p's pyramid) as a flat list."""
     if isinstance(outputs, torch.Tensor):
         return [outputs]
-    return [t for o in outputs for t in _flatten(o)]
+    return [t for o in outputs for t in flatten_outputs(o)]
+
+
+def max_relative_error(outputs, references) -> float:
+    """Largest ``max|out − ref| / max|ref|`` over matching tensors of two (nested) model outputs."""
+    return max(float((o.float() - r).abs().max() / r.abs().max().clamp_min(1e-12))
+               for o, r in zip(flatten_outputs(outputs), flatten_outputs(references)))
 
 
 def output_names(model: nn.Module, example: torch.Tensor) -> list[str]:
     """``["output"]`` for a single tensor, ``["output_0", "output_1", …]`` for a list (HRNetV2p)."""
     with torch.no_grad():
-        n = len(_flatten(model(example)))
+        n = len(flatten_outputs(model(example)))
     return ["output"] if n == 1 else [f"output_{i}" for i in range(n)]
 
 
@@ -74,9 +81,8 @@ def onnx_max_rel_error(path: str | os.PathLike, model: nn.Module, x: torch.Tenso
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        ref = _flatten(model(x))
+        ref = flatten_outputs(model(x))
     model.train(was_training)
     if len(got) != len(ref):
         raise RuntimeError(f"ONNX graph has {len(got)} outputs, the model {len(ref)}")
-    return max(float((torch.from_numpy(g) - r).abs().max() / r.abs().max().clamp_min(1e-12))
-               for g, r in zip(got, ref))
+    return max_relative_error([torch.from_numpy(g) for g in got], ref)

@@ -84,7 +84,7 @@ def test_bf16_autocast_agrees_within_tolerance(forward):
     run, xm = forward.build_runner(model, forward.parse_mode("fused+cl+bf16"), x)
     out = run(xm)
     assert out.dtype == torch.bfloat16
-    assert forward.max_rel_err(out, ref) < forward.TOLERANCE["bf16"]
+    assert forward.max_relative_error(out, ref) < forward.TOLERANCE["bf16"]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error path of a machine without CUDA")
