@@ -53,12 +53,15 @@ def test_json_rows_on_cpu(forward, tmp_path, capsys):
     ("fused+cl+bf16", dict(fused=True, channels_last=True, amp="bf16")),
     ("cl+fp16+max-autotune", dict(channels_last=True, amp="fp16", compile="max-autotune")),
     ("fused+cudagraph", dict(fused=True, cuda_graph=True)),
+    ("cl+bf16+compile+freeze", dict(channels_last=True, amp="bf16", compile="default", freeze=True)),
+    ("max-autotune+freeze", dict(compile="max-autotune", freeze=True)),
 ])
 def test_parse_mode(forward, name, expected):
     assert forward.parse_mode(name) == forward.Mode(name, **expected)
 
 
-@pytest.mark.parametrize("name", ["fast", "fused+fused", "bf16+fp16", "compile+max-autotune", "eager+cl"])
+@pytest.mark.parametrize("name", ["fast", "fused+fused", "bf16+fp16", "compile+max-autotune", "eager+cl",
+                                  "fused+freeze"])
 def test_bad_modes_are_refused(forward, name):
     with pytest.raises(ValueError):
         forward.parse_mode(name)
@@ -90,3 +93,31 @@ def test_bf16_autocast_agrees_within_tolerance(forward):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error path of a machine without CUDA")
 def test_cuda_request_without_gpu_exits_2(forward):
     assert forward.main(["--device", "cuda", "--model", "hrnet_w18_small_v1"]) == 2
+
+
+@pytest.mark.slow
+def test_frozen_compile_agrees_with_eager(forward):
+    """Inductor freezing folds BatchNorm and prepacks the weights itself: the unfused model goes in."""
+    import hrnet_zoo
+
+    torch.manual_seed(0)
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).eval()
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        ref = model(x)
+    run, xm = forward.build_runner(model, forward.parse_mode("cl+compile+freeze"), x)
+    assert forward.max_relative_error(run(xm), ref) < forward.TOLERANCE["fp32"]
+    with torch.no_grad():  # freezing leaves the eager model as it was
+        assert torch.equal(model(x), ref)
+
+
+def test_modes_leave_the_eager_model_alone(forward):
+    """``cl`` without ``fused`` must not turn the shared baseline's weights channels_last in place."""
+    import hrnet_zoo
+
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).eval()
+    x = torch.randn(1, 3, 64, 48)
+    for name in ("cl", "fused+cl", "cl+bf16"):
+        run, xm = forward.build_runner(model, forward.parse_mode(name), x)
+        run(xm)
+    assert all(p.is_contiguous() for p in model.parameters())
