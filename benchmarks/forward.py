@@ -199,9 +199,9 @@ def compile_model(model: torch.nn.Module, mode: Mode) -> torch.nn.Module:
     is spelled out as its options)."""
     if not mode.freeze:
         return torch.compile(model, mode=None if mode.compile == "default" else mode.compile)
-    import torch._inductor
+    from torch._inductor import list_mode_options
 
-    options = dict(torch._inductor.list_mode_options(mode.compile))
+    options = dict(list_mode_options(mode.compile))
     options["freezing"] = True
     return torch.compile(model, options=options)
 

@@ -96,7 +96,8 @@ def test_cuda_request_without_gpu_exits_2(forward):
 
 
 @pytest.mark.slow
-def test_frozen_compile_agrees_with_eager(forward):
+@pytest.mark.parametrize("mode", ["cl+compile", "cl+compile+freeze"])
+def test_compiled_modes_agree_with_eager(forward, mode):
     """Inductor freezing folds BatchNorm and prepacks the weights itself: the unfused model goes in."""
     import hrnet_zoo
 
@@ -105,7 +106,7 @@ def test_frozen_compile_agrees_with_eager(forward):
     x = torch.randn(1, 3, 64, 48)
     with torch.no_grad():
         ref = model(x)
-    run, xm = forward.build_runner(model, forward.parse_mode("cl+compile+freeze"), x)
+    run, xm = forward.build_runner(model, forward.parse_mode(mode), x)
     assert forward.max_relative_error(run(xm), ref) < forward.TOLERANCE["fp32"]
     with torch.no_grad():  # freezing leaves the eager model as it was
         assert torch.equal(model(x), ref)
