@@ -16,10 +16,10 @@ def build_model(model_cls: Callable[..., nn.Module], variant: str, pretrained: b
             returns the list of multi-resolution maps and which carries ``feature_info``.
         pretrained: see :func:`hrnet_zoo.create_model`.
     """
-    if pretrained:  # some weight sets need constructor arguments (e.g. heads without conv bias)
+    if pretrained:  # weights may carry constructor arguments (saved num_joints, heads without conv bias)
         from hrnet_zoo.weights.pretrained import pretrained_model_kwargs
 
-        kwargs = {**pretrained_model_kwargs(variant, pretrained), **kwargs}
+        kwargs = {**pretrained_model_kwargs(variant, pretrained, model_cls), **kwargs}
     if features_only:
         if feature_builder is None:
             raise ValueError(f"{variant} has no features_only form")

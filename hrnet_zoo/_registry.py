@@ -84,7 +84,8 @@ def create_model(name: str, pretrained: bool | str = False, **kwargs) -> nn.Modu
     Args:
         name: a name from :func:`list_models`, e.g. ``"hrnet_w32"``.
         pretrained: ``False``; ``True`` for the default weights the manifest names; a manifest tag;
-            ``"hf-hub:org/repo[@rev]"`` or a local folder in hrnet_zoo's own format.
+            ``"hf-hub:org/repo[@rev]"`` or a local folder in hrnet_zoo's own format, whose
+            ``config.json`` supplies constructor arguments that ``kwargs`` do not set.
         **kwargs: passed to the factory (``num_joints``, ``num_classes``, ``in_chans``,
             ``features_only`` ...).
     """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 
 import pytest
 import torch
@@ -18,7 +19,7 @@ import hrnet_zoo
 from hrnet_zoo.cli import main
 from hrnet_zoo.weights import CheckpointError
 from hrnet_zoo.weights.manifest import UnknownWeightsError, resolve_weights
-from hrnet_zoo.weights.pretrained import pretrained_model_kwargs
+from hrnet_zoo.weights.pretrained import PretrainedWeightsError, pretrained_model_kwargs
 
 
 class _RunsCode:
@@ -119,6 +120,27 @@ def test_local_folder_with_other_joint_count_reinitialises_only_final_layer(tmp_
         model = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_joints=5)
     assert torch.equal(model.backbone.conv1.weight, source.backbone.conv1.weight)
     assert model.head.final_layer.weight.shape[0] == 5
+
+
+def test_saved_folder_brings_its_constructor_arguments(tmp_path):
+    """A fine-tuned 5-joint model loads with its own head: config.json's num_joints is applied."""
+    torch.manual_seed(0)
+    source = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=5).eval()
+    source.save_pretrained(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing re-initialised
+        model = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path)).eval()
+    x = torch.randn(1, 3, 64, 48)
+    assert model.num_joints == 5 and torch.equal(model(x), source(x))
+    # A folder holding only the weights: the caller's arguments decide.
+    (tmp_path / "config.json").unlink()
+    assert hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_joints=5).num_joints == 5
+
+
+def test_saved_folder_of_another_architecture_points_to_from_pretrained(tmp_path):
+    hrnet_zoo.create_model("simplebaseline_r50", num_deconv_filters=[8, 8, 8]).save_pretrained(tmp_path)
+    with pytest.raises(PretrainedWeightsError, match="holds a SimpleBaseline.*hrnet_zoo.from_pretrained"):
+        hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path))
 
 
 def test_features_only_takes_the_backbone_of_a_saved_model(tmp_path):

@@ -45,11 +45,27 @@ def _is_zoo_format(pretrained) -> bool:
         str(pretrained).startswith(HUB_PREFIX) or os.path.isdir(pretrained))
 
 
-def pretrained_model_kwargs(variant: str, pretrained) -> dict:
-    """Constructor arguments a manifest entry requires (e.g. timm's SSLD heads have no conv bias)."""
-    if not pretrained or _is_zoo_format(pretrained):
+def pretrained_model_kwargs(variant: str, pretrained, model_cls: type | None = None) -> dict:
+    """Constructor arguments the weights ask for, to be overridden by the caller's own.
+
+    A manifest entry may require some (e.g. timm's SSLD heads have no conv bias). hrnet_zoo's own
+    format carries all of them in ``config.json`` (``num_joints`` of a fine-tuned model, say), so a
+    model built from a saved folder or ``hf-hub:`` repo gets the saved head instead of a fresh one.
+    """
+    if not pretrained:
         return {}
-    return dict(resolve_weights(variant, pretrained).get("model_kwargs", {}))
+    if not _is_zoo_format(pretrained):
+        return dict(resolve_weights(variant, pretrained).get("model_kwargs", {}))
+    spec = str(pretrained)
+    if os.path.isdir(spec) and not (Path(spec) / "config.json").is_file():
+        return {}  # weights alone: the caller's arguments decide
+    config = dict(read_zoo_config(spec))
+    architecture = config.pop("architecture", None)
+    if model_cls is not None and architecture not in (None, model_cls.__name__):
+        raise PretrainedWeightsError(
+            f"{spec} holds a {architecture} (config.json), but {variant} builds a {model_cls.__name__}; "
+            f"load it with hrnet_zoo.from_pretrained({spec!r})")
+    return config
 
 
 def load_pretrained(model: nn.Module, variant: str, pretrained: bool | str) -> LoadResult:
