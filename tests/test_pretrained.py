@@ -137,6 +137,16 @@ def test_saved_folder_brings_its_constructor_arguments(tmp_path):
     assert hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_joints=5).num_joints == 5
 
 
+def test_folder_with_another_librarys_config_loads_by_key_layout(tmp_path):
+    """timm's Hub repos hold a config.json too, naming timm's architecture: it is not applied."""
+    source = hrnet_zoo.create_model("hrnet_w18_small_v1_cls", num_classes=10)
+    save_file(source.state_dict(), tmp_path / "model.safetensors")
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"architecture": "hrnet_w18_small", "num_classes": 10, "num_features": 2048, "pretrained_cfg": {}}))
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1_cls", pretrained=str(tmp_path), num_classes=10)
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in model.state_dict().items())
+
+
 def test_saved_folder_of_another_architecture_points_to_from_pretrained(tmp_path):
     hrnet_zoo.create_model("simplebaseline_r50", num_deconv_filters=[8, 8, 8]).save_pretrained(tmp_path)
     with pytest.raises(PretrainedWeightsError, match="holds a SimpleBaseline.*hrnet_zoo.from_pretrained"):

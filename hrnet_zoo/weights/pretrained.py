@@ -61,7 +61,9 @@ def pretrained_model_kwargs(variant: str, pretrained, model_cls: type | None = N
         return {}  # weights alone: the caller's arguments decide
     config = dict(read_zoo_config(spec))
     architecture = config.pop("architecture", None)
-    if model_cls is not None and architecture not in (None, model_cls.__name__):
+    if architecture not in zoo_model_classes():
+        return {}  # another library's config.json (timm's, say): its weights load by their key layout
+    if model_cls is not None and architecture != model_cls.__name__:
         raise PretrainedWeightsError(
             f"{spec} holds a {architecture} (config.json), but {variant} builds a {model_cls.__name__}; "
             f"load it with hrnet_zoo.from_pretrained({spec!r})")
