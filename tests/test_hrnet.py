@@ -53,7 +53,7 @@ def test_exact_parameter_counts(name, kwargs, expected):
     assert n_params(hrnet_zoo.create_model(name, **kwargs)) == expected
 
 
-@pytest.mark.parametrize("width, expected", zip(WIDTHS, CLS_PARAMS))
+@pytest.mark.parametrize("width, expected", list(zip(WIDTHS, CLS_PARAMS)))
 def test_classification_parameter_counts(width, expected):
     assert n_params(hrnet_zoo.create_model(f"hrnet_{width}_cls")) == expected
 
