@@ -148,14 +148,8 @@ def cpu_peak_gflops(dtype: str, threads: int) -> float:
     b = torch.randn(n, n, dtype=DTYPES[dtype])
     for _ in range(3):
         a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(10))
-    return 2 * n**3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+    best_ms = min(time_iters(lambda _: a @ b, None, 10, torch.device("cpu")))
+    return 2 * n**3 / best_ms / 1e6
 
 
 def gpu_peak_gflops(device_name: str, dtype: str) -> float | None:
