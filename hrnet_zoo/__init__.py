@@ -15,39 +15,62 @@ Public API:
 * keypoints: :mod:`hrnet_zoo.codecs`, :func:`predict_keypoints`, :func:`draw_keypoints`, :func:`plot_heatmaps`.
 """
 from hrnet_zoo import codecs
-from hrnet_zoo._registry import _model_entrypoints, create_model, is_model, list_models, register_model
+from hrnet_zoo._factory import UnknownModelError, create_model, list_models
+from hrnet_zoo._registry import _model_entrypoints, is_model, register_model
 from hrnet_zoo.complexity import count_flops, count_params
+from hrnet_zoo.errors import HRNetZooError, InvalidArgumentError, LayoutNotRecognized
+from hrnet_zoo.features import FeatureInfo
 from hrnet_zoo.fuse import fuse_conv_bn
 from hrnet_zoo.inference import predict_keypoints
+from hrnet_zoo.keypoints import COCO_KEYPOINTS, KEYPOINT_SETS, MPII_KEYPOINTS, KeypointSet
 from hrnet_zoo.models import (
     HRNetClassifier,
+    HRNetFeatures,
     HRNetPose,
     HRNetV2,
     HRNetV2p,
+    ResNetFeatures,
     SimpleBaseline,
     SimpleBaselineMSDH,
     StackedHourglass,
 )
+from hrnet_zoo.models.base import from_pretrained
+from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.visualize import draw_keypoints, plot_heatmaps
 from hrnet_zoo.weights import CheckpointError, LoadResult, load_checkpoint
-from hrnet_zoo.weights.pretrained import PretrainedWeightsError, from_pretrained
+from hrnet_zoo.weights.hub import ChecksumError, PretrainedWeightsError
+from hrnet_zoo.weights.manifest import UnknownWeightsError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Every registered factory is a top-level function: ``from hrnet_zoo import hrnet_w48``.
 globals().update(_model_entrypoints)
 
 __all__ = [
+    "COCO_KEYPOINTS",
     "CheckpointError",
+    "ChecksumError",
+    "FeatureInfo",
     "HRNetClassifier",
+    "HRNetFeatures",
     "HRNetPose",
     "HRNetV2",
     "HRNetV2p",
+    "HRNetZooError",
+    "InvalidArgumentError",
+    "KEYPOINT_SETS",
+    "KeypointSet",
+    "LayoutNotRecognized",
     "LoadResult",
+    "MPII_KEYPOINTS",
+    "PretrainedCfg",
     "PretrainedWeightsError",
+    "ResNetFeatures",
     "SimpleBaseline",
     "SimpleBaselineMSDH",
     "StackedHourglass",
+    "UnknownModelError",
+    "UnknownWeightsError",
     "count_flops",
     "count_params",
     "codecs",

@@ -1,33 +1,58 @@
-"""Shared construction path of every registered factory: build, optionally cut to features, load weights."""
+"""Shared construction path of every registered factory: build (or cut to features), load weights,
+attach the ``pretrained_cfg``."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Mapping
 
-from torch import nn
+from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.keypoints import resolve_keypoint_set
+from hrnet_zoo.models.base import ZooModel, zoo_model_classes
+from hrnet_zoo.pretrained_cfg import PretrainedCfg
+from hrnet_zoo.weights.pretrained import HEAD_SIZE_ARGUMENTS, load_pretrained, weights_spec
 
 
-def build_model(model_cls: Callable[..., nn.Module], variant: str, pretrained: bool | str = False,
-                features_only: bool = False, feature_builder: Callable[..., nn.Module] | None = None,
-                **kwargs) -> nn.Module:
+def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str = False, *,
+                features_cls: type[ZooModel] | None = None, features_kwargs: Mapping[str, Any] | None = None,
+                features_only: bool = False, keypoints=None, pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+                **kwargs) -> ZooModel:
     """Build ``model_cls(**kwargs)`` for the registered name ``variant``.
 
     Args:
-        features_only: return the backbone alone (``feature_builder(**kwargs)``), whose forward
-            returns the list of multi-resolution maps and which carries ``feature_info``.
         pretrained: see :func:`hrnet_zoo.create_model`.
+        features_only: build ``features_cls(**features_kwargs, **kwargs)`` instead, the backbone alone,
+            whose forward returns the list of multi-resolution maps (``out_indices`` picks them) and
+            which carries ``feature_info``. Any argument it does not take raises ``TypeError``.
+        keypoints: the keypoint set of a pose model (sets ``num_joints``, and ``pretrained_cfg.keypoints``).
+        pretrained_cfg_overlay: :class:`~hrnet_zoo.PretrainedCfg` fields that replace the built ones.
     """
-    if pretrained:  # weights may carry constructor arguments (saved num_joints, heads without conv bias)
-        from hrnet_zoo.weights.pretrained import pretrained_model_kwargs
-
-        kwargs = {**pretrained_model_kwargs(variant, pretrained, model_cls), **kwargs}
+    keypoint_set = None if keypoints is None else resolve_keypoint_set(keypoints)
+    if keypoint_set is not None:
+        if kwargs.setdefault("num_joints", keypoint_set.num_keypoints) != keypoint_set.num_keypoints:
+            raise InvalidArgumentError(f"num_joints={kwargs['num_joints']} disagrees with the "
+                                       f"{keypoint_set.num_keypoints} keypoints of {keypoint_set.name!r}")
+    spec = weights_spec(variant, pretrained, model_cls, zoo_model_classes())
     if features_only:
-        if feature_builder is None:
+        if features_cls is None:
             raise ValueError(f"{variant} has no features_only form")
-        model = feature_builder(**kwargs)
+        if keypoint_set is not None:
+            raise TypeError("features_only models have no keypoints (they output feature maps)")
+        model = features_cls(**{**(features_kwargs or {}), **kwargs})
+        default_cfg = PretrainedCfg(input_size=model_cls.default_input_size)
     else:
-        model = model_cls(**kwargs)
+        model = model_cls(**{**spec.model_kwargs, **kwargs})
+        default_cfg = model.default_pretrained_cfg()
     if pretrained:
-        from hrnet_zoo.weights.pretrained import load_pretrained
-
-        load_pretrained(model, variant, pretrained)
+        new_head = any(k in kwargs for k in HEAD_SIZE_ARGUMENTS)
+        load_pretrained(model, variant, pretrained, new_head=new_head)
+    cfg = spec.pretrained_cfg(default_cfg)
+    num_joints = getattr(model, "num_joints", None)
+    if num_joints is not None:
+        cfg = cfg.with_num_keypoints(num_joints)  # a new head: the weights' keypoints no longer apply
+    if getattr(model, "num_classes", None) != cfg.num_classes and "num_classes" in kwargs:
+        cfg = cfg.replace(num_classes=model.num_classes, class_labels=None)
+    if keypoint_set is not None:
+        cfg = cfg.replace(keypoints=keypoint_set)
+    if pretrained_cfg_overlay:
+        cfg = cfg.replace(**pretrained_cfg_overlay)
+    model.pretrained_cfg = cfg
     return model

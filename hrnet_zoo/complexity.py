@@ -240,7 +240,7 @@ def measure_model(name: str, input_size: tuple[int, int] | None = None, batch_si
     so nothing is initialised or computed and even 800×1216 inputs take a fraction of a second.
     A model whose code cannot run on meta is built on the CPU instead.
     """
-    from hrnet_zoo._registry import create_model
+    from hrnet_zoo._factory import create_model
 
     size = tuple(input_size or default_input_size(name))
     if not fvcore:

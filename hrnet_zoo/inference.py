@@ -6,6 +6,11 @@ aspect ratio, scale in units of 200 px, ×1.25), ``get_affine_transform`` for th
 ``decoder="udp"`` the crop and the way back use UDP's transform instead (sizes measured as
 ``size − 1``, as mmpose's ``get_udp_warp_matrix``), which makes the flip test exact without a shift.
 
+Input size, normalisation, flip pairs, decoder and blur kernel default to the model's
+``pretrained_cfg``; explicit arguments win. Sizes are ``(H, W)``. The model is never changed: it must
+be in eval mode (a model in train mode is refused, since switching it would race with other threads
+and its BatchNorm statistics), and nothing is written to it.
+
 >>> model = hrnet_zoo.hrnet_w32(pretrained=True).eval()
 >>> keypoints = hrnet_zoo.predict_keypoints(model, image, boxes)   # N×17×3 (x, y, score)
 """
@@ -19,10 +24,12 @@ import torch.nn.functional as F
 
 from hrnet_zoo.codecs.decode import DECODE_METHODS, decode_heatmaps
 from hrnet_zoo.codecs.flip import default_flip_pairs, flip_back
+from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, check_size, pose_cfg
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 PIXEL_STD = 200.0  # the official code measures scale in units of 200 px
+#: Box coordinates beyond this many pixels are not image pixels (and overflow the affine maths).
+MAX_BOX_COORDINATE = 1e7
 
 
 def box_to_center_scale(boxes, aspect_ratio: float, padding: float = 1.25):
@@ -46,14 +53,14 @@ def get_affine_transform(center, scale, rotation, output_size, inv: bool = False
         scale: N×2 box sizes in units of 200 px (``box_to_center_scale``).
         rotation: N angles in degrees (or a scalar); sign convention of the official
             ``get_affine_transform``.
-        output_size: crop (W, H) in pixels.
+        output_size: crop ``(H, W)`` in pixels.
         udp: UDP's transform — centre ↦ ((W − 1)/2, (H − 1)/2) and box size ↦ size − 1 on each axis.
             Otherwise the official one: centre ↦ (W/2, H/2), box width ↦ W, the same factor for y.
     """
     center = np.asarray(center, dtype=np.float64).reshape(-1, 2)
     size = np.asarray(scale, dtype=np.float64).reshape(-1, 2) * PIXEL_STD
     theta = np.deg2rad(np.broadcast_to(np.asarray(rotation, dtype=np.float64), (len(center),)))
-    out_w, out_h = float(output_size[0]), float(output_size[1])
+    out_h, out_w = float(output_size[0]), float(output_size[1])
     if udp:
         factor = np.stack(((out_w - 1) / size[:, 0], (out_h - 1) / size[:, 1]), axis=1)
         target = np.array([(out_w - 1) / 2, (out_h - 1) / 2])
@@ -78,7 +85,10 @@ def affine_points(points, transforms) -> np.ndarray:
 
 
 def image_to_tensor(image) -> torch.Tensor:
-    """uint8 H×W×3 numpy / PIL image, or a 3×H×W tensor (uint8, or float in [0, 1]) → float 3×H×W in [0, 1]."""
+    """uint8 H×W×3 numpy / PIL image, or a 3×H×W tensor (uint8, or float in [0, 1]) → float 3×H×W in [0, 1].
+
+    A float image outside [0, 1] (0–255 values, say), a non-finite pixel or an empty image is refused.
+    """
     if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL.Image without importing Pillow
         image = np.asarray(image.convert("RGB"))
     if isinstance(image, np.ndarray):
@@ -93,19 +103,28 @@ def image_to_tensor(image) -> torch.Tensor:
         tensor = image
     else:
         raise TypeError(f"image must be a numpy array, PIL image or torch tensor, got {type(image).__name__}")
+    if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
+        raise InvalidArgumentError(f"image is empty ({tensor.shape[-2]}×{tensor.shape[-1]} pixels)")
     if tensor.dtype == torch.uint8:
         return tensor.float() / 255.0
     if not tensor.is_floating_point():
         raise TypeError(f"image must be uint8 or floating point, got {tensor.dtype}")
-    return tensor.float()
+    tensor = tensor.float()
+    if not bool(torch.isfinite(tensor).all()):
+        raise InvalidArgumentError("image has non-finite pixels (NaN or inf)")
+    low, high = tensor.min().item(), tensor.max().item()
+    if high > 1.0 + 1e-3 or low < -1e-3:
+        hint = " (0–255 values: divide by 255, or pass the uint8 image)" if high <= 255.0 + 1e-3 and low >= 0 else ""
+        raise InvalidArgumentError(f"a float image must be in [0, 1], got values in [{low:g}, {high:g}]{hint}")
+    return tensor
 
 
 def crop_images(image: torch.Tensor, inverse_transforms, output_size) -> torch.Tensor:
-    """Bilinear affine crops of a 3×H×W image: N×2×3 crop→image transforms → N×3×h×w.
+    """Bilinear affine crops of a 3×H×W image: N×2×3 crop→image transforms → N×3×h×w, ``output_size`` (h, w).
 
     Outside the image the crop is 0 (``cv2.warpAffine``'s constant border in the official code).
     """
-    out_w, out_h = int(output_size[0]), int(output_size[1])
+    out_h, out_w = int(output_size[0]), int(output_size[1])
     height, width = image.shape[-2:]
     ys, xs = np.meshgrid(np.arange(out_h, dtype=np.float64), np.arange(out_w, dtype=np.float64), indexing="ij")
     grid = np.stack((xs, ys), axis=-1).reshape(1, -1, 2)
@@ -118,8 +137,12 @@ def crop_images(image: torch.Tensor, inverse_transforms, output_size) -> torch.T
     return F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def normalize(crops: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD):
-    """ImageNet normalisation of N×3×H×W RGB crops in [0, 1]."""
+def normalize(crops: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+              max_pixel_value: float = 1.0):
+    """Normalisation of N×3×H×W RGB crops in [0, 1]: ``(crops · max_pixel_value − mean) / std``
+    (ImageNet's by default; ``max_pixel_value`` 255 for models trained on 0–255 pixels)."""
+    if max_pixel_value != 1.0:
+        crops = crops * max_pixel_value
     mean_t = torch.tensor(mean, dtype=crops.dtype, device=crops.device).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=crops.dtype, device=crops.device).view(1, 3, 1, 1)
     return (crops - mean_t) / std_t
@@ -139,79 +162,130 @@ def _check_boxes(boxes) -> np.ndarray:
     if boxes.size == 0:  # a detector's empty list: no people, an empty result
         return boxes.reshape(0, 4)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must be an N×4 array of (x, y, width, height), got shape {boxes.shape}")
+        raise InvalidArgumentError(f"boxes must be an N×4 array of (x, y, width, height), got shape {boxes.shape}")
     if not np.isfinite(boxes).all():
-        raise ValueError("boxes contain non-finite values")
-    if len(boxes) and ((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)).any():
+        raise InvalidArgumentError("boxes contain non-finite values")
+    if (np.abs(boxes) > MAX_BOX_COORDINATE).any():
+        raise InvalidArgumentError(f"boxes must be (x, y, width, height) in image pixels; values beyond "
+                                   f"{MAX_BOX_COORDINATE:g} are not")
+    if ((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)).any():
         bad = np.nonzero((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0))[0].tolist()
-        raise ValueError(f"boxes need a positive width and height (xywh); boxes {bad} do not")
+        raise InvalidArgumentError(f"boxes need a positive width and height (xywh); boxes {bad} do not")
     return boxes
 
 
+def _check_rotation(rotation, num_boxes: int) -> np.ndarray:
+    values = np.asarray(rotation, dtype=np.float64)
+    if values.ndim > 1 or (values.ndim == 1 and len(values) != num_boxes):
+        raise InvalidArgumentError(f"rotation must be a number or one angle per box ({num_boxes}), "
+                                   f"got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise InvalidArgumentError("rotation must be finite (degrees)")
+    return values
+
+
+def model_cfg(model) -> PretrainedCfg:
+    """``model.pretrained_cfg``, or the pose defaults for a module without one."""
+    return getattr(model, "pretrained_cfg", None) or pose_cfg()
+
+
+def _device_and_dtype(model) -> tuple[torch.device, torch.dtype]:
+    """Where the model's inputs go: its parameters' device and dtype (a runner says its ``device``)."""
+    parameters = model.parameters() if isinstance(model, torch.nn.Module) else iter(())
+    parameter = next(parameters, None)
+    if parameter is not None:
+        dtype = parameter.dtype if parameter.is_floating_point() else torch.float32
+        return parameter.device, dtype
+    return torch.device(getattr(model, "device", "cpu")), torch.float32
+
+
+def _check_inference_mode(model) -> None:
+    if isinstance(model, torch.nn.Module) and any(m.training for m in model.modules()):
+        raise InvalidArgumentError(
+            f"{type(model).__name__} is in train mode; call model.eval() before inference (predict_keypoints "
+            "does not switch it: that would change BatchNorm statistics and race with other threads)")
+
+
 @torch.no_grad()
-def predict_heatmaps(model, image, boxes, input_size=(192, 256), flip_test: bool = True, flip_pairs=None,
+def predict_heatmaps(model, image, boxes, input_size=None, flip_test: bool = True, flip_pairs=None,
                      shift_heatmap: bool = True, rotation=0.0, udp: bool = False, batch_size: int = 64):
-    """Crop every box, run the model (and its flip test), return (N×K×h×w heatmaps, centres, scales)."""
+    """Crop every box, run the model (and its flip test), return (N×K×h×w heatmaps, centres, scales).
+
+    ``input_size`` is ``(H, W)``, by default the model's ``pretrained_cfg.input_size``.
+    """
+    cfg = model_cfg(model)
+    input_size = cfg.input_size if input_size is None else cfg.check_input_size(input_size)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+    _check_inference_mode(model)
     boxes = _check_boxes(boxes)
+    rotation = _check_rotation(rotation, len(boxes))
     tensor = image_to_tensor(image)
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
-    dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
+    device, dtype = _device_and_dtype(model)
     tensor = tensor.to(device)
-    center, scale = box_to_center_scale(boxes, input_size[0] / input_size[1])
+    center, scale = box_to_center_scale(boxes, input_size[1] / input_size[0])
     inverse = get_affine_transform(center, scale, rotation, input_size, inv=True, udp=udp)
-    was_training = model.training
-    model.eval()
-    try:
-        chunks = []
-        for start in range(0, max(len(boxes), 1), batch_size):
-            if len(boxes):
-                crops = crop_images(tensor, inverse[start:start + batch_size], input_size)
-            else:  # still learn K and the heatmap size, from one blank crop
-                crops = tensor.new_zeros(1, 3, int(input_size[1]), int(input_size[0]))
-            inputs = normalize(crops).to(dtype)
-            heatmaps = _heatmaps_of(model, inputs)
-            if flip_test:
-                pairs = default_flip_pairs(heatmaps.shape[1]) if flip_pairs is None else flip_pairs
-                flipped = flip_back(_heatmaps_of(model, inputs.flip(3)), pairs, shift=shift_heatmap)
-                heatmaps = (heatmaps + flipped) * 0.5
-            chunks.append(heatmaps[:len(boxes)])
-    finally:
-        model.train(was_training)
+    chunks = []
+    for start in range(0, max(len(boxes), 1), batch_size):
+        if len(boxes):
+            crops = crop_images(tensor, inverse[start:start + batch_size], input_size)
+        else:  # still learn K and the heatmap size, from one blank crop
+            crops = tensor.new_zeros(1, 3, *input_size)
+        inputs = normalize(crops, cfg.mean, cfg.std, cfg.max_pixel_value).to(dtype)
+        heatmaps = _heatmaps_of(model, inputs)
+        if flip_test:
+            pairs = flip_pairs if flip_pairs is not None else _flip_pairs_of(cfg, heatmaps.shape[1])
+            flipped = flip_back(_heatmaps_of(model, inputs.flip(3)), pairs, shift=shift_heatmap)
+            heatmaps = (heatmaps + flipped) * 0.5
+        chunks.append(heatmaps[:len(boxes)])
     return torch.cat(chunks), center, scale
 
 
-def predict_keypoints(model, image, boxes, flip_test: bool = True, decoder: str = "dark", input_size=(192, 256),
-                      flip_pairs=None, shift_heatmap: bool | None = None, rotation=0.0, blur_kernel_size: int = 11,
-                      batch_size: int = 64, return_heatmaps: bool = False):
+def _flip_pairs_of(cfg: PretrainedCfg, num_keypoints: int):
+    if cfg.keypoints is not None and cfg.keypoints.num_keypoints == num_keypoints:
+        return cfg.keypoints.flip_pairs
+    return default_flip_pairs(num_keypoints)
+
+
+def predict_keypoints(model, image, boxes, flip_test: bool = True, decoder: str | None = None, input_size=None,
+                      flip_pairs=None, shift_heatmap: bool | None = None, rotation=0.0,
+                      blur_kernel_size: int | None = None, batch_size: int = 64, return_heatmaps: bool = False):
     """Keypoints of every person box in one image, in image pixels.
 
+    Every ``None`` default comes from ``model.pretrained_cfg``.
+
     Args:
-        model: any hrnet_zoo pose model (N×3×H×W → N×K×H/4×W/4 heatmaps), on any device.
+        model: an hrnet_zoo pose model in eval mode (N×3×H×W → N×K×H/4×W/4 heatmaps) on any device,
+            or a runner from :func:`hrnet_zoo.optimize`.
         image: uint8 H×W×3 RGB numpy array or PIL image, or a 3×H×W tensor (uint8 or float in [0, 1]).
         boxes: N×4 person boxes (x, y, width, height) in image pixels; N = 0 gives an empty result.
         flip_test: average with the flipped crop's heatmaps (flipped back, left/right swapped).
-        decoder: ``argmax``, ``quarter`` (official), ``dark`` or ``udp`` (also selects UDP geometry).
-        input_size: model input (W, H); (192, 256) for the 256×192 COCO models.
-        flip_pairs: left/right index pairs; COCO (17 keypoints) and MPII (16) are built in.
+        decoder: ``argmax``, ``quarter`` (official), ``dark`` or ``udp`` (also selects UDP geometry);
+            by default ``pretrained_cfg.decoder``.
+        input_size: model input ``(H, W)``; by default ``pretrained_cfg.input_size`` (256×192 for the
+            COCO models). A size whose aspect disagrees with it warns.
+        flip_pairs: left/right index pairs; by default those of ``pretrained_cfg.keypoints``.
         shift_heatmap: shift the flipped heatmaps one pixel, as the official test does; default on,
             except for ``udp`` whose flip is exact.
         rotation: crop rotation in degrees (scalar or per box).
-        blur_kernel_size: DARK/UDP modulation kernel (11 for σ = 2 models, 17 for σ = 3).
+        blur_kernel_size: DARK/UDP modulation kernel; by default from ``pretrained_cfg.heatmap_sigma``
+            (11 for σ = 2, 17 for σ = 3).
         return_heatmaps: also return the N×K×h×w heatmaps the keypoints were decoded from.
 
     Returns:
         N×K×3 float32 CPU tensor of (x, y, score) — and the heatmaps if asked.
     """
+    cfg = model_cfg(model)
+    decoder = decoder or cfg.decoder or "dark"
     if decoder not in DECODE_METHODS:
-        raise ValueError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
+        raise InvalidArgumentError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
     udp = decoder == "udp"
     shift = (not udp) if shift_heatmap is None else shift_heatmap
     heatmaps, center, scale = predict_heatmaps(model, image, boxes, input_size, flip_test, flip_pairs, shift,
                                                rotation, udp, batch_size)
-    coords, scores = decode_heatmaps(heatmaps, decoder, blur_kernel_size)
-    heatmap_size = (heatmaps.shape[-1], heatmaps.shape[-2])
-    back = get_affine_transform(center, scale, rotation, heatmap_size, inv=True, udp=udp)
+    coords, scores = decode_heatmaps(heatmaps, decoder, blur_kernel_size or cfg.blur_kernel_size)
+    back = get_affine_transform(center, scale, _check_rotation(rotation, len(center)), heatmaps.shape[-2:],
+                                inv=True, udp=udp)
     points = affine_points(coords.cpu().double().numpy(), back)
     keypoints = torch.cat((torch.from_numpy(points).float(), scores.cpu().float()[..., None]), dim=-1)
     return (keypoints, heatmaps) if return_heatmaps else keypoints

@@ -1,26 +1,71 @@
-"""Keypoint sets (COCO-17, MPII-16): names, skeleton, flip pairs, OKS sigmas, and the OKS similarity.
+"""Keypoint sets: names, skeleton, flip pairs and OKS sigmas of a keypoint layout, and the OKS similarity.
 
-Indices are 0-based. Flip pairs are those of the official HRNet datasets (``lib/dataset/coco.py``,
+COCO-17 and MPII-16 are built in; any other layout is made from its names
+(:meth:`KeypointSet.from_names`) or from a COCO annotation file's category
+(:meth:`KeypointSet.from_coco_category`). Indices are 0-based (a COCO file's ``skeleton`` is 1-based
+and is converted). Flip pairs are those of the official HRNet datasets (``lib/dataset/coco.py``,
 ``lib/dataset/mpii.py``); COCO sigmas are the COCO keypoint-evaluation constants. MPII has no official
 OKS; its sigmas are the ones mmpose ships for MPII (``configs/_base_/datasets/mpii.py``).
 """
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
+from hrnet_zoo.errors import InvalidArgumentError
+
+#: OKS sigma of a keypoint whose layout gives none: about the mean of COCO's 17 constants (0.063),
+#: rounded to the middle of the body joints' range; pass ``sigmas=`` for a layout you know better.
+DEFAULT_SIGMA = 0.05
+_SIDE_PREFIXES = (("left_", "right_"), ("l_", "r_"), ("left", "right"))
+
+
+def flip_indices_from_pairs(flip_pairs, num_keypoints: int) -> list[int]:
+    """Left/right pairs → a permutation of ``range(num_keypoints)``; checks the pairs are valid."""
+    indices = list(range(num_keypoints))
+    seen = set()
+    for pair in flip_pairs:
+        if len(pair) != 2:
+            raise InvalidArgumentError(f"flip pairs must be (left, right) index pairs, got {pair!r}")
+        a, b = (int(i) for i in pair)
+        if not (0 <= a < num_keypoints and 0 <= b < num_keypoints):
+            raise InvalidArgumentError(f"flip pair {pair!r} is out of range for {num_keypoints} keypoints")
+        if a in seen or b in seen or a == b:
+            raise InvalidArgumentError(f"keypoint in flip pair {pair!r} appears in more than one pair")
+        seen.update((a, b))
+        indices[a], indices[b] = b, a
+    return indices
+
 
 @dataclass(frozen=True)
 class KeypointSet:
-    """Metadata of one keypoint layout."""
+    """Metadata of one keypoint layout: K names, skeleton (i, j) pairs, left/right flip pairs, K OKS sigmas."""
 
     name: str
     keypoint_names: tuple[str, ...]
     skeleton: tuple[tuple[int, int], ...]
     flip_pairs: tuple[tuple[int, int], ...]
     sigmas: tuple[float, ...]
+
+    def __post_init__(self):
+        k = len(self.keypoint_names)
+        if k == 0:
+            raise InvalidArgumentError("a keypoint set needs at least one keypoint name")
+        if len(set(self.keypoint_names)) != k:
+            raise InvalidArgumentError(f"keypoint set {self.name!r} repeats a name: {list(self.keypoint_names)}")
+        if len(self.sigmas) != k:
+            raise InvalidArgumentError(f"keypoint set {self.name!r} has {k} names but {len(self.sigmas)} sigmas")
+        if not all(float(s) > 0 for s in self.sigmas):
+            raise InvalidArgumentError(f"OKS sigmas must be positive, got {list(self.sigmas)}")
+        flip_indices_from_pairs(self.flip_pairs, k)  # validates the pairs
+        for pair in self.skeleton:
+            if len(pair) != 2 or not all(0 <= int(i) < k for i in pair):
+                raise InvalidArgumentError(f"skeleton link {pair!r} is out of range for {k} keypoints")
 
     @property
     def num_keypoints(self) -> int:
@@ -30,6 +75,69 @@ class KeypointSet:
     def flip_indices(self) -> list[int]:
         """``flip_indices[k]`` is the keypoint that ``k`` becomes in a mirrored image."""
         return flip_indices_from_pairs(self.flip_pairs, self.num_keypoints)
+
+    @classmethod
+    def from_names(cls, names: Sequence[str], *, name: str = "custom", flip_pairs=None, skeleton=(),
+                   sigmas=None) -> "KeypointSet":
+        """A set from its keypoint names.
+
+        ``flip_pairs`` default to the pairs named ``left_x``/``right_x`` (also ``l_x``/``r_x`` and
+        ``leftx``/``rightx``); ``sigmas`` default to :data:`DEFAULT_SIGMA` for every keypoint.
+        """
+        names = tuple(str(n) for n in names)
+        pairs = flip_pairs_from_names(names) if flip_pairs is None else flip_pairs
+        sigmas = (DEFAULT_SIGMA,) * len(names) if sigmas is None else sigmas
+        return cls(name=name, keypoint_names=names, skeleton=_pairs(skeleton), flip_pairs=_pairs(pairs),
+                   sigmas=tuple(float(s) for s in sigmas))
+
+    @classmethod
+    def from_coco_category(cls, category: Mapping | str | os.PathLike, *, flip_pairs=None,
+                           sigmas=None) -> "KeypointSet":
+        """A set from a COCO keypoint category (``{"name", "keypoints", "skeleton"}``, skeleton 1-based),
+        or from the first category with keypoints of a COCO annotation file given by path."""
+        if isinstance(category, (str, os.PathLike)):
+            path = category
+            with open(path, encoding="utf-8") as f:
+                categories = json.load(f).get("categories", [])
+            category = next((c for c in categories if c.get("keypoints")), None)
+            if category is None:
+                raise InvalidArgumentError(f"{path}: no category with a 'keypoints' list")
+        if not category.get("keypoints"):
+            raise InvalidArgumentError(f"COCO category {category.get('name')!r} has no 'keypoints' list")
+        skeleton = [(int(a) - 1, int(b) - 1) for a, b in category.get("skeleton") or ()]
+        return cls.from_names(category["keypoints"], name=str(category.get("name", "custom")),
+                              flip_pairs=flip_pairs, skeleton=skeleton, sigmas=sigmas)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (what ``save_pretrained`` writes into config.json)."""
+        return {"name": self.name, "keypoint_names": list(self.keypoint_names),
+                "skeleton": [list(p) for p in self.skeleton], "flip_pairs": [list(p) for p in self.flip_pairs],
+                "sigmas": list(self.sigmas)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "KeypointSet":
+        return cls(name=str(data["name"]), keypoint_names=tuple(data["keypoint_names"]),
+                   skeleton=_pairs(data.get("skeleton", ())), flip_pairs=_pairs(data.get("flip_pairs", ())),
+                   sigmas=tuple(float(s) for s in data["sigmas"]))
+
+
+def _pairs(pairs) -> tuple[tuple[int, int], ...]:
+    return tuple((int(a), int(b)) for a, b in pairs)
+
+
+def flip_pairs_from_names(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """(left, right) index pairs of names that differ only by a left/right prefix (``left_eye``/``right_eye``)."""
+    index = {n: i for i, n in enumerate(names)}
+    pairs = []
+    for i, n in enumerate(names):
+        for left, right in _SIDE_PREFIXES:
+            if n.lower().startswith(left):
+                mate = right + n[len(left):]
+                j = next((index[m] for m in (mate, mate.upper(), mate.capitalize()) if m in index), None)
+                if j is not None and j != i:
+                    pairs.append((i, j))
+                    break
+    return tuple(pairs)
 
 
 COCO_KEYPOINTS = KeypointSet(
@@ -68,8 +176,6 @@ KEYPOINT_SETS = {"coco": COCO_KEYPOINTS, "mpii": MPII_KEYPOINTS}
 
 COCO_FLIP_PAIRS = COCO_KEYPOINTS.flip_pairs
 MPII_FLIP_PAIRS = MPII_KEYPOINTS.flip_pairs
-COCO_SKELETON = COCO_KEYPOINTS.skeleton
-MPII_SKELETON = MPII_KEYPOINTS.skeleton
 COCO_SIGMAS = COCO_KEYPOINTS.sigmas
 
 
@@ -81,21 +187,22 @@ def keypoint_set_for(num_keypoints: int) -> KeypointSet | None:
     return None
 
 
-def flip_indices_from_pairs(flip_pairs, num_keypoints: int) -> list[int]:
-    """Left/right pairs → a permutation of ``range(num_keypoints)``; checks the pairs are valid."""
-    indices = list(range(num_keypoints))
-    seen = set()
-    for pair in flip_pairs:
-        if len(pair) != 2:
-            raise ValueError(f"flip pairs must be (left, right) index pairs, got {pair!r}")
-        a, b = (int(i) for i in pair)
-        if not (0 <= a < num_keypoints and 0 <= b < num_keypoints):
-            raise ValueError(f"flip pair {pair!r} is out of range for {num_keypoints} keypoints")
-        if a in seen or b in seen:
-            raise ValueError(f"keypoint in flip pair {pair!r} appears in more than one pair")
-        seen.update((a, b))
-        indices[a], indices[b] = b, a
-    return indices
+def resolve_keypoint_set(keypoints) -> KeypointSet:
+    """A :class:`KeypointSet` from a set, a built-in name (``"coco"``, ``"mpii"``), a dict from
+    :meth:`KeypointSet.to_dict`, a COCO category dict, or a list of keypoint names."""
+    if isinstance(keypoints, KeypointSet):
+        return keypoints
+    if isinstance(keypoints, str):
+        if keypoints not in KEYPOINT_SETS:
+            raise InvalidArgumentError(f"unknown keypoint set {keypoints!r}; built in: {', '.join(KEYPOINT_SETS)} "
+                                       "(or pass a KeypointSet / a list of names)")
+        return KEYPOINT_SETS[keypoints]
+    if isinstance(keypoints, Mapping):
+        return KeypointSet.from_dict(keypoints) if "keypoint_names" in keypoints \
+            else KeypointSet.from_coco_category(keypoints)
+    if isinstance(keypoints, Sequence) and all(isinstance(n, str) for n in keypoints):
+        return KeypointSet.from_names(keypoints)
+    raise InvalidArgumentError(f"cannot make a keypoint set from {type(keypoints).__name__}")
 
 
 def oks(predictions, ground_truth, areas, sigmas=COCO_SIGMAS, gt_boxes=None) -> torch.Tensor:

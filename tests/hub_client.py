@@ -140,7 +140,7 @@ def scenario_pretrained() -> dict:
     v2 = hrnet_zoo.create_model("hrnetv2_w18_small_v1", pretrained="in1k")
     feats = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained="in1k", features_only=True)
     out["in1k_v2_and_features"] = {"v2": same_weights(v2.backbone, ARGS["ref_cls_backbone"]),
-                                   "features_only": same_weights(feats, ARGS["ref_cls_backbone"])}
+                                   "features_only": same_weights(feats.backbone, ARGS["ref_cls_backbone"])}
     cls = hrnet_zoo.create_model("hrnet_w18_small_v1_cls", pretrained=True)
     out["cls_full"] = {"equal": same_weights(cls, ARGS["ref_cls"])}
     del fresh

@@ -144,7 +144,7 @@ def test_msra_targets_equal_official_generate_target(sigma, image_size, heatmap_
     joints = rng.uniform(-60, np.array(image_size) + 60, size=(n, k, 2))
     joints[0, :4] = [[0, 0], [image_size[0] - 1, image_size[1] - 1], [-2, 5], [-30, -30]]
     vis = (rng.uniform(size=(n, k)) > 0.2).astype(np.float64)
-    targets, weights = msra_targets(joints, vis, image_size, heatmap_size, sigma)
+    targets, weights = msra_targets(joints, vis, image_size[::-1], heatmap_size[::-1], sigma)  # ours (H, W)
     for i in range(n):
         joints3 = np.concatenate([joints[i], np.zeros((k, 1))], 1)
         ref_t, ref_w = official_generate_target(joints3, np.repeat(vis[i][:, None], 3, 1), image_size,
@@ -157,7 +157,7 @@ def test_invisible_and_off_map_joints_get_zero_weight_and_no_target():
     kpts = torch.tensor([[[50.0, 60.0], [50.0, 60.0], [-100.0, 60.0], [50.0, 400.0]]])
     vis = torch.tensor([[1.0, 0.0, 1.0, 1.0]])
     for encoder in (msra_targets, unbiased_targets, udp_targets):
-        targets, weights = encoder(kpts, vis, (192, 256), (48, 64), 2.0)
+        targets, weights = encoder(kpts, vis, (256, 192), (64, 48), 2.0)
         assert weights.tolist() == [[1.0, 0.0, 0.0, 0.0]], encoder.__name__
         assert targets[0, 0].max() == pytest.approx(1.0, abs=0.05)
         assert targets[0, 1:].abs().max() == 0 or encoder is unbiased_targets
@@ -167,11 +167,11 @@ def test_invisible_and_off_map_joints_get_zero_weight_and_no_target():
 
 def test_unbiased_and_udp_targets_peak_at_the_float_location():
     kpts = torch.tensor([[[101.3, 77.9]]], dtype=torch.float64)
-    t, _ = unbiased_targets(kpts, None, (192, 256), (48, 64), 2.0)
+    t, _ = unbiased_targets(kpts, None, (256, 192), (64, 48), 2.0)
     ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(48.0), indexing="ij")
     expected = torch.exp(-((xs - 101.3 / 4) ** 2 + (ys - 77.9 / 4) ** 2) / 8)
     torch.testing.assert_close(t[0, 0], expected.float(), atol=1e-6, rtol=0)
-    t, _ = udp_targets(kpts, None, (192, 256), (48, 64), 2.0)
+    t, _ = udp_targets(kpts, None, (256, 192), (64, 48), 2.0)
     mu = (101.3 * 47 / 191, 77.9 * 63 / 255)
     window = ((xs - round(mu[0])).abs() <= 6) & ((ys - round(mu[1])).abs() <= 6)
     expected = torch.exp(-((xs - mu[0]) ** 2 + (ys - mu[1]) ** 2) / 8) * window
@@ -194,7 +194,7 @@ def test_planted_subpixel_peaks_are_recovered(method, bound):
 
 @pytest.mark.parametrize("method, bound", [("argmax", 0.71), ("quarter", 0.36), ("dark", 0.02), ("udp", 0.02)])
 def test_codec_round_trip_in_input_pixels(method, bound):
-    codec = HeatmapCodec(input_size=(192, 256), heatmap_size=(48, 64), sigma=2, method=method,
+    codec = HeatmapCodec(input_size=(256, 192), heatmap_size=(64, 48), sigma=2, method=method,
                          target="udp" if method == "udp" else "unbiased")
     gen = torch.Generator().manual_seed(2)
     keypoints = torch.rand(20, 17, 2, generator=gen, dtype=torch.float64) * torch.tensor([156.0, 220.0]) + 18  # ≥ 4 heatmap px in
@@ -207,7 +207,7 @@ def test_codec_round_trip_in_input_pixels(method, bound):
 
 @pytest.mark.parametrize("target, method", [("unbiased", "udp"), ("udp", "dark")])
 def test_codec_geometry_follows_the_target_not_the_decoder(target, method):
-    codec = HeatmapCodec(input_size=(192, 256), heatmap_size=(48, 64), sigma=2, method=method, target=target)
+    codec = HeatmapCodec(input_size=(256, 192), heatmap_size=(64, 48), sigma=2, method=method, target=target)
     keypoints = torch.tensor([[[168.4, 226.0], [20.0, 30.0], [97.3, 131.6]]], dtype=torch.float64)  # ≥ 4 px from the border
     decoded, _ = codec.decode(codec.encode(keypoints)[0])
     assert ((decoded.double() - keypoints) / codec.scale).norm(dim=-1).max() <= 0.05

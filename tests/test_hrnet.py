@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import hrnet_zoo
-from hrnet_zoo._registry import UnknownModelError
+from hrnet_zoo import UnknownModelError
 
 PUBLISHED = json.loads((Path(__file__).parents[2] / "shared" / "reference" / "published.json").read_text()) \
     if (Path(__file__).parents[2] / "shared" / "reference" / "published.json").is_file() else None

@@ -72,7 +72,7 @@ def test_affine_matches_official_construction(inv):
     scale = rng.uniform(0.2, 3, size=(6, 2))
     rotation = rng.uniform(-45, 45, size=6)
     rotation[0] = 0
-    ours = get_affine_transform(center, scale, rotation, (192, 256), inv=inv)
+    ours = get_affine_transform(center, scale, rotation, (256, 192), inv=inv)
     for i in range(6):
         np.testing.assert_allclose(ours[i], official_affine(center[i], scale[i], rotation[i], (192, 256), inv),
                                    rtol=1e-9, atol=1e-9)
@@ -83,8 +83,8 @@ def test_transform_and_inverse_map_points_back(udp):
     rng = np.random.default_rng(1)
     center, scale = rng.uniform(0, 640, (5, 2)), rng.uniform(0.3, 2.5, (5, 2))
     rotation = rng.uniform(-60, 60, 5)
-    forward = get_affine_transform(center, scale, rotation, (192, 256), udp=udp)
-    backward = get_affine_transform(center, scale, rotation, (192, 256), inv=True, udp=udp)
+    forward = get_affine_transform(center, scale, rotation, (256, 192), udp=udp)
+    backward = get_affine_transform(center, scale, rotation, (256, 192), inv=True, udp=udp)
     points = rng.uniform(-100, 700, (5, 30, 2))
     np.testing.assert_allclose(affine_points(affine_points(points, forward), backward), points, atol=1e-3)
 
@@ -97,9 +97,9 @@ def test_crop_samples_where_the_inverse_transform_says(udp, rotation):
                             indexing="ij")
     image = torch.stack((xs, ys, torch.ones_like(xs)))
     center, scale = box_to_center_scale([[40, 30, 60, 70]], 24 / 32)
-    inverse = get_affine_transform(center, scale, rotation, (24, 32), inv=True, udp=udp)
-    forward = get_affine_transform(center, scale, rotation, (24, 32), udp=udp)
-    crop = crop_images(image, inverse, (24, 32))[0]                          # 3×32×24
+    inverse = get_affine_transform(center, scale, rotation, (32, 24), inv=True, udp=udp)
+    forward = get_affine_transform(center, scale, rotation, (32, 24), udp=udp)
+    crop = crop_images(image, inverse, (32, 24))[0]                          # 3×32×24
     inside = crop[2] > 0.999                                                 # fully inside the image
     assert inside.float().mean() > 0.9
     sampled = torch.stack((crop[0], crop[1]), -1)[inside].double().numpy()[None]
@@ -144,6 +144,7 @@ class DotFinder(nn.Module):
         super().__init__()
         self.num_joints = num_joints
         self.gain = nn.Parameter(torch.linspace(1, num_joints, num_joints) / num_joints)
+        self.eval()  # predict_keypoints refuses modules in train mode
 
     def forward(self, x):
         raw = x[:, :1] * IMAGENET_STD[0] + IMAGENET_MEAN[0]
@@ -161,16 +162,16 @@ def test_planted_dot_comes_back_at_its_image_position():
     # σ = 8 image px = 2 heatmap px.
     image = dot_image(113.3, 87.6, sigma=8.0)
     box = [[110 - 24 / 1.25, 90 - 32 / 1.25, 48 / 1.25, 64 / 1.25]]
-    keypoints = predict_keypoints(DotFinder(), image, box, flip_test=False, decoder="dark", input_size=(48, 64))
+    keypoints = predict_keypoints(DotFinder(), image, box, flip_test=False, decoder="dark", input_size=(64, 48))
     np.testing.assert_allclose(keypoints[0, :, 0], 113.3, atol=0.1)
     np.testing.assert_allclose(keypoints[0, :, 1], 87.6, atol=0.1)
     # The official flip test: the flipped-back map lies 0.75 heatmap px left; shifted one px right it
     # lies 0.25 px right, so the nose (its own pair, equal weights) peaks 0.125 heatmap px = 0.5 image
     # px right of the dot, and 0.375 heatmap px = 1.5 image px left without the shift.
-    keypoints = predict_keypoints(DotFinder(), image, box, flip_test=True, decoder="dark", input_size=(48, 64))
+    keypoints = predict_keypoints(DotFinder(), image, box, flip_test=True, decoder="dark", input_size=(64, 48))
     assert keypoints[0, 0, 0] == pytest.approx(113.3 + 0.5, abs=0.1)
     np.testing.assert_allclose(keypoints[0, :, 1], 87.6, atol=0.1)
-    unshifted = predict_keypoints(DotFinder(), image, box, decoder="dark", input_size=(48, 64), shift_heatmap=False)
+    unshifted = predict_keypoints(DotFinder(), image, box, decoder="dark", input_size=(64, 48), shift_heatmap=False)
     assert unshifted[0, 0, 0] == pytest.approx(113.3 - 1.5, abs=0.1)
     # Channels are swapped along the COCO pairs: the score averages the gains of both sides.
     gains = np.linspace(1, 17, 17) / 17
@@ -199,9 +200,9 @@ def test_flip_test_of_a_symmetric_input(small_model, decoder):
     inside the image: zero-padded (constant) regions would give argmax ties, which break toward the
     first index and so are not mirror-symmetric."""
     image = mirror_symmetric_image()
-    width, input_size = image.shape[1], (48, 64)
+    width, input_size = image.shape[1], (64, 48)
     box_w, box_h = 60.0, 80.0                                     # already 3:4, so no padding
-    step = 1.25 * box_w / input_size[0] if decoder != "udp" else 0.0    # image px per crop px
+    step = 1.25 * box_w / input_size[1] if decoder != "udp" else 0.0    # image px per crop px
     # The official crop maps its centre to W/2, so the symmetric crop needs a centre of (W − 1 + step)/2;
     # the way back then mirrors about (W − 1 − 3·step)/2 (heatmap u ↔ 4u, flip u ↔ w − 1 − u).
     # UDP's crop and way back are both symmetric about the image axis.
@@ -232,12 +233,12 @@ def test_flip_test_of_a_symmetric_input(small_model, decoder):
 def test_predict_keypoints_shapes_inputs_and_heatmaps(small_model):
     image = np.random.default_rng(1).integers(0, 256, size=(100, 80, 3), dtype=np.uint8)
     boxes = np.array([[10, 10, 30, 60], [0, 0, 80, 100], [50, 60, 40, 50]], dtype=np.float32)
-    keypoints, heatmaps = predict_keypoints(small_model, image, boxes, input_size=(48, 64), return_heatmaps=True)
+    keypoints, heatmaps = predict_keypoints(small_model, image, boxes, input_size=(64, 48), return_heatmaps=True)
     assert keypoints.shape == (3, 17, 3) and keypoints.dtype == torch.float32
     assert heatmaps.shape == (3, 17, 16, 12)
     # The same image as a float CHW tensor, and in two batches, gives the same keypoints.
     tensor = torch.from_numpy(image).permute(2, 0, 1).float() / 255
-    again, heatmaps_again = predict_keypoints(small_model, tensor, torch.from_numpy(boxes), input_size=(48, 64),
+    again, heatmaps_again = predict_keypoints(small_model, tensor, torch.from_numpy(boxes), input_size=(64, 48),
                                               batch_size=2, return_heatmaps=True)
     torch.testing.assert_close(heatmaps_again, heatmaps, atol=1e-4, rtol=1e-4)
     # DARK's Newton step amplifies float noise where a random model's Hessian is nearly singular.
@@ -247,23 +248,23 @@ def test_predict_keypoints_shapes_inputs_and_heatmaps(small_model):
 
 def test_predict_keypoints_bad_input(small_model):
     image = np.zeros((50, 40, 3), dtype=np.uint8)
-    empty = predict_keypoints(small_model, image, np.zeros((0, 4)), input_size=(48, 64))
+    empty = predict_keypoints(small_model, image, np.zeros((0, 4)), input_size=(64, 48))
     assert empty.shape == (0, 17, 3)
-    assert predict_keypoints(small_model, image, [], input_size=(48, 64)).shape == (0, 17, 3)
+    assert predict_keypoints(small_model, image, [], input_size=(64, 48)).shape == (0, 17, 3)
     with pytest.raises(ValueError, match="N×4"):
-        predict_keypoints(small_model, image, [10, 10, 20, 20], input_size=(48, 64))
+        predict_keypoints(small_model, image, [10, 10, 20, 20], input_size=(64, 48))
     with pytest.raises(ValueError, match="N×4"):
-        predict_keypoints(small_model, image, [[10, 10, 20]], input_size=(48, 64))
+        predict_keypoints(small_model, image, [[10, 10, 20]], input_size=(64, 48))
     with pytest.raises(ValueError, match="positive width"):
-        predict_keypoints(small_model, image, [[10, 10, 0, 20]], input_size=(48, 64))
+        predict_keypoints(small_model, image, [[10, 10, 0, 20]], input_size=(64, 48))
     with pytest.raises(ValueError, match="non-finite"):
-        predict_keypoints(small_model, image, [[10, np.nan, 5, 20]], input_size=(48, 64))
+        predict_keypoints(small_model, image, [[10, np.nan, 5, 20]], input_size=(64, 48))
     with pytest.raises(ValueError, match="3 channels|H×W×3"):
-        predict_keypoints(small_model, np.zeros((50, 40), np.uint8), [[1, 1, 5, 5]], input_size=(48, 64))
+        predict_keypoints(small_model, np.zeros((50, 40), np.uint8), [[1, 1, 5, 5]], input_size=(64, 48))
     with pytest.raises(ValueError, match="alpha"):
-        predict_keypoints(small_model, np.zeros((50, 40, 4), np.uint8), [[1, 1, 5, 5]], input_size=(48, 64))
+        predict_keypoints(small_model, np.zeros((50, 40, 4), np.uint8), [[1, 1, 5, 5]], input_size=(64, 48))
     with pytest.raises(ValueError, match="3×H×W"):
-        predict_keypoints(small_model, torch.zeros(1, 50, 40), [[1, 1, 5, 5]], input_size=(48, 64))
+        predict_keypoints(small_model, torch.zeros(1, 50, 40), [[1, 1, 5, 5]], input_size=(64, 48))
     with pytest.raises(ValueError, match="unknown decoder"):
         predict_keypoints(small_model, image, [[1, 1, 5, 5]], decoder="mean")
 
@@ -272,6 +273,6 @@ def test_custom_keypoint_count_needs_flip_pairs():
     model = DotFinder(num_joints=5)
     image = dot_image(60, 60, 8.0)
     with pytest.raises(ValueError, match="flip_pairs"):
-        predict_keypoints(model, image, [[20, 20, 60, 80]], input_size=(48, 64))
-    out = predict_keypoints(model, image, [[20, 20, 60, 80]], input_size=(48, 64), flip_pairs=[(1, 2)])
+        predict_keypoints(model, image, [[20, 20, 60, 80]], input_size=(64, 48))
+    out = predict_keypoints(model, image, [[20, 20, 60, 80]], input_size=(64, 48), flip_pairs=[(1, 2)])
     assert out.shape == (1, 5, 3)

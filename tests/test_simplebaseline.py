@@ -106,7 +106,7 @@ def test_deconv_head_composes_with_an_hrnet_branch():
     heatmaps = model(torch.randn(2, 3, 64, 64))
     assert branch["reduction"] == 32 and heatmaps.shape == (2, 3, 16, 16)
     heatmaps.square().mean().backward()
-    assert hrnet.conv1.weight.grad is not None and hrnet.conv1.weight.grad.abs().sum() > 0
+    assert hrnet.backbone.conv1.weight.grad is not None and hrnet.backbone.conv1.weight.grad.abs().sum() > 0
 
 
 class _Pick(torch.nn.Module):

@@ -195,7 +195,6 @@ class HRNetBackbone(nn.Module):
                  fuse_mode: str = "nearest", align_corners: bool = False):
         super().__init__()
         cfg = resolve_config(width)
-        self.config = cfg
         self.conv1 = conv3x3(in_chans, 64, stride=2)
         self.bn1 = batch_norm(64)
         self.conv2 = conv3x3(64, 64, stride=2)
@@ -221,7 +220,8 @@ class HRNetBackbone(nn.Module):
         self.out_channels = pre if multi_scale_output else pre[:1]
         self.grad_checkpointing = False
         self.feature_info = [
-            dict(num_chs=c, reduction=4 * 2**i, module=f"stage4.branch{i}") for i, c in enumerate(self.out_channels)
+            # every branch comes out of stage 4 (its last module's fuse layers)
+            dict(num_chs=c, reduction=4 * 2**i, module="stage4") for i, c in enumerate(self.out_channels)
         ]
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:

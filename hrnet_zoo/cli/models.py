@@ -7,7 +7,8 @@ import json
 import re
 import sys
 
-from hrnet_zoo._registry import is_model, list_models, unknown_model_message
+from hrnet_zoo._factory import list_models, unknown_model_message
+from hrnet_zoo._registry import is_model
 from hrnet_zoo.cli import UsageError
 
 #: Prefixes tried, in order, to expand a short alias: ``w32`` → ``hrnet_w32``, ``r50`` →

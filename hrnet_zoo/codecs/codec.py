@@ -1,10 +1,14 @@
 """``HeatmapCodec``: keypoints in input (crop) pixels ↔ heatmaps, one object per configuration."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from hrnet_zoo.codecs.decode import DECODE_METHODS, decode_heatmaps
 from hrnet_zoo.codecs.gaussian import TARGET_ENCODERS
+from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.pretrained_cfg import check_size
 
 # The target each decoder was designed for: official Gaussians for argmax/quarter, float-centred
 # Gaussians for DARK, UDP Gaussians (and UDP's (size − 1) stride) for UDP.
@@ -14,9 +18,11 @@ _DEFAULT_TARGET = {"argmax": "gaussian", "quarter": "gaussian", "dark": "unbiase
 class HeatmapCodec:
     """Encode keypoints into Gaussian heatmaps and decode heatmaps back to input pixels.
 
+    Made for a model with :meth:`for_model`, which reads sizes, σ and decoder from its ``pretrained_cfg``.
+
     Args:
-        input_size: model input (W, H), e.g. (192, 256).
-        heatmap_size: heatmap (W, H), e.g. (48, 64).
+        input_size: model input ``(H, W)``, e.g. (256, 192).
+        heatmap_size: heatmap ``(H, W)``, e.g. (64, 48).
         sigma: Gaussian σ in heatmap pixels (2 for 64×48, 3 for 96×72 in the official configs).
         method: decoder, one of ``argmax``, ``quarter``, ``dark``, ``udp``.
         target: ``gaussian`` (official), ``unbiased`` (DARK) or ``udp``; by default the one that
@@ -25,19 +31,32 @@ class HeatmapCodec:
             of the DARK configs (σ=2 → 11, σ=3 → 17).
     """
 
-    def __init__(self, input_size=(192, 256), heatmap_size=(48, 64), sigma: float = 2.0,
+    def __init__(self, input_size=(256, 192), heatmap_size=(64, 48), sigma: float = 2.0,
                  method: str = "quarter", target: str | None = None, blur_kernel_size: int | None = None):
         if method not in DECODE_METHODS:
             raise ValueError(f"unknown decode method {method!r}; choose one of {', '.join(DECODE_METHODS)}")
         target = target or _DEFAULT_TARGET[method]
         if target not in TARGET_ENCODERS:
             raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGET_ENCODERS)}")
-        self.input_size = tuple(int(v) for v in input_size)
-        self.heatmap_size = tuple(int(v) for v in heatmap_size)
+        self.input_size = check_size(input_size, "input_size")
+        self.heatmap_size = check_size(heatmap_size, "heatmap_size")
         self.sigma = float(sigma)
         self.method = method
         self.target = target
         self.blur_kernel_size = blur_kernel_size or (11 if sigma <= 2 else 17)
+
+    @classmethod
+    def for_model(cls, model, *, input_size=None, method: str | None = None, **kwargs) -> "HeatmapCodec":
+        """A codec for ``model`` (or a runner with a ``pretrained_cfg``): input size, heatmap size, σ and
+        decoder from its ``pretrained_cfg``; explicit arguments win."""
+        cfg = model.pretrained_cfg
+        if cfg.output_stride is None:
+            raise InvalidArgumentError(f"{type(model).__name__} does not output heatmaps (its pretrained_cfg "
+                                       "has no output_stride)")
+        size = cfg.input_size if input_size is None else cfg.check_input_size(input_size)
+        kwargs.setdefault("heatmap_size", tuple(math.ceil(v / cfg.output_stride) for v in size))
+        kwargs.setdefault("sigma", cfg.heatmap_sigma or 2.0)
+        return cls(input_size=size, method=method or cfg.decoder or "quarter", **kwargs)
 
     def __repr__(self) -> str:
         return (f"HeatmapCodec(input_size={self.input_size}, heatmap_size={self.heatmap_size}, "
@@ -45,12 +64,12 @@ class HeatmapCodec:
 
     @property
     def scale(self) -> torch.Tensor:
-        """Input pixels per heatmap pixel (x, y); UDP targets measure sizes as ``size − 1``.
+        """Input pixels per heatmap pixel, in (x, y) order; UDP targets measure sizes as ``size − 1``.
 
         The targets fix the geometry, so decoding inverts encoding whichever decoder refines the peak.
         """
-        size_in = torch.tensor(self.input_size, dtype=torch.float64)
-        size_hm = torch.tensor(self.heatmap_size, dtype=torch.float64)
+        size_in = torch.tensor(self.input_size[::-1], dtype=torch.float64)
+        size_hm = torch.tensor(self.heatmap_size[::-1], dtype=torch.float64)
         if self.target == "udp":
             return (size_in - 1) / (size_hm - 1)
         return size_in / size_hm

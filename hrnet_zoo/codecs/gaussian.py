@@ -10,7 +10,7 @@ weights N×K)``:
 * :func:`udp_targets` — UDP: stride ``(input − 1) / (heatmap − 1)``, the float-centred Gaussian inside
   the integer window around ``int(x + 0.5)``.
 
-``input_size`` and ``heatmap_size`` are (W, H), as in the official configs.
+``input_size`` and ``heatmap_size`` are ``(H, W)``, as everywhere in hrnet_zoo; keypoints are (x, y).
 """
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ def _as_keypoints(keypoints, visibility) -> tuple[torch.Tensor, torch.Tensor]:
     return kpts[..., :2], vis
 
 
+def _xy(size_hw) -> tuple[int, int]:
+    """An (H, W) size as (W, H): the order of the (x, y) keypoint columns it scales."""
+    height, width = (int(v) for v in size_hw)
+    return width, height
+
+
 def _window_profile(length: int, centre: torch.Tensor, start: torch.Tensor, stop: torch.Tensor,
                     sigma: float) -> torch.Tensor:
     """N×K×length values exp(−(i − centre)² / 2σ²) for start ≤ i < stop, else 0 (float32 like the official)."""
@@ -46,7 +52,9 @@ def _window_profile(length: int, centre: torch.Tensor, start: torch.Tensor, stop
 
 def _windowed_gaussians(centre: torch.Tensor, first: torch.Tensor, end: torch.Tensor, draw: torch.Tensor,
                         heatmap_size, sigma: float) -> torch.Tensor:
-    """Separable product of x and y profiles, each non-zero on [first, end) per axis; N×K×H×W."""
+    """Separable product of x and y profiles, each non-zero on [first, end) per axis; N×K×H×W.
+
+    ``heatmap_size`` is (W, H) here, the order of the x, y columns."""
     width, height = heatmap_size
     cols = _window_profile(width, centre[..., 0], first[..., 0], end[..., 0], sigma)
     rows = _window_profile(height, centre[..., 1], first[..., 1], end[..., 1], sigma)
@@ -61,6 +69,7 @@ def _off_map(first: torch.Tensor, end: torch.Tensor, heatmap_size) -> torch.Tens
 def msra_targets(keypoints, visibility, input_size, heatmap_size, sigma: float = 2.0):
     """Official HRNet targets (``JointsDataset.generate_target``), batched. See the module docstring."""
     kpts, vis = _as_keypoints(keypoints, visibility)
+    input_size, heatmap_size = _xy(input_size), _xy(heatmap_size)
     stride = torch.tensor(input_size, dtype=torch.float64) / torch.tensor(heatmap_size, dtype=torch.float64)
     radius = sigma * 3
     mu = torch.trunc(kpts / stride.to(kpts.device) + 0.5)           # python int() truncates toward 0
@@ -77,6 +86,7 @@ def msra_targets(keypoints, visibility, input_size, heatmap_size, sigma: float =
 def unbiased_targets(keypoints, visibility, input_size, heatmap_size, sigma: float = 2.0):
     """DARK targets: a full-map Gaussian at the float heatmap location (mmpose ``unbiased=True``)."""
     kpts, vis = _as_keypoints(keypoints, visibility)
+    input_size, heatmap_size = _xy(input_size), _xy(heatmap_size)
     stride = torch.tensor(input_size, dtype=torch.float64) / torch.tensor(heatmap_size, dtype=torch.float64)
     mu = kpts / stride.to(kpts.device)
     radius = sigma * 3
@@ -90,6 +100,7 @@ def unbiased_targets(keypoints, visibility, input_size, heatmap_size, sigma: flo
 def udp_targets(keypoints, visibility, input_size, heatmap_size, sigma: float = 2.0):
     """UDP targets (mmpose ``UDPHeatmap``, ``heatmap_type='gaussian'``), batched."""
     kpts, vis = _as_keypoints(keypoints, visibility)
+    input_size, heatmap_size = _xy(input_size), _xy(heatmap_size)
     in_size = torch.tensor(input_size, dtype=torch.float64, device=kpts.device)
     hm_size = torch.tensor(heatmap_size, dtype=torch.float64, device=kpts.device)
     mu_float = kpts / ((in_size - 1) / (hm_size - 1))

@@ -1,19 +1,31 @@
-"""Base class of every hrnet_zoo model.
+"""Base class of every hrnet_zoo model, and :func:`from_pretrained` for any of them.
 
 Models are plain ``nn.Module``s whose constructor arguments are JSON values, so huggingface_hub's
 ``PyTorchModelHubMixin`` can write them to ``config.json`` and rebuild the model from it
-(``save_pretrained`` / ``from_pretrained`` / ``push_to_hub``).
+(``save_pretrained`` / ``from_pretrained`` / ``push_to_hub``). ``config.json`` also holds the
+model's :class:`~hrnet_zoo.PretrainedCfg` (input size, normalisation, keypoint set …), which comes
+back with the weights.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, ClassVar
 
+import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.features import FeatureInfo
+from hrnet_zoo.pretrained_cfg import PretrainedCfg
+from hrnet_zoo.weights.convert import load_checkpoint
+from hrnet_zoo.weights.hub import PretrainedWeightsError
+from hrnet_zoo.weights.pretrained import parse_hub_spec, read_zoo_config, zoo_weights_file
+
 StateDict = dict
-#: A converter from another repository's key layout to hrnet_zoo's: state dict → state dict.
+#: A converter from another repository's key layout to hrnet_zoo's: state dict → state dict. It raises
+#: :class:`~hrnet_zoo.errors.LayoutNotRecognized` for a state dict that is not in its layout.
 LayoutConverter = Callable[[StateDict], StateDict]
 
 
@@ -24,17 +36,41 @@ class ZooModel(
     repo_url="https://github.com/hrnet-zoo/hrnet_zoo",
     tags=["keypoint-detection", "hrnet"],
 ):
-    """Adds hub save/load and the description of foreign checkpoint layouts to ``nn.Module``."""
+    """Adds hub save/load, ``pretrained_cfg`` and the description of foreign checkpoint layouts to ``nn.Module``."""
 
     #: Key layouts of other repositories this model can load, name → converter.
     #: hrnet_zoo's own layout is always tried too (see :func:`hrnet_zoo.load_checkpoint`).
     checkpoint_layouts: ClassVar[dict[str, LayoutConverter]] = {}
+    #: Module names (prefixes) of the layers whose size follows ``num_joints`` / ``num_classes``: the
+    #: layers a checkpoint of another keypoint or class count cannot fill.
+    prediction_layers: ClassVar[tuple[str, ...]] = ()
+    #: A backbone-only model (``features_only=True``): checkpoints of full models load into it partially.
+    features_only: ClassVar[bool] = False
+    #: The ``(H, W)`` of the family's usual input, the default ``pretrained_cfg.input_size``.
+    default_input_size: ClassVar[tuple[int, int]] = (256, 192)
+
+    @property
+    def pretrained_cfg(self) -> PretrainedCfg:
+        """How to use this model: input size, normalisation, keypoint set, decoder, weight source."""
+        cfg = self.__dict__.get("_pretrained_cfg")
+        return cfg if cfg is not None else self.default_pretrained_cfg()
+
+    @pretrained_cfg.setter
+    def pretrained_cfg(self, cfg: PretrainedCfg) -> None:
+        if not isinstance(cfg, PretrainedCfg):
+            raise InvalidArgumentError(f"pretrained_cfg must be a PretrainedCfg, got {type(cfg).__name__}")
+        self.__dict__["_pretrained_cfg"] = cfg
+
+    def default_pretrained_cfg(self) -> PretrainedCfg:
+        """The family's defaults for this configuration (overridden per family)."""
+        return PretrainedCfg(input_size=self.default_input_size)
 
     def save_pretrained(self, save_directory: str | Path, *, config: dict | None = None, **kwargs):
-        """Write ``config.json`` (constructor arguments + ``architecture``, the class name that
-        :func:`hrnet_zoo.from_pretrained` rebuilds) and ``model.safetensors``; see the mixin for ``push_to_hub``."""
+        """Write ``config.json`` (constructor arguments, ``architecture`` — the class name that
+        :func:`hrnet_zoo.from_pretrained` rebuilds — and ``pretrained_cfg``) and ``model.safetensors``;
+        see the mixin for ``push_to_hub``."""
         base = (self._hub_mixin_config or {}) if config is None else config
-        config = {**base, "architecture": type(self).__name__}
+        config = {**base, "architecture": type(self).__name__, "pretrained_cfg": self.pretrained_cfg.to_dict()}
         return super().save_pretrained(save_directory, config=config, **kwargs)
 
     @classmethod
@@ -42,11 +78,65 @@ class ZooModel(
                          map_location: str = "cpu", strict: bool = True, **model_kwargs):
         # Unlike the mixin's default (strict=False, unverified), weights must fit and Hub files are
         # checked against the sha256 the Hub reports for them.
-        from hrnet_zoo.weights.convert import load_checkpoint
-        from hrnet_zoo.weights.pretrained import zoo_weights_file
-
+        hub_kwargs = dict(token=token, cache_dir=cache_dir, force_download=force_download,
+                          local_files_only=local_files_only)
         model = cls(**model_kwargs)
-        path = zoo_weights_file(model_id, revision, token=token, cache_dir=cache_dir,
-                                force_download=force_download, local_files_only=local_files_only)
+        path = zoo_weights_file(model_id, revision, **hub_kwargs)
         load_checkpoint(model, path, strict=strict)
+        saved_cfg = read_zoo_config(model_id, revision, **hub_kwargs).get("pretrained_cfg")
+        if saved_cfg:
+            model.pretrained_cfg = PretrainedCfg.from_dict(saved_cfg)
         return model.to(map_location).eval()
+
+
+def zoo_model_classes() -> dict[str, type[ZooModel]]:
+    """Every imported ZooModel subclass by class name (what config.json's ``architecture`` names)."""
+    found, pending = {}, [ZooModel]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            found[sub.__name__] = sub
+            pending.append(sub)
+    return found
+
+
+def from_pretrained(repo_or_dir: str, *, revision: str | None = None, **kwargs) -> ZooModel:
+    """Rebuild whichever architecture ``config.json`` names and load ``model.safetensors``.
+
+    Args:
+        repo_or_dir: ``"org/repo"`` (optionally ``"hf-hub:org/repo@rev"``) or a folder from ``save_pretrained``.
+        **kwargs: ``token``, ``cache_dir``, ``force_download``, ``local_files_only``, ``map_location``,
+            and constructor overrides, passed to ``Class.from_pretrained``.
+    """
+    hub_keys = ("token", "cache_dir", "force_download", "local_files_only")
+    config = read_zoo_config(repo_or_dir, revision, **{k: kwargs[k] for k in hub_keys if k in kwargs})
+    architecture = config.get("architecture")
+    classes = zoo_model_classes()
+    if architecture not in classes:
+        raise PretrainedWeightsError(
+            f"config.json of {repo_or_dir} names architecture {architecture!r}, which hrnet_zoo does not know "
+            f"(known: {', '.join(sorted(classes))}); load it with the model class's from_pretrained instead")
+    if not os.path.isdir(repo_or_dir):
+        repo_or_dir, spec_revision = parse_hub_spec(repo_or_dir)
+        revision = revision or spec_revision
+    return classes[architecture].from_pretrained(repo_or_dir, revision=revision, **kwargs)
+
+
+class FeaturesModel(ZooModel):
+    """Base of the ``features_only`` models: ``self.backbone`` returns every map, ``out_indices`` picks some.
+
+    Subclasses build ``self.backbone`` (whose ``feature_info`` lists its maps, module names relative to
+    it) and call :meth:`_select_features`. Checkpoints of the full models load into the backbone.
+    """
+
+    features_only = True
+
+    def _select_features(self, out_indices) -> None:
+        info = [{**f, "module": f"backbone.{f['module']}"} for f in self.backbone.feature_info]
+        self.feature_info = FeatureInfo(info, out_indices)
+        self.out_indices = self.feature_info.out_indices
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """N×in_chans×H×W → the maps at ``out_indices`` (shapes in ``feature_info``)."""
+        features = self.backbone(x)
+        return [features[i] for i in self.out_indices]

@@ -18,8 +18,10 @@ from torch import nn
 from hrnet_zoo._builder import build_model
 from hrnet_zoo._registry import register_model
 from hrnet_zoo.backbones.hourglass import Hourglass, HourglassStem, PreActResidual
+from hrnet_zoo.errors import LayoutNotRecognized
 from hrnet_zoo.layers import conv1x1, conv_bn
 from hrnet_zoo.models.base import ZooModel
+from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
 
 # princeton-vl PoseNet key → ours. Their ``Conv`` wraps ``conv``/``bn``; ``pre`` is an nn.Sequential
 # (index 2 is the parameter-free pool) and each hourglass sits in a one-element nn.Sequential.
@@ -46,7 +48,7 @@ def princeton_to_zoo(state_dict: dict) -> dict:
     never-used weights (square 1×1 kernels) are dropped, as Newell's model has no such layer.
     """
     if not any(k.startswith("pre.") for k in state_dict):
-        raise KeyError("not a princeton-vl PoseNet state dict")
+        raise LayoutNotRecognized("not a princeton-vl PoseNet state dict")
     unused = {k[: -len("weight")] for k, v in state_dict.items()
               if k.endswith("skip_layer.conv.weight") and v.shape[0] == v.shape[1]}
     out = {}
@@ -74,6 +76,9 @@ class StackedHourglass(ZooModel):
     """
 
     checkpoint_layouts = {"princeton-vl/pytorch_stacked_hourglass PoseNet": princeton_to_zoo}
+    # merge_preds maps the K heatmaps back to features: it follows num_joints too
+    prediction_layers = ("heads", "merge_preds")
+    default_input_size = (256, 256)
 
     def __init__(self, num_stacks: int = 8, num_joints: int = 17, num_features: int = 256, depth: int = 4,
                  in_chans: int = 3):
@@ -88,6 +93,10 @@ class StackedHourglass(ZooModel):
         self.heads = nn.ModuleList(conv1x1(f, num_joints, bias=True) for _ in range(num_stacks))
         self.merge_features = nn.ModuleList(conv1x1(f, f, bias=True) for _ in range(num_stacks - 1))
         self.merge_preds = nn.ModuleList(conv1x1(num_joints, f, bias=True) for _ in range(num_stacks - 1))
+
+    def default_pretrained_cfg(self) -> PretrainedCfg:
+        # princeton-vl feeds pixels in [0, 1] without mean/std normalisation
+        return pose_cfg(self.num_joints, self.default_input_size, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
 
     def forward_stacks(self, x: torch.Tensor) -> list[torch.Tensor]:
         """N×in_chans×H×W → ``num_stacks`` heatmaps N×K×⌈H/4⌉×⌈W/4⌉, first stack first."""

@@ -21,7 +21,8 @@ from hrnet_zoo._builder import build_model
 from hrnet_zoo._registry import register_model
 from hrnet_zoo.backbones.hrnet import HRNetBackbone
 from hrnet_zoo.heads import HRFPN, HeatmapHead, HRNetClassificationHead, SegmentationHead, concat_branches
-from hrnet_zoo.models.base import ZooModel
+from hrnet_zoo.models.base import FeaturesModel, ZooModel
+from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
 from hrnet_zoo.weights.convert import split_backbone_head
 
 # Top-level module names of the official heads (pose ``final_layer``, segmentation ``last_layer``,
@@ -45,12 +46,16 @@ class HRNetPose(ZooModel):
     """
 
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
+    prediction_layers = ("head.final_layer",)
 
     def __init__(self, width: str = "w32", num_joints: int = 17, in_chans: int = 3, final_conv_kernel: int = 1):
         super().__init__()
         self.num_joints = num_joints
         self.backbone = HRNetBackbone(width, in_chans, multi_scale_output=False)
         self.head = HeatmapHead(self.backbone.out_channels[0], num_joints, final_conv_kernel)
+
+    def default_pretrained_cfg(self) -> PretrainedCfg:
+        return pose_cfg(self.num_joints, self.default_input_size)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """N×in_chans×H×W → N×C×H/4×W/4."""
@@ -74,6 +79,8 @@ class HRNetV2(ZooModel):
     """
 
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
+    prediction_layers = ("head.last_layer.3",)
+    default_input_size = (512, 1024)  # the Cityscapes crops of HRNet-Semantic-Segmentation
 
     def __init__(self, width: str = "w48", num_classes: int | None = None, in_chans: int = 3,
                  fuse_mode: str = "bilinear", align_corners: bool = False, final_conv_kernel: int = 1):
@@ -83,6 +90,9 @@ class HRNetV2(ZooModel):
         self.backbone = HRNetBackbone(width, in_chans, fuse_mode=fuse_mode, align_corners=align_corners)
         self.num_features = sum(self.backbone.out_channels)
         self.head = SegmentationHead(self.num_features, num_classes, final_conv_kernel) if num_classes else None
+
+    def default_pretrained_cfg(self) -> PretrainedCfg:
+        return PretrainedCfg(input_size=self.default_input_size, num_classes=self.num_classes, output_stride=4)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """N×in_chans×H×W → N×15C×H/4×W/4."""
@@ -101,6 +111,8 @@ class HRNetV2p(ZooModel):
     Keys match the mmdetection checkpoints (``backbone.*``, ``neck.*``) directly.
     ``forward(x: N×in_chans×H×W)`` → list of 5 maps N×out_channels×H/s×W/s, s = 4, 8, 16, 32, 64.
     """
+
+    default_input_size = (800, 1216)  # mmdetection's 1333×800 resize, padded to a multiple of 32
 
     def __init__(self, width: str = "w32", in_chans: int = 3, out_channels: int = 256, num_outs: int = 5):
         super().__init__()
@@ -121,12 +133,31 @@ class HRNetClassifier(ZooModel):
     """
 
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
+    prediction_layers = ("head.classifier",)
+    default_input_size = (224, 224)
 
     def __init__(self, width: str = "w18", num_classes: int = 1000, in_chans: int = 3, head_conv_bias: bool = True):
         super().__init__()
         self.num_classes = num_classes
         self.backbone = HRNetBackbone(width, in_chans)
         self.head = HRNetClassificationHead(self.backbone.out_channels, num_classes, head_conv_bias)
+
+    def default_pretrained_cfg(self) -> PretrainedCfg:
+        return PretrainedCfg(input_size=self.default_input_size, num_classes=self.num_classes)
+
+    def get_classifier(self) -> nn.Module:
+        """The final linear layer (``nn.Identity`` after ``reset_classifier(0)``)."""
+        return self.head.classifier
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh classifier for ``num_classes`` (0: none, ``forward`` returns pooled 2048-d features)."""
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be a non-negative integer, got {num_classes!r}")
+        self.num_classes = num_classes
+        self.head.classifier = nn.Linear(self.head.num_features, num_classes) if num_classes else nn.Identity()
+        if self._hub_mixin_config is not None:  # saved config.json rebuilds the new head
+            self._hub_mixin_config = {**self._hub_mixin_config, "num_classes": num_classes}
+        self.pretrained_cfg = self.pretrained_cfg.replace(num_classes=num_classes, class_labels=None)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.head.forward_features(self.backbone(x))
@@ -138,26 +169,37 @@ class HRNetClassifier(ZooModel):
         return self.forward_head(self.forward_features(x))
 
 
-def _features(fuse_mode: str = "nearest"):
-    def build(width: str, in_chans: int = 3, **_ignored) -> nn.Module:
-        return HRNetBackbone(width, in_chans, fuse_mode=fuse_mode)
-    return build
+class HRNetFeatures(FeaturesModel):
+    """The four HRNet branches (``features_only=True``): ``forward`` → the maps at ``out_indices``,
+    N×(C·2^i)×⌈H/2^(i+2)⌉×⌈W/2^(i+2)⌉ for branch i."""
+
+    def __init__(self, width: str = "w32", in_chans: int = 3, fuse_mode: str = "nearest",
+                 out_indices=(0, 1, 2, 3)):
+        super().__init__()
+        self.backbone = HRNetBackbone(width, in_chans, fuse_mode=fuse_mode)
+        self._select_features(out_indices)
+
+
+def _build(model_cls, variant: str, width: str, pretrained, features_fuse_mode: str = "nearest",
+           **kwargs) -> nn.Module:
+    return build_model(model_cls, variant, pretrained, width=width, features_cls=HRNetFeatures,
+                       features_kwargs={"fuse_mode": features_fuse_mode}, **kwargs)
 
 
 def _pose(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return build_model(HRNetPose, variant, pretrained, width=width, feature_builder=_features(), **kwargs)
+    return _build(HRNetPose, variant, width, pretrained, **kwargs)
 
 
 def _v2(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return build_model(HRNetV2, variant, pretrained, width=width, feature_builder=_features("bilinear"), **kwargs)
+    return _build(HRNetV2, variant, width, pretrained, features_fuse_mode="bilinear", **kwargs)
 
 
 def _v2p(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return build_model(HRNetV2p, variant, pretrained, width=width, feature_builder=_features(), **kwargs)
+    return _build(HRNetV2p, variant, width, pretrained, **kwargs)
 
 
 def _cls(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return build_model(HRNetClassifier, variant, pretrained, width=width, feature_builder=_features(), **kwargs)
+    return _build(HRNetClassifier, variant, width, pretrained, **kwargs)
 
 
 

@@ -22,8 +22,10 @@ from torch import nn
 from hrnet_zoo._builder import build_model
 from hrnet_zoo._registry import register_model
 from hrnet_zoo.backbones.resnet import ResNetBackbone
+from hrnet_zoo.errors import LayoutNotRecognized
 from hrnet_zoo.heads.deconv import DeconvHead, MultiScaleDeconvHead
-from hrnet_zoo.models.base import ZooModel
+from hrnet_zoo.models.base import FeaturesModel, ZooModel
+from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
 from hrnet_zoo.weights.convert import split_backbone_head
 
 _OFFICIAL_HEAD_MODULES = ("deconv_layers", "final_layer")
@@ -32,14 +34,14 @@ _OFFICIAL_HEAD_MODULES = ("deconv_layers", "final_layer")
 def _official_to_zoo(state_dict: dict) -> dict:
     """Official pose_resnet.py keys (flat) → ``backbone.*`` / ``head.*``."""
     if any(k.startswith("fc.") for k in state_dict):
-        raise KeyError("an ImageNet classifier, not a pose_resnet checkpoint")
+        raise LayoutNotRecognized("an ImageNet classifier, not a pose_resnet checkpoint")
     return split_backbone_head(state_dict, _OFFICIAL_HEAD_MODULES)
 
 
 def _imagenet_to_zoo(state_dict: dict) -> dict:
     """torchvision ImageNet ResNet keys → ``backbone.*`` (the ``fc`` classifier dropped); to fine-tune."""
     if not any(k.startswith("fc.") for k in state_dict):
-        raise KeyError("no ImageNet classifier keys")
+        raise LayoutNotRecognized("no ImageNet classifier keys")
     return {"backbone." + k: v for k, v in state_dict.items() if not k.startswith("fc.")}
 
 
@@ -63,6 +65,7 @@ class SimpleBaseline(ZooModel):
     """
 
     checkpoint_layouts = _LAYOUTS
+    prediction_layers = ("head.final_layer",)
 
     def __init__(self, depth: int = 50, num_joints: int = 17, in_chans: int = 3,
                  num_deconv_filters: Sequence[int] = (256, 256, 256), num_deconv_kernels: Sequence[int] = (4, 4, 4),
@@ -72,6 +75,9 @@ class SimpleBaseline(ZooModel):
         self.backbone = ResNetBackbone(depth, in_chans)
         self.head = DeconvHead(self.backbone.out_channels[-1], num_joints, tuple(num_deconv_filters),
                                tuple(num_deconv_kernels), final_conv_kernel, deconv_with_bias)
+
+    def default_pretrained_cfg(self) -> PretrainedCfg:
+        return pose_cfg(self.num_joints, self.default_input_size)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """N×in_chans×H×W → last stage N×C×⌈H/32⌉×⌈W/32⌉."""
@@ -92,6 +98,7 @@ class SimpleBaselineMSDH(ZooModel):
     """
 
     checkpoint_layouts = _LAYOUTS
+    prediction_layers = ("head.predictors",)
 
     def __init__(self, depth: int = 50, num_joints: int = 17, in_chans: int = 3, num_resolutions: int = 3,
                  num_deconv_filters: Sequence[int] = (256, 256, 256), num_deconv_kernels: Sequence[int] = (4, 4, 4),
@@ -101,6 +108,9 @@ class SimpleBaselineMSDH(ZooModel):
         self.backbone = ResNetBackbone(depth, in_chans)
         self.head = MultiScaleDeconvHead(self.backbone.out_channels[-1], num_joints, num_resolutions,
                                          tuple(num_deconv_filters), tuple(num_deconv_kernels), upsample_mode)
+
+    def default_pretrained_cfg(self) -> PretrainedCfg:
+        return pose_cfg(self.num_joints, self.default_input_size)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)[-1]
@@ -113,16 +123,22 @@ class SimpleBaselineMSDH(ZooModel):
         return self.head(self.forward_features(x))
 
 
-def _resnet_features(depth: int, in_chans: int = 3, **_ignored) -> nn.Module:
-    return ResNetBackbone(depth, in_chans)
+class ResNetFeatures(FeaturesModel):
+    """The four ResNet stages (``features_only=True``): ``forward`` → the maps at ``out_indices``,
+    strides 4, 8, 16, 32."""
+
+    def __init__(self, depth: int = 50, in_chans: int = 3, out_indices=(0, 1, 2, 3)):
+        super().__init__()
+        self.backbone = ResNetBackbone(depth, in_chans)
+        self._select_features(out_indices)
 
 
 def _simplebaseline(variant: str, depth: int, pretrained, **kwargs) -> nn.Module:
-    return build_model(SimpleBaseline, variant, pretrained, depth=depth, feature_builder=_resnet_features, **kwargs)
+    return build_model(SimpleBaseline, variant, pretrained, depth=depth, features_cls=ResNetFeatures, **kwargs)
 
 
 def _msdh(variant: str, depth: int, pretrained, **kwargs) -> nn.Module:
-    return build_model(SimpleBaselineMSDH, variant, pretrained, depth=depth, feature_builder=_resnet_features,
+    return build_model(SimpleBaselineMSDH, variant, pretrained, depth=depth, features_cls=ResNetFeatures,
                        **kwargs)
 
 

@@ -15,6 +15,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
+from hrnet_zoo.errors import HRNetZooError, LayoutNotRecognized
+
 ZOO_LAYOUT = "hrnet_zoo"
 # Containers that training scripts wrap state dicts in (mmpose/mmdet: state_dict, timm: state_dict_ema ...).
 _CONTAINER_KEYS = ("state_dict", "model", "net", "module")
@@ -25,7 +27,7 @@ _IGNORED_PREFIXES = ("data_preprocessor.",)
 _MAX_LISTED = 12
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(HRNetZooError, RuntimeError):
     """A checkpoint that cannot be read or does not fit the model."""
 
 
@@ -140,7 +142,7 @@ def convert_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor])
     for name, convert in candidates.items():
         try:
             converted = convert(state_dict)
-        except (KeyError, ValueError):  # a converter that does not apply to these keys
+        except LayoutNotRecognized:  # the one signal of "not my layout"; anything else is a bug
             continue
         score = len(model_keys & set(converted))
         if best is None or score > best[0]:

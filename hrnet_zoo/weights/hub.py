@@ -26,12 +26,14 @@ from huggingface_hub.utils import (  # also where huggingface_hub < 0.24 defines
 )
 from huggingface_hub.utils import tqdm as hf_tqdm
 
+from hrnet_zoo.errors import HRNetZooError
+
 CACHE_ENV = "HRNET_ZOO_CACHE"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
 
 
-class PretrainedWeightsError(RuntimeError):
+class PretrainedWeightsError(HRNetZooError, RuntimeError):
     """No usable weights: unknown tag, offline without a cache, checksum mismatch, unreachable source."""
 
 

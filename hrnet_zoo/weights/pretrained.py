@@ -15,13 +15,16 @@ import logging
 import os
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 from filelock import FileLock
 from torch import nn
 
+from hrnet_zoo._registry import get_model_entrypoint
+from hrnet_zoo.pretrained_cfg import PretrainedCfg, cfg_from_manifest
 from hrnet_zoo.weights.convert import CheckpointError, LoadResult, convert_state_dict, load_checkpoint, read_state_dict
 from hrnet_zoo.weights.hub import (
     PretrainedWeightsError,
@@ -32,12 +35,15 @@ from hrnet_zoo.weights.hub import (
 )
 from hrnet_zoo.weights.manifest import resolve_weights, source_label
 
-__all__ = ["PretrainedWeightsError", "load_pretrained", "fetch_weights", "prepare_weights",
-           "pretrained_model_kwargs", "only_prediction_layer_differs", "zoo_weights_file", "from_pretrained"]
+__all__ = ["PretrainedWeightsError", "WeightsSpec", "load_pretrained", "fetch_weights", "prepare_weights",
+           "weights_spec", "pretrained_model_kwargs", "only_prediction_layer_differs", "zoo_weights_file",
+           "read_zoo_config"]
 
 _logger = logging.getLogger(__name__)
 HUB_PREFIX = "hf-hub:"
 ZOO_WEIGHTS_NAME = "model.safetensors"
+#: Constructor arguments that size the prediction layer: a caller who sets one asks for a new head.
+HEAD_SIZE_ARGUMENTS = ("num_joints", "num_classes")
 
 
 def _is_zoo_format(pretrained) -> bool:
@@ -45,62 +51,92 @@ def _is_zoo_format(pretrained) -> bool:
         str(pretrained).startswith(HUB_PREFIX) or os.path.isdir(pretrained))
 
 
-def pretrained_model_kwargs(variant: str, pretrained, model_cls: type | None = None) -> dict:
-    """Constructor arguments the weights ask for, to be overridden by the caller's own.
+@dataclass(frozen=True)
+class WeightsSpec:
+    """What a ``pretrained=`` value says before any weight is read: the constructor arguments the
+    weights need, and how they change the model's ``pretrained_cfg``."""
 
-    A manifest entry may require some (e.g. timm's SSLD heads have no conv bias). hrnet_zoo's own
-    format carries all of them in ``config.json`` (``num_joints`` of a fine-tuned model, say), so a
-    model built from a saved folder or ``hf-hub:`` repo gets the saved head instead of a fresh one.
+    model_kwargs: dict
+    entry: dict | None = None          # the manifest entry, for a tag
+    saved_cfg: dict | None = None      # config.json's pretrained_cfg, for a folder or hf-hub repo
+
+    def pretrained_cfg(self, default: PretrainedCfg) -> PretrainedCfg:
+        """The cfg of a model built with these weights, given the family's ``default`` for it."""
+        if self.saved_cfg:
+            return PretrainedCfg.from_dict(self.saved_cfg)
+        if self.entry is not None:
+            return cfg_from_manifest(self.entry, default)
+        return default
+
+
+def weights_spec(variant: str, pretrained, model_cls: type | None = None,
+                 known_architectures: Iterable[str] = ()) -> WeightsSpec:
+    """Read what ``pretrained`` asks of the model ``variant`` builds (a ``model_cls``).
+
+    A manifest entry may require constructor arguments (e.g. timm's SSLD heads have no conv bias).
+    hrnet_zoo's own format carries all of them in ``config.json`` (``num_joints`` of a fine-tuned
+    model, say) with its ``pretrained_cfg``, so a model built from a saved folder or ``hf-hub:`` repo
+    gets the saved head and keypoint set instead of fresh ones. A config.json whose ``architecture``
+    is none of ``known_architectures`` (timm's, say) is another library's: its weights load by their
+    key layout and its arguments are ignored.
     """
     if not pretrained:
-        return {}
+        return WeightsSpec({})
     if not _is_zoo_format(pretrained):
-        return dict(resolve_weights(variant, pretrained).get("model_kwargs", {}))
+        entry = resolve_weights(variant, pretrained)
+        return WeightsSpec(dict(entry.get("model_kwargs", {})), entry=entry)
     spec = str(pretrained)
     if os.path.isdir(spec) and not (Path(spec) / "config.json").is_file():
-        return {}  # weights alone: the caller's arguments decide
+        return WeightsSpec({})  # weights alone: the caller's arguments decide
     config = dict(read_zoo_config(spec))
     architecture = config.pop("architecture", None)
-    if architecture not in zoo_model_classes():
-        return {}  # another library's config.json (timm's, say): its weights load by their key layout
+    saved_cfg = config.pop("pretrained_cfg", None)
+    if architecture not in set(known_architectures):
+        return WeightsSpec({})
     if model_cls is not None and architecture != model_cls.__name__:
         raise PretrainedWeightsError(
             f"{spec} holds a {architecture} (config.json), but {variant} builds a {model_cls.__name__}; "
             f"load it with hrnet_zoo.from_pretrained({spec!r})")
-    return config
+    return WeightsSpec(config, saved_cfg=saved_cfg)
 
 
-def load_pretrained(model: nn.Module, variant: str, pretrained: bool | str) -> LoadResult:
+def pretrained_model_kwargs(variant: str, pretrained, model_cls: type | None = None,
+                            known_architectures: Iterable[str] = ()) -> dict:
+    """The constructor arguments of :func:`weights_spec`."""
+    return weights_spec(variant, pretrained, model_cls, known_architectures).model_kwargs
+
+
+def load_pretrained(model: nn.Module, variant: str, pretrained: bool | str, new_head: bool = False) -> LoadResult:
     """Load the weights ``pretrained`` names into ``model`` (built for the registered ``variant``).
 
-    A pose/V2/V2p model built with ``num_joints``/``num_classes`` different from the checkpoint's
-    keeps a freshly initialised prediction layer (a warning names it); every other key must fit.
+    With ``new_head`` (the caller chose ``num_joints``/``num_classes``), a prediction layer whose size
+    differs from the checkpoint's keeps its fresh initialisation (a warning names it); otherwise, and
+    for every other key, the weights must fit.
     """
     if _is_zoo_format(pretrained):
         path = zoo_weights_file(str(pretrained))
-        return _load_into(model, read_state_dict(path), str(pretrained))
+        return _load_into(_weights_target(model, None), read_state_dict(path), str(pretrained), new_head)
     entry = resolve_weights(variant, pretrained)
     target = _weights_target(model, entry)
     state_dict = converted_state_dict(entry, target)
-    return _load_into(target, state_dict, f"{variant}:{entry['tag']}")
+    return _load_into(target, state_dict, f"{variant}:{entry['tag']}", new_head)
 
 
 def _is_backbone(model: nn.Module) -> bool:
-    # Every full model is a ZooModel; anything else is a bare backbone (features_only, or a full
-    # model's .backbone), into which checkpoints of full models load partially.
-    from hrnet_zoo.models.base import ZooModel
-
-    return not isinstance(model, ZooModel)
+    # Full models save themselves; anything else is a bare backbone (a features-only model's
+    # .backbone, or a full model's), into which checkpoints of full models load partially.
+    return not hasattr(model, "save_pretrained")
 
 
-def _weights_target(model: nn.Module, entry: dict) -> nn.Module:
-    """The module an entry's weights go into: the backbone for ``init: "backbone"`` entries."""
-    return model.backbone if entry["init"] == "backbone" and hasattr(model, "backbone") else model
+def _weights_target(model: nn.Module, entry: dict | None) -> nn.Module:
+    """The module weights go into: the backbone of a features-only model and for ``init: "backbone"`` entries."""
+    backbone_only = getattr(model, "features_only", False) or (entry is not None and entry["init"] == "backbone")
+    return model.backbone if backbone_only and hasattr(model, "backbone") else model
 
 
-def _load_into(model: nn.Module, state_dict: dict, label: str) -> LoadResult:
-    """Load strictly, except: a bare backbone skips what it has no place for, and a full model keeps
-    a fresh prediction layer when only its size differs (another num_joints/num_classes)."""
+def _load_into(model: nn.Module, state_dict: dict, label: str, new_head: bool = False) -> LoadResult:
+    """Load strictly, except: a bare backbone skips what it has no place for, and with ``new_head`` a
+    full model keeps a fresh prediction layer when only its size differs."""
     if _is_backbone(model):
         # hrnet_zoo-layout weights of a full model → its backbone
         inner = {k[len("backbone."):]: v for k, v in state_dict.items() if k.startswith("backbone.")}
@@ -115,9 +151,13 @@ def _load_into(model: nn.Module, state_dict: dict, label: str) -> LoadResult:
     if result.ok:
         return result
     if only_prediction_layer_differs(model, result):
-        layer = prediction_layer(model)
         shapes = "; ".join(f"{k}: checkpoint {tuple(a)}, model {tuple(b)}" for k, a, b in result.shape_mismatches)
-        warnings.warn(f"{label}: the prediction layer '{layer}' has a different size in the checkpoint "
+        if not new_head:
+            raise CheckpointError(
+                f"{label}: the weights' prediction layer has another size than the model's ({shapes}); its "
+                f"config disagrees with its weights. Pass {' or '.join(HEAD_SIZE_ARGUMENTS)} to start a new head")
+        layers = ", ".join(f"'{layer}'" for layer in model.prediction_layers)
+        warnings.warn(f"{label}: the prediction layer {layers} has a different size in the checkpoint "
                       f"({shapes}); it was not loaded and keeps its fresh initialisation. "
                       "Every other weight was loaded.", stacklevel=4)
         return result
@@ -125,23 +165,12 @@ def _load_into(model: nn.Module, state_dict: dict, label: str) -> LoadResult:
 
 
 def only_prediction_layer_differs(model: nn.Module, result: LoadResult) -> bool:
-    """Whether the one thing that kept a checkpoint from loading is the size of the prediction layer
-    (another ``num_joints``/``num_classes``)."""
-    layer = prediction_layer(model)
-    return (not result.missing_keys and not result.unexpected_keys and bool(result.shape_mismatches)
-            and all(k.startswith(layer + ".") for k, _, _ in result.shape_mismatches))
-
-
-def prediction_layer(model: nn.Module) -> str:
-    """Name of the layer that outputs the joints/classes: the last one whose weight has
-    ``num_joints`` (or ``num_classes``) output channels (any last weighted layer if the model has neither)."""
-    count = getattr(model, "num_joints", None) or getattr(model, "num_classes", None)
-    last = ""
-    for name, module in model.named_modules():
-        weight = module._parameters.get("weight")
-        if weight is not None and weight.ndim >= 2 and (count is None or weight.shape[0] == count):
-            last = name
-    return last
+    """Whether the one thing that kept a checkpoint from loading is the size of the layers the model
+    declares as its ``prediction_layers`` (another ``num_joints``/``num_classes``)."""
+    layers = tuple(getattr(model, "prediction_layers", ()))
+    return (bool(layers) and not result.missing_keys and not result.unexpected_keys
+            and bool(result.shape_mismatches)
+            and all(any(k.startswith(layer + ".") for layer in layers) for k, _, _ in result.shape_mismatches))
 
 
 # --- manifest entries: fetch, verify, convert, cache -------------------------------------------------------
@@ -263,11 +292,9 @@ def prepare_weights(model_name: str, tag: bool | str = True, model: nn.Module | 
 
     Returns a dict with the entry, the verified source ``path`` and ``sha256`` and the ``converted`` file.
     """
-    from hrnet_zoo._registry import create_model
-
     entry = resolve_weights(model_name, tag)
     if model is None:
-        model = create_model(model_name, **entry.get("model_kwargs", {}))
+        model = get_model_entrypoint(model_name)(**entry.get("model_kwargs", {}))  # the entry names a registered model
     target = _weights_target(model, entry)
     with _source_lock(entry):  # the same lock as loads: never two writers of one download
         source, sha256 = fetch_weights(entry)
@@ -308,39 +335,3 @@ def read_zoo_config(spec: str, revision: str | None = None, **hub_kwargs) -> dic
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise PretrainedWeightsError(f"{spec} has no readable config.json: {e}") from e
-
-
-def zoo_model_classes() -> dict[str, type]:
-    """Every imported ZooModel subclass by class name (what config.json's ``architecture`` names)."""
-    import hrnet_zoo.models  # noqa: F401  (registers every family)
-    from hrnet_zoo.models.base import ZooModel
-
-    found, pending = {}, [ZooModel]
-    while pending:
-        cls = pending.pop()
-        for sub in cls.__subclasses__():
-            found[sub.__name__] = sub
-            pending.append(sub)
-    return found
-
-
-def from_pretrained(repo_or_dir: str, *, revision: str | None = None, **kwargs) -> nn.Module:
-    """Rebuild whichever architecture ``config.json`` names and load ``model.safetensors``.
-
-    Args:
-        repo_or_dir: ``"org/repo"`` (optionally ``"hf-hub:org/repo@rev"``) or a folder from ``save_pretrained``.
-        **kwargs: ``token``, ``cache_dir``, ``force_download``, ``local_files_only``, ``map_location``,
-            and constructor overrides, passed to ``Class.from_pretrained``.
-    """
-    hub_keys = ("token", "cache_dir", "force_download", "local_files_only")
-    config = read_zoo_config(repo_or_dir, revision, **{k: kwargs[k] for k in hub_keys if k in kwargs})
-    architecture = config.get("architecture")
-    classes = zoo_model_classes()
-    if architecture not in classes:
-        raise PretrainedWeightsError(
-            f"config.json of {repo_or_dir} names architecture {architecture!r}, which hrnet_zoo does not know "
-            f"(known: {', '.join(sorted(classes))}); load it with the model class's from_pretrained instead")
-    if not os.path.isdir(repo_or_dir):
-        repo_or_dir, spec_revision = parse_hub_spec(repo_or_dir)
-        revision = revision or spec_revision
-    return classes[architecture].from_pretrained(repo_or_dir, revision=revision, **kwargs)

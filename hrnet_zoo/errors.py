@@ -1,0 +1,23 @@
+"""The package's error base class, and the signal a key-layout converter gives when a checkpoint is not its layout.
+
+Every error hrnet_zoo raises on purpose derives from :class:`HRNetZooError`; each also keeps the builtin
+base it always had (``KeyError`` for an unknown model, ``RuntimeError`` for checkpoints and weights,
+``ValueError`` for bad arguments), so ``except`` clauses written against those still catch it.
+"""
+from __future__ import annotations
+
+
+class HRNetZooError(Exception):
+    """Base of every error hrnet_zoo raises on purpose."""
+
+
+class InvalidArgumentError(HRNetZooError, ValueError):
+    """An argument hrnet_zoo cannot use (a wrong shape, range or size); the message names it."""
+
+
+class LayoutNotRecognized(HRNetZooError):
+    """Raised by a key-layout converter when a state dict is not in its layout.
+
+    Only this exception means "try the next layout"; anything else a converter raises is a bug and
+    propagates.
+    """
