@@ -8,6 +8,7 @@ exact target size, which also makes inputs not divisible by 32 export correctly)
 """
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from hrnet_zoo.fuse import fuse_conv_bn
+from hrnet_zoo.pretrained_cfg import PretrainedCfg
 
 DEFAULT_OPSET = 17
 #: Opsets the exporter is known to handle for every model here (``Resize`` needs ≥ 11).
@@ -48,17 +50,20 @@ def output_names(model: nn.Module, example: torch.Tensor) -> list[str]:
     return ["output"] if n == 1 else [f"output_{i}" for i in range(n)]
 
 
-def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int] = (256, 192),
+def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int] | None = None,
                 in_chans: int = 3, opset: int = DEFAULT_OPSET, fuse: bool = True) -> list[str]:
     """Write ``model`` as ONNX to ``path``; returns the output names.
 
     The input ``"input"`` is N×in_chans×H×W with N dynamic (axis name ``"batch"``) and H×W fixed to
-    ``input_size``; every output has its batch axis dynamic too. The model is exported in eval
-    mode, with BatchNorm folded when ``fuse`` is true.
+    ``input_size`` ``(H, W)``, by default the model's ``pretrained_cfg.input_size``; every output has
+    its batch axis dynamic too. The model is exported in eval mode (on a copy: the caller's model is
+    not changed), with BatchNorm folded when ``fuse`` is true.
     """
     check_opset(opset)
+    cfg = getattr(model, "pretrained_cfg", None) or PretrainedCfg()
+    input_size = cfg.input_size if input_size is None else cfg.check_input_size(input_size)
     example = torch.randn(1, in_chans, *input_size)
-    model = fuse_conv_bn(model) if fuse else model.eval()
+    model = fuse_conv_bn(model) if fuse else copy.deepcopy(model).eval()
     names = output_names(model, example)
     dynamic_axes = {name: {0: "batch"} for name in [INPUT_NAME, *names]}
     with warnings.catch_warnings():
@@ -78,11 +83,9 @@ def onnx_max_rel_error(path: str | os.PathLike, model: nn.Module, x: torch.Tenso
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {INPUT_NAME: x.numpy()})
-    was_training = model.training
-    model.eval()
+    reference = copy.deepcopy(model).eval() if model.training else model  # the caller's model stays as it is
     with torch.no_grad():
-        ref = flatten_outputs(model(x))
-    model.train(was_training)
+        ref = flatten_outputs(reference(x))
     if len(got) != len(ref):
         raise RuntimeError(f"ONNX graph has {len(got)} outputs, the model {len(ref)}")
     return max_relative_error([torch.from_numpy(g) for g in got], ref)

@@ -164,4 +164,9 @@ def cfg_from_manifest(entry: Mapping[str, Any], base: PretrainedCfg) -> Pretrain
             from_entry[key] = norm[key]
     if entry.get("num_classes") and base.num_classes is not None:
         from_entry["num_classes"] = entry["num_classes"]
+    if base.output_stride:  # a pose model: the keypoint set and the σ its targets were drawn with
+        if entry.get("keypoints"):
+            from_entry["keypoints"] = resolve_keypoint_set(entry["keypoints"])
+        if entry.get("heatmap_sigma"):
+            from_entry["heatmap_sigma"] = float(entry["heatmap_sigma"])
     return base.replace(**from_entry)

@@ -6,6 +6,7 @@ rest of hrnet_zoo works without it (``pip install Pillow``).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -34,16 +35,19 @@ def _side(name: str):
 
 
 def draw_keypoints(image, keypoints, skeleton=None, score_threshold: float = 0.3, radius: int | None = None,
-                   line_width: int | None = None, keypoint_names=None):
+                   line_width: int | None = None, keypoint_names=None, keypoint_set=None):
     """Draw keypoints and the skeleton of every person on a copy of the image.
 
     Args:
         image: uint8 H×W×3 numpy / PIL image, or a 3×H×W tensor.
         keypoints: N×K×3 (x, y, score) as returned by :func:`predict_keypoints`, or N×K×2 / K×2|3.
-        skeleton: (i, j) index pairs to join; by default COCO's for 17 keypoints, MPII's for 16.
-        score_threshold: keypoints (and limbs touching them) scoring below are not drawn.
+        skeleton: (i, j) index pairs to join; by default ``keypoint_set``'s, else COCO's for 17
+            keypoints, MPII's for 16.
+        score_threshold: keypoints (and limbs touching them) scoring below are not drawn; a warning
+            says so when that hides every keypoint.
         radius, line_width: in pixels; by default scaled to the image size.
-        keypoint_names: used to colour left/right; by default the COCO or MPII names.
+        keypoint_names: used to colour left/right; by default ``keypoint_set``'s, else the COCO or MPII names.
+        keypoint_set: a :class:`~hrnet_zoo.KeypointSet` (e.g. ``model.pretrained_cfg.keypoints``).
 
     Returns:
         ``PIL.Image.Image`` (RGB).
@@ -57,7 +61,9 @@ def draw_keypoints(image, keypoints, skeleton=None, score_threshold: float = 0.3
     if points.ndim != 3 or points.shape[-1] not in (2, 3):
         raise ValueError(f"keypoints must be N×K×3 (x, y, score) or N×K×2, got shape {points.shape}")
     num_keypoints = points.shape[1]
-    kset = keypoint_set_for(num_keypoints)
+    kset = keypoint_set if keypoint_set is not None else keypoint_set_for(num_keypoints)
+    if kset is not None and kset.num_keypoints != num_keypoints:
+        raise ValueError(f"keypoint_set {kset.name!r} has {kset.num_keypoints} keypoints, the points {num_keypoints}")
     if skeleton is None:
         skeleton = kset.skeleton if kset is not None else ()
     names = keypoint_names or (kset.keypoint_names if kset is not None else [""] * num_keypoints)
@@ -66,8 +72,11 @@ def draw_keypoints(image, keypoints, skeleton=None, score_threshold: float = 0.3
     radius = radius or max(2, round(size / 120))
     line_width = line_width or max(1, round(size / 160))
     draw = ImageDraw.Draw(canvas)
-    for person, person_scores in zip(points, scores):
-        shown = (person_scores >= score_threshold) & np.isfinite(person[:, :2]).all(1)
+    visible = (scores >= score_threshold) & np.isfinite(points[..., :2]).all(-1)
+    if points.size and not visible.any():
+        warnings.warn(f"draw_keypoints drew nothing: every keypoint scores below score_threshold={score_threshold} "
+                      f"(highest {np.nanmax(scores):.3g}); lower the threshold to see them", stacklevel=2)
+    for person, shown in zip(points, visible):
         for i, j in skeleton:
             if shown[i] and shown[j]:
                 colour = _side(names[i]) if _side(names[i]) == _side(names[j]) else _CENTRE

@@ -159,11 +159,28 @@ def scenario_pretrained() -> dict:
     out["malicious_pickle"] = {**error_of(lambda: hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained="evil")),
                                "marker_exists": Path(ARGS["marker"]).exists()}
 
-    # Fine-tuned 5-joint model → push_to_hub → hrnet_zoo.from_pretrained: identical outputs.
+    # A manifest tag's input size reaches the crops predict_keypoints feeds the model.
+    register_weights(hf_entry("hrnet_w18_small_v1", "crop-test", "org/pose-small", "pose.pth", input_size=[128, 96],
+                              num_joints=17, keypoints="coco", heatmap_sigma=3.0, license="MIT"))
+    tagged = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained="crop-test").eval()
+    fed = []
+    tagged.register_forward_pre_hook(lambda module, args: fed.append(list(args[0].shape[-2:])))
+    image = torch.randint(0, 256, (200, 160, 3), dtype=torch.uint8).numpy()
+    keypoints = hrnet_zoo.predict_keypoints(tagged, image, [[10, 10, 100, 150]])
+    cfg = tagged.pretrained_cfg
+    out["tag_cfg"] = {"input_size": list(cfg.input_size), "crops_fed": fed, "tag": cfg.tag, "source": cfg.source,
+                      "license": cfg.license, "sigma": cfg.heatmap_sigma, "keypoints": cfg.keypoints.name,
+                      "keypoints_shape": list(keypoints.shape)}
+
+    # Fine-tuned 5-joint model with its own keypoint set → push_to_hub → hrnet_zoo.from_pretrained:
+    # identical outputs, and the keypoint set comes back.
     torch.manual_seed(0)
     for p in five.head.parameters():
         p.data.normal_()
     five.eval()
+    fish = hrnet_zoo.KeypointSet.from_names(["snout", "left_fin", "right_fin", "tail", "dorsal"], name="fish",
+                                            skeleton=[(0, 3), (1, 2)], sigmas=[0.03, 0.05, 0.05, 0.04, 0.06])
+    five.pretrained_cfg = five.pretrained_cfg.replace(keypoints=fish, input_size=(64, 48))
     x = torch.randn(1, 3, 64, 48)
     commit_url = five.push_to_hub("me/pose-5")
     again = hrnet_zoo.from_pretrained("me/pose-5")
@@ -173,6 +190,8 @@ def scenario_pretrained() -> dict:
     out["push_round_trip"] = {"class": type(again).__name__, "num_joints": again.num_joints,
                               "identical": bool(torch.equal(five(x), again(x))),
                               "hf_hub_rev_identical": bool(torch.equal(five.eval()(x), at_rev.eval()(x))),
+                              "cfg_identical": again.pretrained_cfg == five.pretrained_cfg == at_rev.pretrained_cfg,
+                              "flip_pairs": [list(p) for p in again.pretrained_cfg.keypoints.flip_pairs],
                               "commit_url": str(commit_url)}
 
     from hrnet_zoo.cli import main

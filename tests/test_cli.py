@@ -22,7 +22,7 @@ def run(capsys, *argv):
 def hrnet_zoo_command(*argv):
     """The installed console script, in a fresh interpreter (what users and external checks run)."""
     exe = shutil.which("hrnet-zoo")
-    cmd = [exe, *argv] if exe else [sys.executable, "-m", "hrnet_zoo.cli", *argv]
+    cmd = [exe, *argv] if exe else [sys.executable, "-m", "hrnet_zoo", *argv]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 

@@ -60,6 +60,13 @@ def hub_results(tmp_path_factory):
         hub.close()
 
 
+def test_a_tag_brings_its_pretrained_cfg_to_predict_keypoints(hub_results):
+    assert hub_results["tag_cfg"] == {"input_size": [128, 96], "crops_fed": [[128, 96], [128, 96]],
+                                      "tag": "crop-test", "source": "hf://org/pose-small/pose.pth",
+                                      "license": "MIT", "sigma": 3.0, "keypoints": "coco",
+                                      "keypoints_shape": [1, 17, 3]}
+
+
 def test_in1k_loads_timm_weights_into_the_backbone_only(hub_results):
     assert hub_results["in1k_backbone"] == {"backbone_equal": True, "head_untouched_shape": [17, 16, 1, 1]}
     assert hub_results["in1k_v2_and_features"] == {"v2": True, "features_only": True}
@@ -83,6 +90,7 @@ def test_fine_tuned_model_round_trips_through_hub(hub_results):
     result = hub_results["push_round_trip"]
     assert result["class"] == "HRNetPose" and result["num_joints"] == 5
     assert result["identical"] and result["hf_hub_rev_identical"]
+    assert result["cfg_identical"] and result["flip_pairs"] == [[1, 2]]  # the keypoint set came back
     assert "/me/pose-5/commit/" in result["commit_url"]
 
 

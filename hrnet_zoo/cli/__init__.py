@@ -11,6 +11,8 @@ import importlib
 import sys
 import warnings
 
+from hrnet_zoo import __version__
+
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "hrnet_zoo.cli.models",
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hrnet-zoo", description="High-resolution backbones: models, weights, complexity.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"hrnet-zoo {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -62,6 +65,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hrnet-zoo: error: {e}", file=sys.stderr)
         return e.exit_status
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,14 +25,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from hrnet_zoo import create_model
     from hrnet_zoo.cli.models import parse_input_size, resolve_model_name
-    from hrnet_zoo.complexity import default_input_size
     from hrnet_zoo.export import DEFAULT_OPSET, check_opset, export_onnx, onnx_max_rel_error
     from hrnet_zoo.weights import CheckpointError, load_checkpoint
 
     if args.format not in FORMATS:
         raise UsageError(f"unsupported --format {args.format!r}: choose {', '.join(FORMATS)}")
     name = resolve_model_name(args.model)
-    size = parse_input_size(args.input_size) if args.input_size else default_input_size(name)
+    size = parse_input_size(args.input_size) if args.input_size else None  # None: the model's pretrained_cfg
     opset = _optional_int(args.opset, "--opset")
     opset = DEFAULT_OPSET if opset is None else opset
     try:
@@ -63,6 +62,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     model.eval()
 
     in_chans = 3
+    size = size or model.pretrained_cfg.input_size
     export_onnx(model, output, input_size=size, in_chans=in_chans, opset=opset, fuse=not args.no_fuse)
     line = f"wrote {output}: {name}, input N×{in_chans}×{size[0]}×{size[1]} (dynamic batch), opset {opset}"
     if args.no_verify:
@@ -82,7 +82,8 @@ def register(subparsers) -> None:
     p.add_argument("--checkpoint", help="weights to load first (any layout load_checkpoint understands)")
     p.add_argument("--format", default="onnx", help="only 'onnx'")
     p.add_argument("--output", required=True, help="file to write, e.g. hrnet_w32.onnx")
-    p.add_argument("--input-size", help="HxW the graph is traced at, default per family (256x192 for pose)")
+    p.add_argument("--input-size", help="HxW the graph is traced at; default: the model's pretrained_cfg "
+                                        "input size (256x192 for the COCO pose models)")
     p.add_argument("--opset", help="ONNX opset (default 17)")
     p.add_argument("--num-classes", help="classes of a classification / segmentation head")
     p.add_argument("--num-joints", help="keypoints of a pose model")

@@ -220,6 +220,39 @@ def _config(model) -> dict:
     return dict(getattr(model, "_hub_mixin_config", None) or {})
 
 
+def pretrained_cfg_of(model, name: str, tag: str | None):
+    """The ``pretrained_cfg`` the model gets with the weights ``tag`` (default: its default weights,
+    or the family defaults when it has none), read from the manifest without downloading anything."""
+    from hrnet_zoo.weights.manifest import UnknownWeightsError
+    from hrnet_zoo.weights.pretrained import weights_spec
+
+    try:
+        spec = weights_spec(name, tag or True)
+    except UnknownWeightsError as e:
+        if tag:
+            raise UsageError(str(e)) from None
+        return model.pretrained_cfg
+    return spec.pretrained_cfg(model.pretrained_cfg)
+
+
+def pretrained_cfg_lines(cfg) -> list[tuple[str, str]]:
+    """``hrnet-zoo info`` rows for a :class:`~hrnet_zoo.PretrainedCfg`."""
+    h, w = cfg.input_size
+    rows = [("input size", f"{h}x{w} (HxW)"),
+            ("normalisation", f"{cfg.color} {cfg.scale}, mean {list(cfg.mean)}, std {list(cfg.std)}")]
+    if cfg.keypoints is not None:
+        kset = cfg.keypoints
+        rows += [("keypoints", f"{kset.name}, {kset.num_keypoints}: {', '.join(kset.keypoint_names)}"),
+                 ("flip pairs", " ".join(f"{a}-{b}" for a, b in kset.flip_pairs) or "none")]
+    if cfg.output_stride:
+        rows.append(("heatmaps", f"stride {cfg.output_stride}, sigma {cfg.heatmap_sigma}, decoder {cfg.decoder}"))
+    if cfg.num_classes:
+        rows.append(("classes", str(cfg.num_classes)))
+    if cfg.source:
+        rows.append(("weights cfg", f"{cfg.tag} from {cfg.source} ({cfg.license or 'licence not stated'})"))
+    return rows
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     import torch
 
@@ -229,11 +262,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     name = resolve_model_name(args.model)
     with torch.device("meta"):  # for its class and config only: nothing is allocated
         model = create_model(name)
+    cfg = pretrained_cfg_of(model, name, args.tag)
     stats = measure_model(name, fvcore=not args.no_fvcore)
     weights = weights_lines(name)
     if args.json:
         print(json.dumps({**json_row({"model": name, **stats}), "architecture": type(model).__name__,
-                          "config": _config(model), "weights": weights}))
+                          "config": _config(model), "weights": weights, "pretrained_cfg": cfg.to_dict()}))
         return 0
     h, w = stats["input_size"]
     config = ", ".join(f"{k}={v}" for k, v in _config(model).items()) or "-"
@@ -246,6 +280,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ("GFLOPs", f"{_fmt_gflops(stats['gflops'])} fvcore, {_fmt_gflops(stats['paper_gflops'])} paper convention"),
         ("weights", weights[0]),
         *(("", line) for line in weights[1:]),
+        *pretrained_cfg_lines(cfg),
     ]
     for key, value in rows:
         print(f"{key:<15}{value}")
@@ -264,6 +299,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("info", help="architecture, params, GFLOPs and weights of a model",
                               epilog=INFO_EPILOG, formatter_class=formatter)
     p.add_argument("model", help="model name or alias (w32 → hrnet_w32)")
+    p.add_argument("--tag", help="show the pretrained_cfg of these weights (default: the default weights)")
     p.add_argument("--no-fvcore", action="store_true", help="skip fvcore's trace (paper GFLOPs only; faster)")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=_cmd_info)
