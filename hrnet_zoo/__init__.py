@@ -7,12 +7,12 @@ torch.Size([1, 17, 64, 48])
 
 Public API:
 
-* models: :func:`create_model`, :func:`list_models`, :func:`is_model`, :func:`register_model`, one
+* models: [`create_model()`][hrnet_zoo._factory.create_model], [`list_models()`][hrnet_zoo._factory.list_models], [`is_model()`][hrnet_zoo._registry.is_model], [`register_model()`][hrnet_zoo._registry.register_model], one
   factory function per registered name (``hrnet_w48`` …) and the model classes;
-* weights: :func:`load_checkpoint` (official, mmpose, timm, princeton-vl and hrnet_zoo key layouts),
-  :func:`from_pretrained` (Hub repos and folders written by ``save_pretrained``);
-* cost and speed: :func:`count_params`, :func:`count_flops`, :func:`fuse_conv_bn`;
-* keypoints: :mod:`hrnet_zoo.codecs`, :func:`predict_keypoints`, :func:`draw_keypoints`, :func:`plot_heatmaps`.
+* weights: [`load_checkpoint()`][hrnet_zoo.weights.convert.load_checkpoint] (official, mmpose, timm, princeton-vl and hrnet_zoo key layouts),
+  [`from_pretrained()`][hrnet_zoo.models.base.from_pretrained] (Hub repos and folders written by ``save_pretrained``);
+* cost and speed: [`count_params()`][hrnet_zoo.complexity.count_params], [`count_flops()`][hrnet_zoo.complexity.count_flops], [`fuse_conv_bn()`][hrnet_zoo.fuse.fuse_conv_bn];
+* keypoints: `hrnet_zoo.codecs`, [`predict_keypoints()`][hrnet_zoo.inference.predict_keypoints], [`draw_keypoints()`][hrnet_zoo.visualize.draw_keypoints], [`plot_heatmaps()`][hrnet_zoo.visualize.plot_heatmaps].
 """
 from hrnet_zoo import codecs
 from hrnet_zoo._factory import UnknownModelError, create_model, list_models

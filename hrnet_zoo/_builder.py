@@ -18,12 +18,12 @@ def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str 
     """Build ``model_cls(**kwargs)`` for the registered name ``variant``.
 
     Args:
-        pretrained: see :func:`hrnet_zoo.create_model`.
+        pretrained: see [`hrnet_zoo.create_model()`][hrnet_zoo._factory.create_model].
         features_only: build ``features_cls(**features_kwargs, **kwargs)`` instead, the backbone alone,
             whose forward returns the list of multi-resolution maps (``out_indices`` picks them) and
             which carries ``feature_info``. Any argument it does not take raises ``TypeError``.
         keypoints: the keypoint set of a pose model (sets ``num_joints``, and ``pretrained_cfg.keypoints``).
-        pretrained_cfg_overlay: :class:`~hrnet_zoo.PretrainedCfg` fields that replace the built ones.
+        pretrained_cfg_overlay: [`PretrainedCfg`][hrnet_zoo.pretrained_cfg.PretrainedCfg] fields that replace the built ones.
     """
     keypoint_set = None if keypoints is None else resolve_keypoint_set(keypoints)
     if keypoint_set is not None:

@@ -23,7 +23,7 @@ def unknown_model_message(name: str, close: list[str] | None = None) -> str:
 
 
 def model_entrypoint(name: str):
-    """The registered factory of ``name``; :class:`UnknownModelError` with close names otherwise."""
+    """The registered factory of ``name``; [`UnknownModelError`][hrnet_zoo._factory.UnknownModelError] with close names otherwise."""
     fn = get_model_entrypoint(name)
     if fn is None:
         raise UnknownModelError(unknown_model_message(name))
@@ -46,14 +46,14 @@ def create_model(name: str, pretrained: bool | str = False, **kwargs) -> nn.Modu
     """Build a registered model.
 
     Args:
-        name: a name from :func:`list_models`, e.g. ``"hrnet_w32"``.
+        name: a name from [`list_models()`][hrnet_zoo._factory.list_models], e.g. ``"hrnet_w32"``.
         pretrained: ``False``; ``True`` for the default weights the manifest names; a manifest tag;
             ``"hf-hub:org/repo[@rev]"`` or a local folder in hrnet_zoo's own format, whose
             ``config.json`` supplies constructor arguments that ``kwargs`` do not set, and the
             ``pretrained_cfg``.
         **kwargs: passed to the factory: ``num_joints``, ``num_classes``, ``in_chans``, ``keypoints``
-            (a :class:`~hrnet_zoo.KeypointSet`, built-in name or list of names; sets ``num_joints``),
-            ``pretrained_cfg_overlay`` (a dict of :class:`~hrnet_zoo.PretrainedCfg` fields), or
+            (a [`KeypointSet`][hrnet_zoo.keypoints.KeypointSet], built-in name or list of names; sets ``num_joints``),
+            ``pretrained_cfg_overlay`` (a dict of [`PretrainedCfg`][hrnet_zoo.pretrained_cfg.PretrainedCfg] fields), or
             ``features_only=True`` with ``out_indices``. An argument the model does not take raises
             ``TypeError``.
     """

@@ -1,8 +1,8 @@
 """Model registry: the names of the registered factories, and nothing else.
 
-Every architecture variant is one thin factory function decorated with :func:`register_model`. This
+Every architecture variant is one thin factory function decorated with [`register_model()`][hrnet_zoo._registry.register_model]. This
 module imports nothing of the package, so any layer may use it; building models (``create_model``)
-and their weights live above it in :mod:`hrnet_zoo._factory`.
+and their weights live above it in `hrnet_zoo._factory`.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Parameters and FLOPs, counted two ways.
 
-* ``gflops``: fvcore's :class:`~fvcore.nn.FlopCountAnalysis` total ÷ 1e9. fvcore counts one
+* ``gflops``: fvcore's `FlopCountAnalysis` total ÷ 1e9. fvcore counts one
   multiply-add as one flop and also counts BatchNorm, upsampling and pooling; it counts a transposed
   convolution at its *input* size.
 * ``paper_gflops``: multiply-adds of convolutions and linear layers ÷ 2**30, every convolution
@@ -86,12 +86,12 @@ def fvcore_analysis(model: nn.Module, inputs: torch.Tensor | tuple, ops: Iterabl
     """A quiet ``FlopCountAnalysis`` of ``model(inputs)``.
 
     Args:
-        ops: count only these fvcore op names (e.g. :data:`PAPER_OPS`); ``None`` keeps fvcore's
+        ops: count only these fvcore op names (e.g. `PAPER_OPS`); ``None`` keeps fvcore's
             default handles (convolutions, linear, BatchNorm, upsampling, adaptive pooling ...).
 
     fvcore's ``set_op_handle(op, None)`` only adds ``op`` to an ignore set: its default handle stays
     and BatchNorm is still counted. To count a subset we clear every handle and register the wanted
-    ones. :data:`EXTRA_OPS` get fvcore's pooling rule. The ops of :data:`ZERO_COST_OPS` are ignored explicitly instead of silencing fvcore's
+    ones. `EXTRA_OPS` get fvcore's pooling rule. The ops of `ZERO_COST_OPS` are ignored explicitly instead of silencing fvcore's
     unsupported-op log wholesale; whatever else fvcore cannot count is returned by
     ``analysis.unsupported_ops()`` (``count_flops`` reports it as ``uncounted_ops``).
     """
@@ -233,8 +233,8 @@ def count_flops(model: nn.Module, input_size: tuple[int, int] = POSE_INPUT_SIZE,
 
 def measure_model(name: str, input_size: tuple[int, int] | None = None, batch_size: int = 1,
                   fvcore: bool = True, depth: int = 2, **model_kwargs) -> dict:
-    """:func:`count_flops` of the registered model ``name`` (plus a ``"model"`` key), at its family's
-    :func:`default_input_size` unless ``input_size`` is given.
+    """[`count_flops()`][hrnet_zoo.complexity.count_flops] of the registered model ``name`` (plus a ``"model"`` key), at its family's
+    [`default_input_size()`][hrnet_zoo.complexity.default_input_size] unless ``input_size`` is given.
 
     With ``fvcore=False`` the model is built on the meta device: the paper count needs shapes only,
     so nothing is initialised or computed and even 800×1216 inputs take a fraction of a second.

@@ -1,6 +1,6 @@
 """The package's error base class, and the signal a key-layout converter gives when a checkpoint is not its layout.
 
-Every error hrnet_zoo raises on purpose derives from :class:`HRNetZooError`; each also keeps the builtin
+Every error hrnet_zoo raises on purpose derives from [`HRNetZooError`][hrnet_zoo.errors.HRNetZooError]; each also keeps the builtin
 base it always had (``KeyError`` for an unknown model, ``RuntimeError`` for checkpoints and weights,
 ``ValueError`` for bad arguments), so ``except`` clauses written against those still catch it.
 """

@@ -1,7 +1,7 @@
 """ONNX export with a dynamic batch axis, and a parity check against onnxruntime.
 
 The graph is produced by torch's TorchScript-based exporter (``dynamo=False``): it needs no extra
-package and handles every model of the zoo. BatchNorms are folded first (:func:`fuse_conv_bn`), so
+package and handles every model of the zoo. BatchNorms are folded first ([`fuse_conv_bn()`][hrnet_zoo.fuse.fuse_conv_bn]), so
 the ONNX graph holds convolutions, resizes and element-wise ops only. Opset 17 has ``Resize`` with
 explicit output sizes in both ``nearest`` and ``linear`` modes (the HRNet fuse layers resize to the
 exact target size, which also makes inputs not divisible by 32 export correctly).
@@ -25,7 +25,7 @@ INPUT_NAME = "input"
 
 
 def check_opset(opset: int) -> None:
-    """Raise ValueError for an opset outside :data:`SUPPORTED_OPSETS`."""
+    """Raise ValueError for an opset outside `SUPPORTED_OPSETS`."""
     if opset not in SUPPORTED_OPSETS:
         raise ValueError(f"opset {opset} is not supported: choose {SUPPORTED_OPSETS.start}–{SUPPORTED_OPSETS.stop - 1}")
 

@@ -1,4 +1,4 @@
-"""Fold BatchNorm into convolutions for inference: :func:`fuse_conv_bn`.
+"""Fold BatchNorm into convolutions for inference: [`fuse_conv_bn()`][hrnet_zoo.fuse.fuse_conv_bn].
 
 In eval mode a BatchNorm is a per-channel affine map ``y = s·x + t`` with
 ``s = γ / sqrt(running_var + ε)`` and ``t = β − s·running_mean``. When it reads the output of a
@@ -14,7 +14,7 @@ for blocks with ``conv1``/``bn1`` attributes called from ``forward``, and for an
 BatchNorms that no convolution feeds directly — the pre-activation ``BN → ReLU → conv`` of the
 Stacked Hourglass residual, whose BN reads a sum — cannot be folded into the preceding layer, and
 folding them into the *following* conv is impossible too (the ReLU sits in between). They become a
-:class:`ChannelAffine`: the same affine map with ``s`` and ``t`` precomputed, one fused multiply-add.
+`ChannelAffine`: the same affine map with ``s`` and ``t`` precomputed, one fused multiply-add.
 Either way no BatchNorm module is left.
 """
 from __future__ import annotations
@@ -183,7 +183,7 @@ def fuse_conv_bn(model: nn.Module, example_input: torch.Tensor | None = None) ->
     convolution's weight and bias (``Conv*d`` and ``ConvTranspose*d``) and replaced by
     ``nn.Identity`` — module names and the structure stay as they were. A BatchNorm that no
     convolution feeds directly (pre-activation ``BN → ReLU → conv``) becomes a
-    :class:`ChannelAffine` with the precomputed scale and shift. The copy has no ``BatchNorm``
+    `ChannelAffine` with the precomputed scale and shift. The copy has no ``BatchNorm``
     module left and gives the same outputs within float32 rounding (folding is done in float64).
 
     Args:

@@ -256,7 +256,7 @@ def predict_keypoints(model, image, boxes, flip_test: bool = True, decoder: str 
 
     Args:
         model: an hrnet_zoo pose model in eval mode (N×3×H×W → N×K×H/4×W/4 heatmaps) on any device,
-            or a runner from :func:`hrnet_zoo.optimize`.
+            or a runner from `hrnet_zoo.optimize()`.
         image: uint8 H×W×3 RGB numpy array or PIL image, or a 3×H×W tensor (uint8 or float in [0, 1]).
         boxes: N×4 person boxes (x, y, width, height) in image pixels; N = 0 gives an empty result.
         flip_test: average with the flipped crop's heatmaps (flipped back, left/right swapped).

@@ -1,8 +1,8 @@
 """Keypoint sets: names, skeleton, flip pairs and OKS sigmas of a keypoint layout, and the OKS similarity.
 
 COCO-17 and MPII-16 are built in; any other layout is made from its names
-(:meth:`KeypointSet.from_names`) or from a COCO annotation file's category
-(:meth:`KeypointSet.from_coco_category`). Indices are 0-based (a COCO file's ``skeleton`` is 1-based
+(`KeypointSet.from_names()`) or from a COCO annotation file's category
+(`KeypointSet.from_coco_category()`). Indices are 0-based (a COCO file's ``skeleton`` is 1-based
 and is converted). Flip pairs are those of the official HRNet datasets (``lib/dataset/coco.py``,
 ``lib/dataset/mpii.py``); COCO sigmas are the COCO keypoint-evaluation constants. MPII has no official
 OKS; its sigmas are the ones mmpose ships for MPII (``configs/_base_/datasets/mpii.py``).
@@ -82,7 +82,7 @@ class KeypointSet:
         """A set from its keypoint names.
 
         ``flip_pairs`` default to the pairs named ``left_x``/``right_x`` (also ``l_x``/``r_x`` and
-        ``leftx``/``rightx``); ``sigmas`` default to :data:`DEFAULT_SIGMA` for every keypoint.
+        ``leftx``/``rightx``); ``sigmas`` default to `DEFAULT_SIGMA` for every keypoint.
         """
         names = tuple(str(n) for n in names)
         pairs = flip_pairs_from_names(names) if flip_pairs is None else flip_pairs
@@ -188,8 +188,8 @@ def keypoint_set_for(num_keypoints: int) -> KeypointSet | None:
 
 
 def resolve_keypoint_set(keypoints) -> KeypointSet:
-    """A :class:`KeypointSet` from a set, a built-in name (``"coco"``, ``"mpii"``), a dict from
-    :meth:`KeypointSet.to_dict`, a COCO category dict, or a list of keypoint names."""
+    """A [`KeypointSet`][hrnet_zoo.keypoints.KeypointSet] from a set, a built-in name (``"coco"``, ``"mpii"``), a dict from
+    `KeypointSet.to_dict()`, a COCO category dict, or a list of keypoint names."""
     if isinstance(keypoints, KeypointSet):
         return keypoints
     if isinstance(keypoints, str):

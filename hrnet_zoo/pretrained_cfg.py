@@ -107,7 +107,7 @@ class PretrainedCfg:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "PretrainedCfg":
-        """Inverse of :meth:`to_dict`; unknown keys (from a newer version) are ignored."""
+        """Inverse of `to_dict()`; unknown keys (from a newer version) are ignored."""
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -132,7 +132,7 @@ class PretrainedCfg:
 
 
 def check_size(size, what: str = "input_size") -> tuple[int, int]:
-    """``size`` as an ``(H, W)`` tuple of positive integers, or an :class:`InvalidArgumentError` naming ``what``."""
+    """``size`` as an ``(H, W)`` tuple of positive integers, or an [`InvalidArgumentError`][hrnet_zoo.errors.InvalidArgumentError] naming ``what``."""
     try:
         values = tuple(size)
         ok = len(values) == 2 and all(float(v) == int(v) and int(v) >= 1 for v in values)

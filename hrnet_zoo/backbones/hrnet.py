@@ -181,7 +181,7 @@ class HRNetBackbone(nn.Module):
     """Stem, stage 1 (Bottlenecks) and stages 2–4 of HighResolutionModules.
 
     Args:
-        width: a key of :data:`HRNET_CONFIGS` (``"w32"`` ...) or an :class:`HRNetConfig`.
+        width: a key of `HRNET_CONFIGS` (``"w32"`` ...) or an `HRNetConfig`.
         in_chans: input channels.
         multi_scale_output: whether the last module of stage 4 fuses into every branch. ``False``
             is the official pose network: ``forward`` then returns only the stride-4 map.

@@ -1,8 +1,8 @@
 """The ``hrnet-zoo`` command.
 
 Each group of subcommands lives in its own module with a ``register(subparsers)`` function that adds
-its parsers and sets ``func`` on them; :func:`main` only wires them together and turns
-:class:`UsageError` into exit status 2 with one line on stderr.
+its parsers and sets ``func`` on them; `main()` only wires them together and turns
+`UsageError` into exit status 2 with one line on stderr.
 """
 from __future__ import annotations
 

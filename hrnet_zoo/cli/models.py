@@ -236,7 +236,7 @@ def pretrained_cfg_of(model, name: str, tag: str | None):
 
 
 def pretrained_cfg_lines(cfg) -> list[tuple[str, str]]:
-    """``hrnet-zoo info`` rows for a :class:`~hrnet_zoo.PretrainedCfg`."""
+    """``hrnet-zoo info`` rows for a [`PretrainedCfg`][hrnet_zoo.pretrained_cfg.PretrainedCfg]."""
     h, w = cfg.input_size
     rows = [("input size", f"{h}x{w} (HxW)"),
             ("normalisation", f"{cfg.color} {cfg.scale}, mean {list(cfg.mean)}, std {list(cfg.std)}")]

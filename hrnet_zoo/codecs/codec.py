@@ -18,7 +18,7 @@ _DEFAULT_TARGET = {"argmax": "gaussian", "quarter": "gaussian", "dark": "unbiase
 class HeatmapCodec:
     """Encode keypoints into Gaussian heatmaps and decode heatmaps back to input pixels.
 
-    Made for a model with :meth:`for_model`, which reads sizes, σ and decoder from its ``pretrained_cfg``.
+    Made for a model with `for_model()`, which reads sizes, σ and decoder from its ``pretrained_cfg``.
 
     Args:
         input_size: model input ``(H, W)``, e.g. (256, 192).

@@ -8,7 +8,7 @@ padding by the kernel radius, as the reference pads). One quantity needs the who
 rescales the blurred map to the original maximum before clamping and taking the log. The factor cancels
 in the step's log-differences unless the clamp bites, so a whole-map blur is run only for the keypoints
 whose sampled values could be clamped (flat or noisy maps, e.g. joints the model does not see); see
-:func:`log_modulated`.
+`log_modulated()`.
 """
 from __future__ import annotations
 

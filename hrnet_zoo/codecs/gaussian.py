@@ -3,11 +3,11 @@
 Three encodings, all ``(keypoints N×K×2 in input pixels, visibility N×K)`` → ``(targets N×K×H×W,
 weights N×K)``:
 
-* :func:`msra_targets` — the official HRNet ``generate_target``: centre ``int(x / stride + 0.5)``,
+* [`msra_targets()`][hrnet_zoo.codecs.gaussian.msra_targets] — the official HRNet ``generate_target``: centre ``int(x / stride + 0.5)``,
   a (6σ+1)² window with peak 1, weight = visibility (clipped to 1, as the COCO loader does), zero
   weight for a Gaussian entirely off the map, and a drawn target only where the weight is > 0.5.
-* :func:`unbiased_targets` — DARK: a full-map Gaussian at the float location ``x / stride``.
-* :func:`udp_targets` — UDP: stride ``(input − 1) / (heatmap − 1)``, the float-centred Gaussian inside
+* [`unbiased_targets()`][hrnet_zoo.codecs.gaussian.unbiased_targets] — DARK: a full-map Gaussian at the float location ``x / stride``.
+* [`udp_targets()`][hrnet_zoo.codecs.gaussian.udp_targets] — UDP: stride ``(input − 1) / (heatmap − 1)``, the float-centred Gaussian inside
   the integer window around ``int(x + 0.5)``.
 
 ``input_size`` and ``heatmap_size`` are ``(H, W)``, as everywhere in hrnet_zoo; keypoints are (x, y).

@@ -4,7 +4,7 @@ As mmpose's ``refine_keypoints_dark_udp``: blur (OpenCV kernel), rescale to the 
 clip to [1e-3, 50], log, pad the map by one pixel replicating its edge, then one Newton step with
 ±1 px central differences and the Hessian regularised by float32 eps. Batched; only a 3×3 blurred
 patch around each maximum is computed, plus whole-map blurs where the clip could bite (see
-:mod:`hrnet_zoo.codecs.dark` for why that is exact).
+`hrnet_zoo.codecs.dark` for why that is exact).
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Representation heads of the HRNet family: how the four branches become one output.
 
 * V1 (pose): the stride-4 branch alone (no module needed).
-* V2: every branch upsampled bilinearly to stride 4 and concatenated (:func:`concat_branches`).
-* V2p: the V2 representation reduced to 256 channels and pooled into a 5-level pyramid (:class:`HRFPN`).
+* V2: every branch upsampled bilinearly to stride 4 and concatenated (`concat_branches()`).
+* V2p: the V2 representation reduced to 256 channels and pooled into a 5-level pyramid (`HRFPN`).
 """
 from __future__ import annotations
 

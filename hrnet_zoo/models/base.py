@@ -1,9 +1,9 @@
-"""Base class of every hrnet_zoo model, and :func:`from_pretrained` for any of them.
+"""Base class of every hrnet_zoo model, and [`from_pretrained()`][hrnet_zoo.models.base.from_pretrained] for any of them.
 
 Models are plain ``nn.Module``s whose constructor arguments are JSON values, so huggingface_hub's
 ``PyTorchModelHubMixin`` can write them to ``config.json`` and rebuild the model from it
 (``save_pretrained`` / ``from_pretrained`` / ``push_to_hub``). ``config.json`` also holds the
-model's :class:`~hrnet_zoo.PretrainedCfg` (input size, normalisation, keypoint set …), which comes
+model's [`PretrainedCfg`][hrnet_zoo.pretrained_cfg.PretrainedCfg] (input size, normalisation, keypoint set …), which comes
 back with the weights.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from hrnet_zoo.weights.pretrained import parse_hub_spec, read_zoo_config, zoo_we
 
 StateDict = dict
 #: A converter from another repository's key layout to hrnet_zoo's: state dict → state dict. It raises
-#: :class:`~hrnet_zoo.errors.LayoutNotRecognized` for a state dict that is not in its layout.
+#: [`LayoutNotRecognized`][hrnet_zoo.errors.LayoutNotRecognized] for a state dict that is not in its layout.
 LayoutConverter = Callable[[StateDict], StateDict]
 
 
@@ -39,7 +39,7 @@ class ZooModel(
     """Adds hub save/load, ``pretrained_cfg`` and the description of foreign checkpoint layouts to ``nn.Module``."""
 
     #: Key layouts of other repositories this model can load, name → converter.
-    #: hrnet_zoo's own layout is always tried too (see :func:`hrnet_zoo.load_checkpoint`).
+    #: hrnet_zoo's own layout is always tried too (see [`hrnet_zoo.load_checkpoint()`][hrnet_zoo.weights.convert.load_checkpoint]).
     checkpoint_layouts: ClassVar[dict[str, LayoutConverter]] = {}
     #: Module names (prefixes) of the layers whose size follows ``num_joints`` / ``num_classes``: the
     #: layers a checkpoint of another keypoint or class count cannot fill.
@@ -67,7 +67,7 @@ class ZooModel(
 
     def save_pretrained(self, save_directory: str | Path, *, config: dict | None = None, **kwargs):
         """Write ``config.json`` (constructor arguments, ``architecture`` — the class name that
-        :func:`hrnet_zoo.from_pretrained` rebuilds — and ``pretrained_cfg``) and ``model.safetensors``;
+        [`hrnet_zoo.from_pretrained()`][hrnet_zoo.models.base.from_pretrained] rebuilds — and ``pretrained_cfg``) and ``model.safetensors``;
         see the mixin for ``push_to_hub``."""
         base = (self._hub_mixin_config or {}) if config is None else config
         config = {**base, "architecture": type(self).__name__, "pretrained_cfg": self.pretrained_cfg.to_dict()}
@@ -126,7 +126,7 @@ class FeaturesModel(ZooModel):
     """Base of the ``features_only`` models: ``self.backbone`` returns every map, ``out_indices`` picks some.
 
     Subclasses build ``self.backbone`` (whose ``feature_info`` lists its maps, module names relative to
-    it) and call :meth:`_select_features`. Checkpoints of the full models load into the backbone.
+    it) and call `_select_features()`. Checkpoints of the full models load into the backbone.
     """
 
     features_only = True

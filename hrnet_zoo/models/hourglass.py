@@ -6,7 +6,7 @@
 
 Keys: ``stem.*``, ``hourglasses.{i}.*``, ``features.{i}.*``, ``heads.{i}.*``, ``merge_features.{i}.*``,
 ``merge_preds.{i}.*`` (the stacks feed their predictions back, so there is no backbone/head split).
-princeton-vl/pytorch_stacked_hourglass ``PoseNet`` state dicts load through :func:`princeton_to_zoo`.
+princeton-vl/pytorch_stacked_hourglass ``PoseNet`` state dicts load through `princeton_to_zoo()`.
 """
 from __future__ import annotations
 

@@ -3,14 +3,14 @@
 =================  ==========================================  ==================================
 name               model                                        forward(x: N×3×H×W) returns
 =================  ==========================================  ==================================
-``hrnet_<w>``      :class:`HRNetPose` (V1)                      N×K×H/4×W/4 heatmaps
-``hrnetv2_<w>``    :class:`HRNetV2`                             N×15C×H/4×W/4 (or N×classes logits)
-``hrnetv2p_<w>``   :class:`HRNetV2p`                            5 maps N×256 at strides 4 … 64
-``hrnet_<w>_cls``  :class:`HRNetClassifier`                     N×num_classes logits
+``hrnet_<w>``      [`HRNetPose`][hrnet_zoo.models.hrnet.HRNetPose] (V1)                      N×K×H/4×W/4 heatmaps
+``hrnetv2_<w>``    [`HRNetV2`][hrnet_zoo.models.hrnet.HRNetV2]                             N×15C×H/4×W/4 (or N×classes logits)
+``hrnetv2p_<w>``   [`HRNetV2p`][hrnet_zoo.models.hrnet.HRNetV2p]                            5 maps N×256 at strides 4 … 64
+``hrnet_<w>_cls``  [`HRNetClassifier`][hrnet_zoo.models.hrnet.HRNetClassifier]                     N×num_classes logits
 =================  ==========================================  ==================================
 
 Our keys are ``backbone.*`` plus ``head.*`` (or ``neck.*`` for V2p). The official repositories keep
-backbone and head at the top level; :func:`_official_to_zoo` adds the prefixes.
+backbone and head at the top level; `_official_to_zoo()` adds the prefixes.
 """
 from __future__ import annotations
 

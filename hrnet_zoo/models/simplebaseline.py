@@ -3,8 +3,8 @@
 =============================  ==========================  ====================================
 name                           model                       forward(x: N×3×H×W) returns
 =============================  ==========================  ====================================
-``simplebaseline_r<d>``        :class:`SimpleBaseline`      N×K×8⌈H/32⌉×8⌈W/32⌉ heatmaps
-``simplebaseline_r<d>_msdh``   :class:`SimpleBaselineMSDH`  N×K×8⌈H/32⌉×8⌈W/32⌉ (mean of resolutions)
+``simplebaseline_r<d>``        [`SimpleBaseline`][hrnet_zoo.models.simplebaseline.SimpleBaseline]      N×K×8⌈H/32⌉×8⌈W/32⌉ heatmaps
+``simplebaseline_r<d>_msdh``   [`SimpleBaselineMSDH`][hrnet_zoo.models.simplebaseline.SimpleBaselineMSDH]  N×K×8⌈H/32⌉×8⌈W/32⌉ (mean of resolutions)
 =============================  ==========================  ====================================
 
 At sizes divisible by 32 the output is H/4×W/4 (256×192 → 64×48; 250×190 also gives 64×48).
@@ -52,7 +52,7 @@ _LAYOUTS = {
 
 
 class SimpleBaseline(ZooModel):
-    """ResNet backbone + :class:`~hrnet_zoo.heads.DeconvHead`.
+    """ResNet backbone + `DeconvHead`.
 
     Args:
         depth: ResNet depth (18, 34, 50, 101, 152).
@@ -91,7 +91,7 @@ class SimpleBaseline(ZooModel):
 
 
 class SimpleBaselineMSDH(ZooModel):
-    """ResNet backbone + :class:`~hrnet_zoo.heads.MultiScaleDeconvHead` (Kang & Cho).
+    """ResNet backbone + `MultiScaleDeconvHead` (Kang & Cho).
 
     ``forward(x)`` → the mean of the ``num_resolutions`` predictions, N×K×8⌈H/32⌉×8⌈W/32⌉;
     ``forward_resolutions(x)`` → each prediction at its own size, coarsest first (training loss).

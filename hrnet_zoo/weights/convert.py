@@ -1,7 +1,7 @@
 """Read checkpoints from any supported repository and load them into hrnet_zoo models.
 
 A model class lists the foreign key layouts it understands in ``checkpoint_layouts``
-(name → converter). :func:`load_checkpoint` strips wrapper prefixes, tries hrnet_zoo's own layout
+(name → converter). [`load_checkpoint()`][hrnet_zoo.weights.convert.load_checkpoint] strips wrapper prefixes, tries hrnet_zoo's own layout
 and every converter, keeps the one whose keys match the model best, and then loads strictly
 (or reports what it skipped).
 """
@@ -33,7 +33,7 @@ class CheckpointError(HRNetZooError, RuntimeError):
 
 @dataclass
 class LoadResult:
-    """What :func:`load_checkpoint` did: the layout it detected and anything it could not load."""
+    """What [`load_checkpoint()`][hrnet_zoo.weights.convert.load_checkpoint] did: the layout it detected and anything it could not load."""
 
     layout: str
     missing_keys: list[str] = field(default_factory=list)
@@ -156,12 +156,12 @@ def load_checkpoint(model: nn.Module, path_or_state_dict, strict: bool = True) -
     Args:
         model: an hrnet_zoo model (or backbone).
         path_or_state_dict: a ``.safetensors`` / ``.pth`` path or a mapping of tensors.
-        strict: raise :class:`CheckpointError` on any missing/unexpected key or shape conflict.
+        strict: raise [`CheckpointError`][hrnet_zoo.weights.convert.CheckpointError] on any missing/unexpected key or shape conflict.
             With ``strict=False`` everything that fits is loaded and the rest reported
             (e.g. fine-tuning to a new number of joints).
 
     Returns:
-        :class:`LoadResult` with the detected layout and what was skipped.
+        [`LoadResult`][hrnet_zoo.weights.convert.LoadResult] with the detected layout and what was skipped.
     """
     if isinstance(path_or_state_dict, (str, os.PathLike)):
         state_dict = read_state_dict(path_or_state_dict)

@@ -1,8 +1,8 @@
 """Downloads, each verified by sha256 before anything reads the file.
 
-Hub files go through huggingface_hub's own client (:func:`huggingface_hub.hf_hub_download`: its cache,
+Hub files go through huggingface_hub's own client (`huggingface_hub.hf_hub_download()`: its cache,
 ``HF_HUB_OFFLINE``, ``HF_TOKEN``, revisions, ``HF_ENDPOINT``); other URLs through a small resumable
-downloader that keeps its files under :func:`cache_dir`. A file whose checksum does not match is
+downloader that keeps its files under `cache_dir()`. A file whose checksum does not match is
 deleted and reported; it is never read.
 """
 from __future__ import annotations
@@ -77,10 +77,10 @@ def _offline_message(what: str, hint: str, local_files_only: bool = False) -> st
 
 def hf_download(repo_id: str, filename: str, revision: str | None = None, token: str | bool | None = None,
                 hint: str | None = None, **hub_kwargs) -> str:
-    """:func:`huggingface_hub.hf_hub_download` with its failures turned into one clear
-    :class:`PretrainedWeightsError` each (:class:`OfflineError` when offline and not cached).
+    """`huggingface_hub.hf_hub_download()` with its failures turned into one clear
+    [`PretrainedWeightsError`][hrnet_zoo.weights.hub.PretrainedWeightsError] each (`OfflineError` when offline and not cached).
 
-    The file is not verified here: see :func:`fetch_hf_file`.
+    The file is not verified here: see `fetch_hf_file()`.
     """
     label = f"{repo_id}/{filename}" + (f"@{revision}" if revision else "")
     hint = hint or f"huggingface_hub.hf_hub_download({repo_id!r}, {filename!r})"

@@ -47,7 +47,7 @@ def _shipped_manifest() -> dict:
 
 
 def load_manifest() -> dict:
-    """The parsed manifest shipped inside the package plus entries from :func:`register_weights`."""
+    """The parsed manifest shipped inside the package plus entries from [`register_weights()`][hrnet_zoo.weights.manifest.register_weights]."""
     manifest = copy.deepcopy(_shipped_manifest())
     manifest["weights"].extend(copy.deepcopy(_user_entries))
     return manifest

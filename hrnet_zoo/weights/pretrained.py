@@ -102,7 +102,7 @@ def weights_spec(variant: str, pretrained, model_cls: type | None = None,
 
 def pretrained_model_kwargs(variant: str, pretrained, model_cls: type | None = None,
                             known_architectures: Iterable[str] = ()) -> dict:
-    """The constructor arguments of :func:`weights_spec`."""
+    """The constructor arguments of `weights_spec()`."""
     return weights_spec(variant, pretrained, model_cls, known_architectures).model_kwargs
 
 
