@@ -189,3 +189,11 @@ def test_installed_command_flops_w32_json_is_clean():
     assert list(row) == JSON_KEYS
     assert row == {"model": "hrnet_w32", "input_size": [256, 192], "params": 28536113,
                    "gflops": pytest.approx(7.685342208), "paper_gflops": pytest.approx(7.1200, rel=2e-4)}
+
+
+def test_version_and_python_m():
+    from importlib.metadata import version
+
+    assert hrnet_zoo.__version__ == version("hrnet-zoo")
+    proc = subprocess.run([sys.executable, "-m", "hrnet_zoo", "--version"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"hrnet-zoo {hrnet_zoo.__version__}"

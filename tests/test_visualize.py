@@ -1,4 +1,6 @@
 """draw_keypoints / plot_heatmaps produce the pictures they promise; keypoint metadata and OKS."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -93,3 +95,23 @@ def test_oks_matches_cocoeval():
     assert oks(gt[:1, :, :2], gt[:1], areas[:1])[0, 0] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="gt_boxes"):
         oks(pred, gt, areas)
+
+
+def test_a_threshold_that_hides_every_point_warns():
+    image = np.zeros((40, 30, 3), np.uint8)
+    low = np.array([[[5.0, 5.0, 0.1], [10.0, 10.0, 0.2]]])
+    with pytest.warns(UserWarning, match="drew nothing.*score_threshold=0.3"):
+        hrnet_zoo.draw_keypoints(image, low)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hrnet_zoo.draw_keypoints(image, low, score_threshold=0.15)  # one point shown: no warning
+
+
+def test_a_keypoint_set_gives_skeleton_and_colours():
+    fish = hrnet_zoo.KeypointSet.from_names(["snout", "left_fin", "right_fin"], skeleton=[(0, 1)])
+    image = np.zeros((40, 40, 3), np.uint8)
+    drawn = np.asarray(hrnet_zoo.draw_keypoints(image, np.array([[[5.0, 5.0, 1], [30.0, 30.0, 1], [5, 30, 1]]]),
+                                                keypoint_set=fish, radius=1, line_width=1))
+    assert drawn[17, 17].any()  # on the snout–left_fin link
+    with pytest.raises(ValueError, match="keypoint_set"):
+        hrnet_zoo.draw_keypoints(image, np.zeros((1, 4, 3)), keypoint_set=fish)
