@@ -276,3 +276,42 @@ def test_custom_keypoint_count_needs_flip_pairs():
         predict_keypoints(model, image, [[20, 20, 60, 80]], input_size=(64, 48))
     out = predict_keypoints(model, image, [[20, 20, 60, 80]], input_size=(64, 48), flip_pairs=[(1, 2)])
     assert out.shape == (1, 5, 3)
+
+
+def test_a_model_in_train_mode_is_refused_and_left_as_it_is(small_model):
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1").train()
+    stats = model.backbone.bn1.running_mean.clone()
+    with pytest.raises(ValueError, match="train mode.*model.eval()"):
+        predict_keypoints(model, np.zeros((50, 40, 3), np.uint8), [[5, 5, 20, 30]], input_size=(64, 48))
+    assert model.training and all(m.training for m in model.modules())
+    assert torch.equal(model.backbone.bn1.running_mean, stats)
+    model.eval().head.train()  # one submodule left in train mode is enough to refuse
+    with pytest.raises(ValueError, match="train mode"):
+        predict_keypoints(model, np.zeros((50, 40, 3), np.uint8), [[5, 5, 20, 30]], input_size=(64, 48))
+
+
+def test_float_images_outside_zero_one_are_refused(small_model):
+    image = np.random.default_rng(0).integers(0, 256, (50, 40, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="divide by 255"):
+        predict_keypoints(small_model, torch.from_numpy(image).permute(2, 0, 1), [[5, 5, 20, 30]], input_size=(64, 48))
+    nan = torch.rand(3, 50, 40)
+    nan[0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="non-finite"):
+        predict_keypoints(small_model, nan, [[5, 5, 20, 30]], input_size=(64, 48))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(rotation=float("nan")), "rotation"),
+    (dict(rotation=float("inf")), "rotation"),
+    (dict(rotation=[1.0, 2.0]), "rotation"),
+    (dict(boxes=[[0, 0, 1e300, 1e300]]), "image pixels"),
+    (dict(input_size=(0, 0)), r"input_size must be \(H, W\)"),
+    (dict(input_size=(64.5, 48)), r"input_size must be \(H, W\)"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(batch_size=-3), "batch_size"),
+    (dict(image=np.zeros((0, 40, 3), np.uint8)), "empty"),
+])
+def test_bad_arguments_get_one_clear_error(small_model, kwargs, match):
+    args = {"image": np.zeros((50, 40, 3), np.uint8), "boxes": [[5, 5, 20, 30]], **kwargs}
+    with pytest.raises(hrnet_zoo.InvalidArgumentError, match=match):
+        predict_keypoints(small_model, args.pop("image"), args.pop("boxes"), **args)

@@ -252,3 +252,15 @@ def test_cli_download_unknown_tag_is_a_usage_error(capsys):
     assert main(["download", "w32", "--tag", "no-such-tag"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "no weights tagged 'no-such-tag'" in line and "coco-256x192" in line
+
+
+def test_a_folder_whose_config_disagrees_with_its_weights_is_refused(tmp_path):
+    hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=5).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "num_joints": 17}))
+    with pytest.raises(CheckpointError, match="disagrees with its weights"):
+        hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path))
+    with pytest.raises(CheckpointError):
+        hrnet_zoo.from_pretrained(str(tmp_path))  # the same rule both ways
+    with pytest.warns(UserWarning, match="fresh initialisation"):  # asking for a new head is still allowed
+        hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_joints=3)
