@@ -42,9 +42,11 @@ class ZooModel(
                          map_location: str = "cpu", strict: bool = True, **model_kwargs):
         # Unlike the mixin's default (strict=False, unverified), weights must fit and Hub files are
         # checked against the sha256 the Hub reports for them.
+        from hrnet_zoo.weights.config import validate_model_config
         from hrnet_zoo.weights.convert import load_checkpoint
         from hrnet_zoo.weights.pretrained import zoo_weights_file
 
+        validate_model_config({**model_kwargs, "architecture": cls.__name__}, model_id)  # config.json: anyone's
         model = cls(**model_kwargs)
         path = zoo_weights_file(model_id, revision, token=token, cache_dir=cache_dir,
                                 force_download=force_download, local_files_only=local_files_only)

@@ -22,6 +22,7 @@ import torch
 from filelock import FileLock
 from torch import nn
 
+from hrnet_zoo.weights.config import validate_model_config
 from hrnet_zoo.weights.convert import CheckpointError, LoadResult, convert_state_dict, load_checkpoint, read_state_dict
 from hrnet_zoo.weights.hub import (
     PretrainedWeightsError,
@@ -298,16 +299,18 @@ def zoo_weights_file(spec: str, revision: str | None = None, **hub_kwargs) -> Pa
 
 
 def read_zoo_config(spec: str, revision: str | None = None, **hub_kwargs) -> dict:
-    """``config.json`` of a local folder or Hub repo written by ``save_pretrained``."""
+    """``config.json`` of a local folder or Hub repo written by ``save_pretrained``, its arguments checked
+    (:func:`~hrnet_zoo.weights.config.validate_model_config`)."""
     if os.path.isdir(spec):
         path = Path(spec) / "config.json"
     else:
         repo_id, spec_revision = parse_hub_spec(spec)
         path = hf_download(repo_id, "config.json", revision or spec_revision, **hub_kwargs)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise PretrainedWeightsError(f"{spec} has no readable config.json: {e}") from e
+    return validate_model_config(config, spec)  # before anything is built from it
 
 
 def zoo_model_classes() -> dict[str, type]:
