@@ -189,3 +189,12 @@ def test_installed_command_flops_w32_json_is_clean():
     assert list(row) == JSON_KEYS
     assert row == {"model": "hrnet_w32", "input_size": [256, 192], "params": 28536113,
                    "gflops": pytest.approx(7.685342208), "paper_gflops": pytest.approx(7.1200, rel=2e-4)}
+
+
+def test_flops_input_over_fvcore_budget_is_refused_before_allocating(capsys):
+    code, out, err = run(capsys, "flops", "--model", "w18_small_v1", "--input-size", "10000x10000")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "10000x10000" in err and "4096x4096" in err and "--no-fvcore" in err
+    code, out, _ = run(capsys, "flops", "--model", "w18_small_v1", "--input-size", "10000x10000", "--no-fvcore",
+                       "--json")  # counted on the meta device: no memory needed
+    assert code == 0 and json.loads(out)["paper_gflops"] > 1000

@@ -242,3 +242,35 @@ def test_cli_download_unknown_tag_is_a_usage_error(capsys):
     assert main(["download", "w32", "--tag", "no-such-tag"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "no weights tagged 'no-such-tag'" in line and "coco-256x192" in line
+
+
+def test_cli_convert_asks_before_replacing_and_never_writes_over_its_input(tmp_path, capsys):
+    src = tmp_path / "out" / "model.safetensors"
+    src.parent.mkdir()
+    save_file(hrnet_zoo.create_model("hrnet_w18_small_v1").state_dict(), src)
+    before = src.read_bytes()
+    for force in ([], ["--force"]):  # the checkpoint is the model.safetensors convert would write
+        assert main(["convert", str(src), "--model", "hrnet_w18_small_v1", "--output", str(src.parent), *force]) == 2
+        assert "is an input of this command" in capsys.readouterr().err
+    assert src.read_bytes() == before and sorted(p.name for p in src.parent.iterdir()) == ["model.safetensors"]
+    out = tmp_path / "saved"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    argv = ["convert", str(src), "--model", "hrnet_w18_small_v1", "--output", str(out)]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "config.json already exists; pass --force" in line and (out / "config.json").read_text() == "{}"
+    assert main([*argv, "--force"]) == 0 and json.loads((out / "config.json").read_text())["num_joints"] == 17
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+
+
+def test_cli_convert_of_a_folder_says_it_is_a_folder(tmp_path, capsys):
+    assert main(["convert", str(tmp_path), "--model", "w32", "--output", str(tmp_path / "out")]) == 2
+    assert "is a directory, not a checkpoint file" in capsys.readouterr().err
+
+
+def test_cli_download_of_a_model_without_weights_gives_shell_advice(capsys):
+    assert main(["download", "hourglass"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "hourglass has no published weights" in line and "pretrained=False" not in line
+    assert "hrnet-zoo list --pretrained" in line and "hrnet-zoo convert FILE --model hourglass" in line
