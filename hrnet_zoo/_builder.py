@@ -31,6 +31,8 @@ def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str 
             raise InvalidArgumentError(f"num_joints={kwargs['num_joints']} disagrees with the "
                                        f"{keypoint_set.num_keypoints} keypoints of {keypoint_set.name!r}")
     spec = weights_spec(variant, pretrained, model_cls, zoo_model_classes())
+    if pretrained:
+        model_cls.check_config(spec.model_kwargs, str(pretrained))  # a saved config.json is anyone's
     if features_only:
         if features_cls is None:
             raise ValueError(f"{variant} has no features_only form")

@@ -197,3 +197,12 @@ def test_version_and_python_m():
     assert hrnet_zoo.__version__ == version("hrnet-zoo")
     proc = subprocess.run([sys.executable, "-m", "hrnet_zoo", "--version"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == f"hrnet-zoo {hrnet_zoo.__version__}"
+
+
+def test_flops_input_over_fvcore_budget_is_refused_before_allocating(capsys):
+    code, out, err = run(capsys, "flops", "--model", "w18_small_v1", "--input-size", "10000x10000")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "10000x10000" in err and "4096x4096" in err and "--no-fvcore" in err
+    code, out, _ = run(capsys, "flops", "--model", "w18_small_v1", "--input-size", "10000x10000", "--no-fvcore",
+                       "--json")  # counted on the meta device: no memory needed
+    assert code == 0 and json.loads(out)["paper_gflops"] > 1000

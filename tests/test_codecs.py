@@ -326,3 +326,16 @@ def test_bad_shapes_and_methods_raise():
         decode_heatmaps(torch.ones(1, 1, 8, 8, dtype=torch.long))
     coords, scores = decode_heatmaps(torch.rand(0, 17, 64, 48), "dark")
     assert coords.shape == (0, 17, 2) and scores.shape == (0, 17)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (1, 1, 1, 2), (1, 1, 2, 1), (1, 1, 3, 3), (1, 2, 2, 2), (3, 1, 1, 2)])
+def test_tiny_maps_decode_like_the_reference(shape):
+    # N·K·H·W smaller than the blur window used to break the windowed reads of dark/udp.
+    heatmaps = torch.rand(shape, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    for method in ("argmax", "quarter"):
+        coords, scores = decode_heatmaps(heatmaps, method)
+        assert coords.shape == (*shape[:2], 2) and scores.shape == shape[:2]
+    for method, reference in (("dark", mmpose_dark), ("udp", mmpose_udp)):
+        coords, _ = decode_heatmaps(heatmaps, method)
+        for i in range(shape[0]):
+            np.testing.assert_allclose(coords[i].numpy(), reference(heatmaps[i].numpy()), atol=1e-6)

@@ -7,6 +7,7 @@ from hrnet_zoo.cli import main
 from hrnet_zoo.export import export_onnx, onnx_max_rel_error
 
 pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
 
 # One model per family at the smallest width; 64×48 is not divisible by 32, so the fuse layers
 # resize by non-integer factors (nearest for pose/cls/V2p, bilinear for V2).
@@ -85,7 +86,35 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
 
 def test_cli_mismatched_checkpoint_is_one_line(tmp_path, capsys):
     ckpt = tmp_path / "w.pth"
-    torch.save(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).state_dict(), ckpt)
+    torch.save(hrnet_zoo.create_model("hrnet_w18_small_v2").state_dict(), ckpt)  # another width
     rc = main(["export", "--model", "w18_small_v1", "--checkpoint", str(ckpt), "--output", str(tmp_path / "m.onnx")])
     err = capsys.readouterr().err
-    assert rc == 2 and err.count("\n") == 1 and "final_layer" in err
+    assert rc == 2 and err.count("\n") == 1 and "does not fit" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pth"]
+
+
+def test_cli_export_reads_joint_count_from_checkpoint_like_convert(tmp_path, capsys):
+    ckpt = tmp_path / "five.pth"
+    torch.save(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=5).state_dict(), ckpt)
+    rc = main(["export", "--model", "w18_small_v1", "--checkpoint", str(ckpt), "--output", str(tmp_path / "m.onnx"),
+               "--input-size", "64x48", "--no-verify"])
+    assert rc == 0 and "num_joints=5 (from head.final_layer.weight" in capsys.readouterr().out
+    assert onnx.load(str(tmp_path / "m.onnx")).graph.output[0].type.tensor_type.shape.dim[1].dim_value == 5
+
+
+def test_cli_export_never_replaces_its_checkpoint_and_asks_before_replacing_a_file(tmp_path, capsys):
+    ckpt = tmp_path / "w.pth"
+    torch.save(hrnet_zoo.create_model("hrnet_w18_small_v1").state_dict(), ckpt)
+    before = ckpt.read_bytes()
+    for force in ([], ["--force"]):
+        rc = main(["export", "--model", "w18_small_v1", "--checkpoint", str(ckpt), "--output", str(ckpt), *force])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and "is an input of this command" in err
+    assert ckpt.read_bytes() == before
+    existing = tmp_path / "m.onnx"
+    existing.write_bytes(b"keep me")
+    args = ["export", "--model", "w18_small_v1", "--output", str(existing), "--input-size", "64x48", "--no-verify"]
+    assert main(args) == 2 and "already exists; pass --force" in capsys.readouterr().err
+    assert existing.read_bytes() == b"keep me"
+    assert main([*args, "--force"]) == 0 and existing.read_bytes() != b"keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "w.pth"]  # no temporary file left

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 from hub_server import LocalHub, client_result, official_pose_checkpoint
@@ -68,7 +69,8 @@ def offline(hub, seeded, client_dir, online):
 
 def test_download_verifies_converts_and_caches(online, seeded):
     assert online["download"]["equal"]
-    assert online["download"]["converted"] == [f"{seeded['sha']}-HRNetPose.safetensors"]
+    (name,) = online["download"]["converted"]  # named by the source's sha256, then the file's own
+    assert re.fullmatch(f"{seeded['sha']}-HRNetPose\\.[0-9a-f]{{64}}\\.safetensors", name)
 
 
 def test_second_load_reads_converted_cache_without_network(online):
@@ -138,4 +140,46 @@ def test_two_processes_loading_at_once_both_succeed(hub, seeded, tmp_path):
     assert all(r["load"]["equal"] for r in results)
     downloads = [r for r in hub.requests()[before:] if r == "GET /org/pose-small/resolve/main/pose.pth"]
     assert len(downloads) == 1  # the second process waited for the first and used its files
-    assert [p.name for p in (tmp_path / "zoo" / "converted").iterdir()] == [f"{seeded['sha']}-HRNetPose.safetensors"]
+    (converted,) = (tmp_path / "zoo" / "converted").iterdir()
+    assert converted.name.startswith(f"{seeded['sha']}-HRNetPose.")
+
+
+def closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens there once the socket is closed
+
+
+def test_unreachable_hub_gives_up_quietly_and_says_how_to_use_a_local_file(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "HF_ENDPOINT": closed_port_url(), "HF_HOME": str(tmp_path / "hf"),
+           "HRNET_ZOO_CACHE": str(tmp_path / "zoo")}
+    env.pop("HF_HUB_OFFLINE", None)
+    code = ("from hrnet_zoo.weights.hub import fetch_hf_file\n"
+            "try:\n    fetch_hf_file('org/repo', 'pose.pth')\nexcept Exception as e:\n    print(e)\n")
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert time.monotonic() - start < 20  # huggingface_hub alone retries for ~25 s
+    assert "Retrying" not in out.stderr and "thrown while requesting" not in out.stderr
+    assert "could not reach the Hub" in out.stdout and "org/repo/pose.pth" in out.stdout
+    assert "hrnet_zoo.load_checkpoint(model, path)" in out.stdout and "hrnet-zoo convert FILE" in out.stdout
+
+
+def test_failed_url_download_mentions_a_partial_file_only_when_one_is_kept(tmp_path, monkeypatch):
+    from hrnet_zoo.weights.hub import PretrainedWeightsError, fetch_url
+
+    monkeypatch.setenv("HRNET_ZOO_CACHE", str(tmp_path))
+    url = f"{closed_port_url()}/pose-12345678.pth"
+    with pytest.raises(PretrainedWeightsError) as excinfo:
+        fetch_url(url, expected_prefix="12345678", progress=False)
+    assert "partial" not in str(excinfo.value) and "hrnet_zoo.load_checkpoint" in str(excinfo.value)
+    (tmp_path / "downloads" / "pose-12345678.pth.part").write_bytes(b"first half")
+    with pytest.raises(PretrainedWeightsError, match="the partial file .*pose-12345678.pth.part is kept"):
+        fetch_url(url, expected_prefix="12345678", progress=False)

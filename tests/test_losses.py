@@ -73,3 +73,18 @@ def test_loss_input_errors():
         JointsMSELoss()(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8))
     with pytest.raises(ValueError, match="topk"):
         JointsOHKMMSELoss(topk=8)(torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4), torch.ones(1, 3))
+
+
+def test_ohkm_rejects_topk_below_one():
+    for topk in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="topk must be a positive integer"):
+            JointsOHKMMSELoss(topk=topk)
+
+
+@pytest.mark.parametrize("loss", [JointsMSELoss(), JointsOHKMMSELoss(topk=2)])
+def test_empty_batch_gives_zero_loss_that_back_propagates(loss):
+    output = torch.rand(0, 3, 8, 6, requires_grad=True)
+    value = loss(output, torch.rand(0, 3, 8, 6), torch.ones(0, 3))
+    assert value.item() == 0 and value.requires_grad
+    value.backward()
+    assert output.grad.shape == output.shape

@@ -114,3 +114,35 @@ def test_top_level_manifest_is_the_packaged_one():
     assert (REPO / "weights_manifest.json").read_bytes() == packaged
     pyproject = (REPO / "pyproject.toml").read_text()
     assert re.search(r'\[tool\.setuptools\.package-data\]\s*hrnet_zoo = \[[^]]*"weights_manifest\.json"', pyproject)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("sha256", "../../../x"), ("sha256", "ABC"), ("sha256_prefix", "../x"), ("tag", "../x"), ("model", "a/../b"),
+    ("repo_id", "../x"), ("filename", "../../x.pth"), ("url", "http://127.0.0.1/.."),
+])
+def test_register_weights_refuses_fields_that_would_leave_the_cache(field, value):
+    entry = {"model": "hrnet_w18", "tag": "path-test", "verify": "hub-lfs-sha256", "sha256": None,
+             "source": {"hf": {"repo_id": "org/repo", "filename": "w.pth", "revision": None}}}
+    if field in ("repo_id", "filename"):
+        entry["source"]["hf"][field] = value
+    elif field == "url":
+        entry.update(verify="sha256", sha256="0" * 64, source={"url": value})
+    else:
+        entry[field] = value
+    with pytest.raises(ValueError, match=f"weights entry .*{field}"):
+        register_weights(entry)
+    assert not [e for e in load_manifest()["weights"] if e["tag"] == "path-test"]
+
+
+def test_shipped_manifest_fields_are_checked_too(monkeypatch):
+    from hrnet_zoo.weights import manifest as manifest_module
+
+    broken = {"weights": [{"model": "hrnet_w32", "tag": "x", "sha256": "../../x", "source": {"url": "http://a/b.pth"}}]}
+    monkeypatch.setattr(manifest_module.json, "loads", lambda text: broken)
+    manifest_module._shipped_manifest.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="sha256 must be 64 lowercase hex digits"):
+            manifest_module.load_manifest()
+    finally:
+        monkeypatch.undo()
+        manifest_module._shipped_manifest.cache_clear()

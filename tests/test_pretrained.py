@@ -106,7 +106,7 @@ def test_cli_download_prints_path_and_sha256(hub_results):
     assert result["rc"] == 0
     assert "hf://timm/hrnet_w18_small.ms_in1k/model.safetensors" in result["stdout"]
     assert "verified against the Hub's LFS sha256" in result["stdout"]
-    assert "converted:" in result["stdout"] and "-HRNetClassifier.safetensors" in result["stdout"]
+    assert "converted:" in result["stdout"] and "-HRNetClassifier." in result["stdout"]
 
 
 # --- local folders and the manifest: no Hub needed --------------------------------------------------------
@@ -229,16 +229,14 @@ def test_hourglass_folder_loads_strictly_and_fine_tunes_like_the_others(tmp_path
     assert model.heads[0].weight.shape[0] == 5
 
 
-def test_failed_cache_write_leaves_no_temp_file(tmp_path, monkeypatch):
-    from hrnet_zoo.weights.pretrained import _write_converted
+def test_failed_cache_write_leaves_no_temp_file(tmp_path):
+    from hrnet_zoo.weights.cache import write_atomically
 
-    monkeypatch.setenv("HRNET_ZOO_CACHE", str(tmp_path))
-    target = tmp_path / "converted" / "x.safetensors"
-    target.mkdir(parents=True)  # the final rename fails after the temporary file was written
-    entry = {"source": {"url": "http://127.0.0.1/x.pth"}}
+    target = tmp_path / "x.safetensors"
+    target.mkdir()  # the final rename fails after the temporary file was written
     with pytest.raises(OSError):
-        _write_converted({"w": torch.zeros(2)}, target, entry, "hrnet_zoo")
-    assert sorted(p.name for p in target.parent.iterdir()) == ["x.safetensors"]
+        write_atomically(target, lambda tmp: tmp.write_bytes(b"data"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.safetensors"]
 
 
 def test_local_files_only_without_cache_says_so(tmp_path):
@@ -264,3 +262,35 @@ def test_a_folder_whose_config_disagrees_with_its_weights_is_refused(tmp_path):
         hrnet_zoo.from_pretrained(str(tmp_path))  # the same rule both ways
     with pytest.warns(UserWarning, match="fresh initialisation"):  # asking for a new head is still allowed
         hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_joints=3)
+
+
+def test_cli_convert_asks_before_replacing_and_never_writes_over_its_input(tmp_path, capsys):
+    src = tmp_path / "out" / "model.safetensors"
+    src.parent.mkdir()
+    save_file(hrnet_zoo.create_model("hrnet_w18_small_v1").state_dict(), src)
+    before = src.read_bytes()
+    for force in ([], ["--force"]):  # the checkpoint is the model.safetensors convert would write
+        assert main(["convert", str(src), "--model", "hrnet_w18_small_v1", "--output", str(src.parent), *force]) == 2
+        assert "is an input of this command" in capsys.readouterr().err
+    assert src.read_bytes() == before and sorted(p.name for p in src.parent.iterdir()) == ["model.safetensors"]
+    out = tmp_path / "saved"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    argv = ["convert", str(src), "--model", "hrnet_w18_small_v1", "--output", str(out)]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "config.json already exists; pass --force" in line and (out / "config.json").read_text() == "{}"
+    assert main([*argv, "--force"]) == 0 and json.loads((out / "config.json").read_text())["num_joints"] == 17
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+
+
+def test_cli_convert_of_a_folder_says_it_is_a_folder(tmp_path, capsys):
+    assert main(["convert", str(tmp_path), "--model", "w32", "--output", str(tmp_path / "out")]) == 2
+    assert "is a directory, not a checkpoint file" in capsys.readouterr().err
+
+
+def test_cli_download_of_a_model_without_weights_gives_shell_advice(capsys):
+    assert main(["download", "hourglass"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "hourglass has no published weights" in line and "pretrained=False" not in line
+    assert "hrnet-zoo list --pretrained" in line and "hrnet-zoo convert FILE --model hourglass" in line

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
+from pathlib import Path
 
 from hrnet_zoo import __version__
 
@@ -38,6 +40,25 @@ class UsageError(CommandError):
     """Bad input from the user: reported as one line on stderr, exit status 2, no traceback."""
 
     exit_status = 2
+
+
+def refuse_overwrite(outputs: list[Path], inputs: list[str | None], force: bool) -> None:
+    """UsageError when writing ``outputs`` would replace an input (never, even with ``--force``) or an
+    existing file (only with ``--force``)."""
+    for output in outputs:
+        for given in filter(None, inputs):
+            if output.resolve() == Path(given).resolve() or (output.exists() and os.path.samefile(output, given)):
+                raise UsageError(f"{output} is an input of this command; choose another --output")
+    existing = [str(p) for p in outputs if p.exists()]
+    if existing and not force:
+        raise UsageError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
+                         "pass --force to replace, or choose another --output")
+
+
+def add_output_options(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--output`` (alias ``--out``) and ``--force``: the same in every subcommand that writes files."""
+    parser.add_argument("--output", "--out", dest="output", required=True, help=help)
+    parser.add_argument("--force", action="store_true", help="replace existing output files (never an input)")
 
 
 def build_parser() -> argparse.ArgumentParser:

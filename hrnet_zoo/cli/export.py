@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 from pathlib import Path
 
-from hrnet_zoo.cli import UsageError
+from hrnet_zoo.cli import UsageError, add_output_options, refuse_overwrite
 
 FORMATS = ("onnx",)
 
@@ -25,8 +26,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from hrnet_zoo import create_model
     from hrnet_zoo.cli.models import parse_input_size, resolve_model_name
+    from hrnet_zoo.cli.weights import model_for_checkpoint, read_checkpoint_arg
     from hrnet_zoo.export import DEFAULT_OPSET, check_opset, export_onnx, onnx_max_rel_error
-    from hrnet_zoo.weights import CheckpointError, load_checkpoint
+    from hrnet_zoo.weights import CheckpointError
 
     if args.format not in FORMATS:
         raise UsageError(f"unsupported --format {args.format!r}: choose {', '.join(FORMATS)}")
@@ -41,29 +43,35 @@ def _cmd_export(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if not output.parent.is_dir():
         raise UsageError(f"output folder does not exist: {output.parent}")
-    if args.checkpoint and not Path(args.checkpoint).is_file():
-        raise UsageError(f"checkpoint file not found: {args.checkpoint}")
+    if output.is_dir():
+        raise UsageError(f"--output {output} is a folder; give the .onnx file to write")
+    refuse_overwrite([output], [args.checkpoint], args.force)
+    state_dict = read_checkpoint_arg(args.checkpoint) if args.checkpoint else None
 
     options = {"num_classes": _optional_int(args.num_classes, "--num-classes"),
                "num_joints": _optional_int(args.num_joints, "--num-joints")}
     kwargs = {k: v for k, v in options.items() if v is not None}
     try:
-        model = create_model(name, **kwargs)
+        model = (create_model(name, **kwargs) if state_dict is None
+                 else model_for_checkpoint(name, state_dict, kwargs)[0])  # convert's num_joints detection
     except TypeError:
         if not kwargs:
             raise
         flags = ", ".join("--" + k.replace("_", "-") for k in kwargs)
         raise UsageError(f"{name} does not take {flags}") from None
-    if args.checkpoint:
-        try:
-            load_checkpoint(model, args.checkpoint)
-        except CheckpointError as e:
-            raise UsageError(" ".join(str(e).split())) from None  # one line, however long the key listing
+    except CheckpointError as e:
+        raise UsageError(" ".join(str(e).split())) from None  # one line, however long the key listing
     model.eval()
 
     in_chans = 3
     size = size or model.pretrained_cfg.input_size
-    export_onnx(model, output, input_size=size, in_chans=in_chans, opset=opset, fuse=not args.no_fuse)
+    # Written next to the output and renamed: a failed export leaves the old file (or none), never half a graph.
+    partial = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        export_onnx(model, partial, input_size=size, in_chans=in_chans, opset=opset, fuse=not args.no_fuse)
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
     line = f"wrote {output}: {name}, input N×{in_chans}×{size[0]}×{size[1]} (dynamic batch), opset {opset}"
     if args.no_verify:
         pass
@@ -81,7 +89,7 @@ def register(subparsers) -> None:
     p.add_argument("--model", required=True, help="model name or alias (w32 → hrnet_w32)")
     p.add_argument("--checkpoint", help="weights to load first (any layout load_checkpoint understands)")
     p.add_argument("--format", default="onnx", help="only 'onnx'")
-    p.add_argument("--output", required=True, help="file to write, e.g. hrnet_w32.onnx")
+    add_output_options(p, "file to write, e.g. hrnet_w32.onnx")
     p.add_argument("--input-size", help="HxW the graph is traced at; default: the model's pretrained_cfg "
                                         "input size (256x192 for the COCO pose models)")
     p.add_argument("--opset", help="ONNX opset (default 17)")

@@ -25,6 +25,8 @@ FLOPS_EPILOG = """examples:
 GFLOPs: fvcore's count / 1e9 (1 multiply-add = 1 flop; BatchNorm, upsampling and pooling included,
 transposed convs at input size). paper GFLOPs: conv + linear multiply-adds / 2^30, transposed convs at
 output size: the official get_model_summary convention that reproduces the published tables.
+fvcore runs the model on real tensors, so it counts inputs up to 4096x4096 pixels (x batch);
+--no-fvcore counts any size from shapes alone.
 """
 
 LIST_EPILOG = """examples:
@@ -90,6 +92,11 @@ def match_models(pattern: str, pretrained: bool = False) -> list[str]:
             return names
     return []
 
+
+#: fvcore counts by running the model on real tensors; a bigger input (× batch) is refused before any
+#: allocation (10000x10000 needs ~20 GB). Without fvcore the count runs on the meta device, at any size.
+FVCORE_MAX_SIDE = 4096
+FVCORE_MAX_PIXELS = FVCORE_MAX_SIDE * FVCORE_MAX_SIDE
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[x×X,]\s*(\d+)\s*$")
 
@@ -171,6 +178,11 @@ def _cmd_flops(args: argparse.Namespace) -> int:
     names = list_models() if args.all else resolve_model_names(args.model)
     size = parse_input_size(args.input_size) if args.input_size else None
     fvcore = not args.no_fvcore
+    if fvcore and size and args.batch_size * size[0] * size[1] > FVCORE_MAX_PIXELS:
+        raise UsageError(f"--input-size {size[0]}x{size[1]} × batch {args.batch_size} is over the "
+                         f"{FVCORE_MAX_SIDE}x{FVCORE_MAX_SIDE} pixels fvcore may count (its trace runs the model on "
+                         "real tensors of that size); add --no-fvcore for the paper GFLOPs, counted from shapes "
+                         "without allocating")
     if args.json:
         rows = []
         for name in names:

@@ -97,6 +97,8 @@ def _row_windows(flat: torch.Tensor, rows: torch.Tensor, first_col: torch.Tensor
     element by element.
     """
     num, buffer = len(flat), flat.reshape(-1)
+    if buffer.numel() < length:  # tiny maps: unfold needs one whole run; the zeros fall on masked columns
+        buffer = F.pad(buffer, (0, length - buffer.numel()))
     starts = (torch.arange(num, device=flat.device) * (height * width))[:, None] + rows * width + first_col[:, None]
     windows = buffer.unfold(0, length, 1)                                       # overlapping view, no copy
     last = windows.shape[0] - 1

@@ -19,6 +19,7 @@ from torch import nn
 from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.features import FeatureInfo
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
+from hrnet_zoo.weights.config import Rule, validate_model_config
 from hrnet_zoo.weights.convert import load_checkpoint
 from hrnet_zoo.weights.hub import PretrainedWeightsError
 from hrnet_zoo.weights.pretrained import parse_hub_spec, read_zoo_config, zoo_weights_file
@@ -48,6 +49,15 @@ class ZooModel(
     features_only: ClassVar[bool] = False
     #: The ``(H, W)`` of the family's usual input, the default ``pretrained_cfg.input_size``.
     default_input_size: ClassVar[tuple[int, int]] = (256, 192)
+    #: A rule (type and sane range) for every constructor argument, checked before a model is built
+    #: from a ``config.json`` (see `hrnet_zoo.weights.config`).
+    config_rules: ClassVar[dict[str, Rule]] = {}
+
+    @classmethod
+    def check_config(cls, config: dict, source: str) -> dict:
+        """``config`` when each constructor argument in it passes ``config_rules``; else an
+        ``InvalidConfigError`` naming ``source``, the argument and the value."""
+        return validate_model_config({**config, "architecture": cls.__name__}, cls.config_rules, source)
 
     @property
     def pretrained_cfg(self) -> PretrainedCfg:
@@ -80,6 +90,7 @@ class ZooModel(
         # checked against the sha256 the Hub reports for them.
         hub_kwargs = dict(token=token, cache_dir=cache_dir, force_download=force_download,
                           local_files_only=local_files_only)
+        cls.check_config(model_kwargs, model_id)  # the mixin read them from config.json: anyone's
         model = cls(**model_kwargs)
         path = zoo_weights_file(model_id, revision, **hub_kwargs)
         load_checkpoint(model, path, strict=strict)
@@ -116,6 +127,7 @@ def from_pretrained(repo_or_dir: str, *, revision: str | None = None, **kwargs) 
         raise PretrainedWeightsError(
             f"config.json of {repo_or_dir} names architecture {architecture!r}, which hrnet_zoo does not know "
             f"(known: {', '.join(sorted(classes))}); load it with the model class's from_pretrained instead")
+    classes[architecture].check_config(config, repo_or_dir)  # every key: the mixin would drop unknown ones silently
     if not os.path.isdir(repo_or_dir):
         repo_or_dir, spec_revision = parse_hub_spec(repo_or_dir)
         revision = revision or spec_revision

@@ -22,6 +22,7 @@ from hrnet_zoo.errors import LayoutNotRecognized
 from hrnet_zoo.layers import conv1x1, conv_bn
 from hrnet_zoo.models.base import ZooModel
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
+from hrnet_zoo.weights.config import IN_CHANS, NUM_JOINTS, integer
 
 # princeton-vl PoseNet key → ours. Their ``Conv`` wraps ``conv``/``bn``; ``pre`` is an nn.Sequential
 # (index 2 is the parameter-free pool) and each hourglass sits in a one-element nn.Sequential.
@@ -79,6 +80,8 @@ class StackedHourglass(ZooModel):
     # merge_preds maps the K heatmaps back to features: it follows num_joints too
     prediction_layers = ("heads", "merge_preds")
     default_input_size = (256, 256)
+    config_rules = {"num_stacks": integer(1, 16), "num_joints": NUM_JOINTS, "num_features": integer(1, 1024),
+                    "depth": integer(1, 8), "in_chans": IN_CHANS}
 
     def __init__(self, num_stacks: int = 8, num_joints: int = 17, num_features: int = 256, depth: int = 4,
                  in_chans: int = 3):

@@ -19,10 +19,12 @@ from torch import nn
 
 from hrnet_zoo._builder import build_model
 from hrnet_zoo._registry import register_model
-from hrnet_zoo.backbones.hrnet import HRNetBackbone
+from hrnet_zoo.backbones.hrnet import FUSE_MODES, HRNET_CONFIGS, HRNetBackbone
 from hrnet_zoo.heads import HRFPN, HeatmapHead, HRNetClassificationHead, SegmentationHead, concat_branches
 from hrnet_zoo.models.base import FeaturesModel, ZooModel
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
+from hrnet_zoo.weights.config import (FINAL_CONV_KERNEL, IN_CHANS, NUM_CLASSES, NUM_JOINTS, boolean, integer,
+                                      integer_list, one_of, optional)
 from hrnet_zoo.weights.convert import split_backbone_head
 
 # Top-level module names of the official heads (pose ``final_layer``, segmentation ``last_layer``,
@@ -36,6 +38,8 @@ def _official_to_zoo(state_dict: dict) -> dict:
 
 
 _OFFICIAL_LAYOUTS = {"official HRNet (pose_hrnet / cls_hrnet / seg_hrnet / timm)": _official_to_zoo}
+_WIDTH = one_of(*HRNET_CONFIGS)
+_FUSE_MODE = one_of(*FUSE_MODES)
 
 
 class HRNetPose(ZooModel):
@@ -47,6 +51,8 @@ class HRNetPose(ZooModel):
 
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
     prediction_layers = ("head.final_layer",)
+    config_rules = {"width": _WIDTH, "num_joints": NUM_JOINTS, "in_chans": IN_CHANS,
+                    "final_conv_kernel": FINAL_CONV_KERNEL}
 
     def __init__(self, width: str = "w32", num_joints: int = 17, in_chans: int = 3, final_conv_kernel: int = 1):
         super().__init__()
@@ -81,6 +87,8 @@ class HRNetV2(ZooModel):
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
     prediction_layers = ("head.last_layer.3",)
     default_input_size = (512, 1024)  # the Cityscapes crops of HRNet-Semantic-Segmentation
+    config_rules = {"width": _WIDTH, "num_classes": optional(NUM_CLASSES), "in_chans": IN_CHANS,
+                    "fuse_mode": _FUSE_MODE, "align_corners": boolean, "final_conv_kernel": FINAL_CONV_KERNEL}
 
     def __init__(self, width: str = "w48", num_classes: int | None = None, in_chans: int = 3,
                  fuse_mode: str = "bilinear", align_corners: bool = False, final_conv_kernel: int = 1):
@@ -113,6 +121,7 @@ class HRNetV2p(ZooModel):
     """
 
     default_input_size = (800, 1216)  # mmdetection's 1333×800 resize, padded to a multiple of 32
+    config_rules = {"width": _WIDTH, "in_chans": IN_CHANS, "out_channels": integer(1, 1024), "num_outs": integer(1, 8)}
 
     def __init__(self, width: str = "w32", in_chans: int = 3, out_channels: int = 256, num_outs: int = 5):
         super().__init__()
@@ -135,6 +144,7 @@ class HRNetClassifier(ZooModel):
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
     prediction_layers = ("head.classifier",)
     default_input_size = (224, 224)
+    config_rules = {"width": _WIDTH, "num_classes": NUM_CLASSES, "in_chans": IN_CHANS, "head_conv_bias": boolean}
 
     def __init__(self, width: str = "w18", num_classes: int = 1000, in_chans: int = 3, head_conv_bias: bool = True):
         super().__init__()
@@ -172,6 +182,9 @@ class HRNetClassifier(ZooModel):
 class HRNetFeatures(FeaturesModel):
     """The four HRNet branches (``features_only=True``): ``forward`` → the maps at ``out_indices``,
     N×(C·2^i)×⌈H/2^(i+2)⌉×⌈W/2^(i+2)⌉ for branch i."""
+
+    config_rules = {"width": _WIDTH, "in_chans": IN_CHANS, "fuse_mode": _FUSE_MODE,
+                    "out_indices": integer_list(integer(-4, 3), 4)}
 
     def __init__(self, width: str = "w32", in_chans: int = 3, fuse_mode: str = "nearest",
                  out_indices=(0, 1, 2, 3)):

@@ -21,11 +21,12 @@ from torch import nn
 
 from hrnet_zoo._builder import build_model
 from hrnet_zoo._registry import register_model
-from hrnet_zoo.backbones.resnet import ResNetBackbone
+from hrnet_zoo.backbones.resnet import RESNET_CONFIGS, ResNetBackbone
 from hrnet_zoo.errors import LayoutNotRecognized
-from hrnet_zoo.heads.deconv import DeconvHead, MultiScaleDeconvHead
+from hrnet_zoo.heads.deconv import DECONV_PADDING, DeconvHead, MultiScaleDeconvHead
 from hrnet_zoo.models.base import FeaturesModel, ZooModel
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
+from hrnet_zoo.weights.config import FINAL_CONV_KERNEL, IN_CHANS, NUM_JOINTS, boolean, integer, integer_list, one_of
 from hrnet_zoo.weights.convert import split_backbone_head
 
 _OFFICIAL_HEAD_MODULES = ("deconv_layers", "final_layer")
@@ -44,6 +45,10 @@ def _imagenet_to_zoo(state_dict: dict) -> dict:
         raise LayoutNotRecognized("no ImageNet classifier keys")
     return {"backbone." + k: v for k, v in state_dict.items() if not k.startswith("fc.")}
 
+
+_DEPTH = one_of(*RESNET_CONFIGS)
+_DECONV_FILTERS = integer_list(integer(1, 1024), 5)
+_DECONV_KERNELS = integer_list(one_of(*sorted(DECONV_PADDING)), 5)
 
 _LAYOUTS = {
     "official SimpleBaseline (pose_resnet.py)": _official_to_zoo,
@@ -66,6 +71,9 @@ class SimpleBaseline(ZooModel):
 
     checkpoint_layouts = _LAYOUTS
     prediction_layers = ("head.final_layer",)
+    config_rules = {"depth": _DEPTH, "num_joints": NUM_JOINTS, "in_chans": IN_CHANS,
+                    "num_deconv_filters": _DECONV_FILTERS, "num_deconv_kernels": _DECONV_KERNELS,
+                    "final_conv_kernel": FINAL_CONV_KERNEL, "deconv_with_bias": boolean}
 
     def __init__(self, depth: int = 50, num_joints: int = 17, in_chans: int = 3,
                  num_deconv_filters: Sequence[int] = (256, 256, 256), num_deconv_kernels: Sequence[int] = (4, 4, 4),
@@ -99,6 +107,9 @@ class SimpleBaselineMSDH(ZooModel):
 
     checkpoint_layouts = _LAYOUTS
     prediction_layers = ("head.predictors",)
+    config_rules = {"depth": _DEPTH, "num_joints": NUM_JOINTS, "in_chans": IN_CHANS, "num_resolutions": integer(1, 6),
+                    "num_deconv_filters": _DECONV_FILTERS, "num_deconv_kernels": _DECONV_KERNELS,
+                    "upsample_mode": one_of("nearest", "bilinear", "bicubic", "area", "nearest-exact")}
 
     def __init__(self, depth: int = 50, num_joints: int = 17, in_chans: int = 3, num_resolutions: int = 3,
                  num_deconv_filters: Sequence[int] = (256, 256, 256), num_deconv_kernels: Sequence[int] = (4, 4, 4),
@@ -126,6 +137,8 @@ class SimpleBaselineMSDH(ZooModel):
 class ResNetFeatures(FeaturesModel):
     """The four ResNet stages (``features_only=True``): ``forward`` → the maps at ``out_indices``,
     strides 4, 8, 16, 32."""
+
+    config_rules = {"depth": _DEPTH, "in_chans": IN_CHANS, "out_indices": integer_list(integer(-4, 3), 4)}
 
     def __init__(self, depth: int = 50, in_chans: int = 3, out_indices=(0, 1, 2, 3)):
         super().__init__()

@@ -8,6 +8,8 @@ and every converter, keeps the one whose keys match the model best, and then loa
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -18,8 +20,10 @@ from torch import nn
 from hrnet_zoo.errors import HRNetZooError, LayoutNotRecognized
 
 ZOO_LAYOUT = "hrnet_zoo"
-# Containers that training scripts wrap state dicts in (mmpose/mmdet: state_dict, timm: state_dict_ema ...).
-_CONTAINER_KEYS = ("state_dict", "model", "net", "module")
+# Containers that training scripts wrap state dicts in (mmpose/mmdet: state_dict, torchvision: model ...),
+# in order of preference; the EMA copies (timm: state_dict_ema, model_ema; ema) only when no regular one
+# is there, so a checkpoint holding both loads its regular weights, as before.
+_CONTAINER_KEYS = ("state_dict", "model", "net", "module", "state_dict_ema", "model_ema", "ema")
 # Prefixes that DataParallel / wrappers add in front of every key.
 _WRAPPER_PREFIXES = ("model.module.", "module.")
 # Keys that are not model weights in some checkpoints (mmpose v1 normalisation buffers).
@@ -64,11 +68,10 @@ class LoadResult:
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Read a ``.safetensors`` file, or a pickled checkpoint with ``torch.load(weights_only=True)``.
 
-    Pickles that would run code are refused by torch's restricted unpickler; the error says so.
+    Pickles that would run code, or hold other objects than tensors and containers, are refused by
+    torch's restricted unpickler; the error names the refused type and what the file is.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file not found: {path}")
+    path = check_checkpoint_path(path)
     with open(path, "rb") as f:
         head = f.read(16)
     if path.suffix == ".safetensors" or _looks_like_safetensors(head):
@@ -78,14 +81,76 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         except Exception as e:  # safetensors raises its own error types
             raise CheckpointError(f"{path} is not a valid safetensors file: {e}") from e
+    not_a_checkpoint = _not_a_checkpoint(path, head)
+    if not_a_checkpoint:
+        raise CheckpointError(f"{path} {not_a_checkpoint}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(_refused_pickle_message(path, e)) from None
     except Exception as e:
-        raise CheckpointError(
-            f"could not read {path} with torch.load(weights_only=True): {str(e).splitlines()[0]}. "
-            "hrnet_zoo never unpickles arbitrary objects; convert the file to safetensors or a plain state dict."
-        ) from e
+        raise CheckpointError(_unreadable_message(path, _plain_first_line(str(e)))) from None
     return unwrap_state_dict(obj, source=str(path))
+
+
+def check_checkpoint_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if it is a file; a CheckpointError saying what it is otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file (a folder written by "
+                              "save_pretrained loads with hrnet_zoo.from_pretrained)")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    return path
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format
+_PICKLE_PROTOCOL = 0x80      # torch.save(..., _use_new_zipfile_serialization=False) and plain pickles
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _not_a_checkpoint(path: Path, head: bytes) -> str | None:
+    """What the file is when it cannot be a torch checkpoint (empty, too short, text), else None."""
+    if head.startswith(_ZIP_MAGIC) or head[:1] == bytes([_PICKLE_PROTOCOL]):
+        return None
+    size = path.stat().st_size
+    if size == 0:
+        return "is empty (0 bytes), not a checkpoint"
+    if size < 16:
+        return f"is too short ({size} bytes) to be a checkpoint"
+    text = head.decode("utf-8", "ignore")  # the 16 bytes may end inside a multi-byte character
+    if len(text) >= len(head) - 3 and all(c.isprintable() or c.isspace() for c in text):
+        return f"is a text file (it starts with {text[:12]!r}), not a checkpoint"
+    return "is not a checkpoint: neither a zip (torch.save) nor a pickle nor a safetensors file"
+
+
+def _refused_pickle_message(path: Path, error: Exception) -> str:
+    """Name the types torch's restricted unpickler refused, and how to get the tensors out without it."""
+    from torch.serialization import get_unsafe_globals_in_checkpoint
+
+    try:
+        types = get_unsafe_globals_in_checkpoint(path)  # every refused type; zip checkpoints only
+    except Exception:
+        types = re.findall(r"GLOBAL (\S+) was not an allowed global", str(error))
+    if not types:  # not a refused type but a broken pickle; torch's reason follows "WeightsUnpickler error:"
+        reason = str(error).partition("WeightsUnpickler error:")[2].partition("Check the documentation")[0]
+        return _unreadable_message(path, _plain_first_line(reason) or "not a valid pickle")
+    return (f"{path} holds pickled objects that torch.load(weights_only=True) refuses ({', '.join(types)}); "
+            "hrnet_zoo never unpickles arbitrary objects. The tensors can be loaded with "
+            "torch.load(weights_only=True) once those objects are removed from the checkpoint: re-save "
+            "only the state_dict where the checkpoint was written (torch.save(model.state_dict(), path)), "
+            "or convert it to safetensors.")
+
+
+def _unreadable_message(path: Path, reason: str) -> str:
+    return (f"could not read {path} with torch.load(weights_only=True): {reason}; "
+            "it is not a complete zip or pickle checkpoint")
+
+
+def _plain_first_line(text: str) -> str:
+    """The first non-empty line of an error text, without terminal colour codes (torch colours some)."""
+    lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]
+    return lines[0] if lines else ""
 
 
 def _looks_like_safetensors(head: bytes) -> bool:
@@ -94,14 +159,23 @@ def _looks_like_safetensors(head: bytes) -> bool:
 
 
 def unwrap_state_dict(obj: Mapping, source: str = "checkpoint") -> dict[str, torch.Tensor]:
-    """Find the tensor mapping inside common checkpoint containers."""
+    """Find the tensor mapping inside common checkpoint containers (``_CONTAINER_KEYS``, in that order)."""
+    outer = obj
     while isinstance(obj, Mapping) and not _is_tensor_mapping(obj):
         inner = next((obj[k] for k in _CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
         if inner is None:
             break
         obj = inner
     if not isinstance(obj, Mapping) or not _is_tensor_mapping(obj):
-        raise CheckpointError(f"{source} holds no state dict (a mapping of names to tensors)")
+        if not isinstance(outer, Mapping):
+            found = f"it holds a {type(outer).__name__}"
+        else:
+            keys = [str(k) for k in outer]
+            shown = ", ".join(keys[:_MAX_LISTED]) + (f" … and {len(keys) - _MAX_LISTED} more"
+                                                      if len(keys) > _MAX_LISTED else "")
+            found = f"its top-level keys: {shown or 'none'}"
+        raise CheckpointError(f"{source} holds no state dict (a mapping of names to tensors, looked for under "
+                              f"{', '.join(_CONTAINER_KEYS)}); {found}")
     return dict(obj)
 
 

@@ -8,11 +8,14 @@ deleted and reported; it is never read.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import huggingface_hub
 from huggingface_hub import constants as hf_constants
@@ -31,6 +34,13 @@ from hrnet_zoo.errors import HRNetZooError
 CACHE_ENV = "HRNET_ZOO_CACHE"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
+#: How to use a checkpoint obtained some other way, for every "could not download" message.
+LOCAL_FILE_ADVICE = ("A checkpoint obtained some other way loads with hrnet_zoo.load_checkpoint(model, path), "
+                     "or converts with `hrnet-zoo convert FILE --model MODEL --output DIR`.")
+#: Seconds huggingface_hub may wait between retries of an unreachable Hub before we give up (its own
+#: backoff waits 1 + 2 + 4 + 8 + 8 s, printing a warning line for each try).
+HUB_RETRY_BUDGET_S = 3.0
+_HUB_HTTP_LOGGER = "huggingface_hub.utils._http"  # where huggingface_hub logs its retries
 
 
 class PretrainedWeightsError(HRNetZooError, RuntimeError):
@@ -51,6 +61,30 @@ def cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "hrnet_zoo"
+
+
+def cache_path(*parts: str) -> Path:
+    """``cache_dir()/parts…``, refused (PretrainedWeightsError) unless it stays inside the cache: the parts
+    come from manifest fields and file names, and ``../`` in one must not reach files outside."""
+    root = cache_dir()
+    if root.exists() and not root.is_dir():
+        raise PretrainedWeightsError(f"hrnet_zoo's cache {root} is a file, not a folder; set {CACHE_ENV} to a folder")
+    path = root.joinpath(*parts)
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise PretrainedWeightsError(f"refusing the cache path {path}: it leaves hrnet_zoo's cache {root}")
+    return path
+
+
+def cache_folder(name: str) -> Path:
+    """The cache's sub-folder ``name``, created if needed; one clear error when the cache cannot be."""
+    folder = cache_path(name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PretrainedWeightsError(
+            f"cannot create {folder} in hrnet_zoo's cache ({e.strerror or e}); set {CACHE_ENV} to a writable "
+            "folder") from None
+    return folder
 
 
 def is_offline() -> bool:
@@ -85,18 +119,51 @@ def hf_download(repo_id: str, filename: str, revision: str | None = None, token:
     label = f"{repo_id}/{filename}" + (f"@{revision}" if revision else "")
     hint = hint or f"huggingface_hub.hf_hub_download({repo_id!r}, {filename!r})"
     try:
-        return huggingface_hub.hf_hub_download(repo_id, filename, revision=revision, token=token,
-                                               library_name="hrnet_zoo", **hub_kwargs)
-    except (OfflineModeIsEnabled, LocalEntryNotFoundError) as e:
+        with _short_quiet_hub_retries():
+            return huggingface_hub.hf_hub_download(repo_id, filename, revision=revision, token=token,
+                                                   library_name="hrnet_zoo", **hub_kwargs)
+    except (OfflineModeIsEnabled, LocalEntryNotFoundError, _HubUnreachable) as e:
         local_only = bool(hub_kwargs.get("local_files_only"))
         if is_offline() or local_only:
             raise OfflineError(_offline_message(label, hint, local_only)) from None
-        raise PretrainedWeightsError(f"could not reach the Hub for {label} and it is not cached: {e}") from e
+        raise PretrainedWeightsError(f"could not reach the Hub ({hf_constants.ENDPOINT}) for {label} and it is not "
+                                     f"in the local cache. {LOCAL_FILE_ADVICE}") from e
     except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as e:
         raise PretrainedWeightsError(f"{label} does not exist on the Hub (or needs a token: set HF_TOKEN): "
                                      f"{str(e).splitlines()[0]}") from e
     except HfHubHTTPError as e:
         raise PretrainedWeightsError(f"the Hub refused {label}: {str(e).splitlines()[0]}") from e
+
+
+class _HubUnreachable(Exception):
+    """huggingface_hub's retries of an unreachable Hub went past `HUB_RETRY_BUDGET_S`."""
+
+
+class _RetryBudget(logging.Filter):
+    """Drops huggingface_hub's per-try warning lines and stops its backoff once the announced waits
+    exceed the budget (raising from the log call is the one hook its retry loop offers)."""
+
+    def __init__(self):
+        super().__init__()
+        self.waited = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        wait = re.match(r"Retrying in ([0-9.]+)s", record.getMessage())
+        if wait:
+            self.waited += float(wait[1])
+            if self.waited > HUB_RETRY_BUDGET_S:
+                raise _HubUnreachable(f"gave up after {self.waited - float(wait[1]):g} s of retries")
+        return record.levelno >= logging.ERROR
+
+
+@contextmanager
+def _short_quiet_hub_retries() -> Iterator[None]:
+    budget = _RetryBudget()
+    logging.getLogger(_HUB_HTTP_LOGGER).addFilter(budget)
+    try:
+        yield
+    finally:
+        logging.getLogger(_HUB_HTTP_LOGGER).removeFilter(budget)
 
 
 def fetch_hf_file(repo_id: str, filename: str, revision: str | None = None, expected_sha256: str | None = None,
@@ -132,7 +199,8 @@ def _hub_lfs_sha256(path: str, repo_id: str, filename: str, revision: str | None
     if is_offline():  # no symlinked blob (e.g. Windows without symlinks) and no way to ask the Hub
         return None
     url = huggingface_hub.hf_hub_url(repo_id, filename, revision=revision)
-    etag = huggingface_hub.get_hf_file_metadata(url, token=token).etag
+    with _short_quiet_hub_retries():
+        etag = huggingface_hub.get_hf_file_metadata(url, token=token).etag
     return etag if etag and _SHA256.match(etag) else None
 
 
@@ -159,8 +227,8 @@ def fetch_url(url: str, expected_sha256: str | None = None, expected_prefix: str
     if not (expected_sha256 or expected_prefix):
         raise PretrainedWeightsError(f"refusing to download {url} without a checksum to verify it against")
     name = url.rstrip("/").rsplit("/", 1)[-1]
-    dest = cache_dir() / "downloads" / name
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = cache_path("downloads", name)  # a URL ending in "/.." must not name a file outside the cache
+    cache_folder("downloads")
     if dest.is_file():
         actual = sha256_file(dest)
         if _matches(actual, expected_sha256, expected_prefix):
@@ -173,8 +241,9 @@ def fetch_url(url: str, expected_sha256: str | None = None, expected_prefix: str
     try:
         _download_resumable(url, part, progress)
     except (urllib.error.URLError, OSError) as e:
-        raise PretrainedWeightsError(f"could not download {url}: {e} (a partial file is kept in {part} "
-                                     "and the next attempt resumes it)") from e
+        kept = (f" (the partial file {part} is kept and the next attempt resumes it)"
+                if part.is_file() and part.stat().st_size else "")
+        raise PretrainedWeightsError(f"could not download {url}: {e}{kept}. {LOCAL_FILE_ADVICE}") from e
     actual = sha256_file(part)
     if not _matches(actual, expected_sha256, expected_prefix):
         part.unlink()

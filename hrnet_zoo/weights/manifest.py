@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -28,6 +29,17 @@ BACKBONE_INIT_TAG = "in1k"
 _REQUIRED_KEYS = ("model", "tag", "source", "verify")
 #: ``verify`` → the source kinds it applies to (as the schema says).
 _VERIFY_SOURCES = {"sha256": ("hf", "url"), "hub-lfs-sha256": ("hf",), "sha256-prefix": ("url",)}
+
+#: Fields that end up in file paths or cache file names (the hrnet_zoo cache, the Hub cache) → their form.
+#: A checksum is hex only and names are plain file-name characters, so no field can say "../".
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")
+_FIELD_FORMS = {
+    "model": (re.compile(r"^[a-z0-9_]+$"), "lowercase letters, digits and _"),
+    "tag": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$"), "letters, digits, '.', '_' and '-'"),
+    "sha256": (re.compile(r"^[0-9a-f]{64}$"), "64 lowercase hex digits"),
+    "sha256_prefix": (re.compile(r"^[0-9a-f]{8}$"), "8 lowercase hex digits"),
+    "repo_id": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$"), "'org/name'"),
+}
 
 # Entries added at run time with register_weights (private or fine-tuned weights of a user).
 _user_entries: list[dict] = []
@@ -43,7 +55,10 @@ class UnknownWeightsError(PretrainedWeightsError, KeyError):
 @lru_cache(maxsize=1)
 def _shipped_manifest() -> dict:
     path = resources.files("hrnet_zoo").joinpath(MANIFEST_FILENAME)
-    return json.loads(path.read_text(encoding="utf-8"))
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    for entry in manifest["weights"]:
+        check_path_fields(entry)
+    return manifest
 
 
 def load_manifest() -> dict:
@@ -51,6 +66,26 @@ def load_manifest() -> dict:
     manifest = copy.deepcopy(_shipped_manifest())
     manifest["weights"].extend(copy.deepcopy(_user_entries))
     return manifest
+
+
+def check_path_fields(entry: dict) -> None:
+    """ValueError unless every field that reaches a path has its safe form (see ``_FIELD_FORMS``)."""
+    hf = entry["source"].get("hf") or {}
+    fields = {k: entry.get(k) for k in ("model", "tag", "sha256", "sha256_prefix")}
+    fields["repo_id"] = hf.get("repo_id")
+    for name, value in fields.items():
+        pattern, form = _FIELD_FORMS[name]
+        if value is not None and not (isinstance(value, str) and pattern.match(value) and ".." not in value):
+            raise ValueError(f"weights entry field {name} must be {form}, not {value!r}")
+    file_names = {}  # field → the file names it gives
+    if hf.get("filename") is not None:
+        file_names["filename"] = str(hf["filename"]).split("/")  # a Hub file may sit in folders
+    if "url" in entry["source"]:
+        file_names["url"] = [str(entry["source"]["url"]).rstrip("/").rsplit("/", 1)[-1]]  # the download's name
+    for name, parts in file_names.items():
+        if not all(_SAFE_NAME.match(part) and part != ".." for part in parts):
+            raise ValueError(f"weights entry {name} must give plain file names (letters, digits, '.', '_', '+', "
+                             f"'-'), not {'/'.join(parts)!r}")
 
 
 def register_weights(entry: dict) -> None:
@@ -74,6 +109,7 @@ def register_weights(entry: dict) -> None:
         raise ValueError("verify='sha256' needs the full 'sha256' of the file")
     if entry["verify"] == "sha256-prefix" and not entry.get("sha256_prefix"):
         raise ValueError("verify='sha256-prefix' needs 'sha256_prefix' (the hex digits in the file name)")
+    check_path_fields(entry)
     if any(e["model"] == entry["model"] and e["tag"] == entry["tag"] for e in _entries()):
         raise ValueError(f"weights {entry['model']}:{entry['tag']} already exist")
     _user_entries.append({"default": False, "init": "full", "sha256": None, **copy.deepcopy(entry)})

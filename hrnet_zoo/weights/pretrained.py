@@ -17,18 +17,31 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import torch
-from filelock import FileLock
 from torch import nn
 
 from hrnet_zoo._registry import get_model_entrypoint
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, cfg_from_manifest
+from hrnet_zoo.weights.cache import (
+    CONVERTED,
+    CorruptCacheError,
+    cache_lock,
+    converted_stem,
+    read_converted,
+    write_atomically,
+    write_converted,
+)
+from hrnet_zoo.weights.config import InvalidConfigError
 from hrnet_zoo.weights.convert import CheckpointError, LoadResult, convert_state_dict, load_checkpoint, read_state_dict
 from hrnet_zoo.weights.hub import (
+    _SHA256,
+    CACHE_ENV,
+    OfflineError,
     PretrainedWeightsError,
     cache_dir,
+    cache_path,
     fetch_hf_file,
     fetch_url,
     hf_download,
@@ -190,33 +203,20 @@ def _known_sha256(entry: dict) -> str | None:
     """The source's sha256: pinned in the manifest, or recorded after an earlier verified download."""
     if entry.get("sha256"):
         return entry["sha256"]
-    record = cache_dir() / "sources" / f"{_key_digest(entry)}.json"
     try:
-        return json.loads(record.read_text())["sha256"]
-    except (OSError, ValueError, KeyError):
+        sha256 = json.loads(_sha256_record(entry).read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+    return sha256 if isinstance(sha256, str) and _SHA256.match(sha256) else None  # names cache files
 
 
 def _remember_sha256(entry: dict, sha256: str) -> None:
-    record = cache_dir() / "sources" / f"{_key_digest(entry)}.json"
     data = json.dumps({"source": _source_key(entry), "sha256": sha256}).encode()
-    _write_atomically(record, lambda tmp: tmp.write_bytes(data))
+    write_atomically(_sha256_record(entry), lambda tmp: tmp.write_bytes(data))
 
 
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(tmp)`` next to ``path``, then rename: readers see the whole file or none; a failed
-    write leaves nothing behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def converted_path(sha256: str, target: nn.Module) -> Path:
-    return cache_dir() / "converted" / f"{sha256}-{type(target).__name__}.safetensors"
+def _sha256_record(entry: dict) -> Path:
+    return cache_path("sources", f"{_key_digest(entry)}.json")
 
 
 def fetch_weights(entry: dict, progress: bool = True) -> tuple[Path, str]:
@@ -239,52 +239,65 @@ def fetch_weights(entry: dict, progress: bool = True) -> tuple[Path, str]:
 
 
 @contextmanager
-def _source_lock(entry: dict) -> Iterator[None]:
-    """Held while an entry's source is downloaded and converted, so concurrent processes do it once."""
-    lock_path = cache_dir() / "locks" / f"{_key_digest(entry)}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock_path)):
-        yield
+def _source_lock(entry: dict) -> Iterator[str | None]:
+    """Held while an entry's source is downloaded and converted, so concurrent processes do it once.
+
+    Yields why the cache is read-only (the lock cannot be taken), or None: see `cache_lock()`.
+    """
+    with cache_lock(_key_digest(entry), cleans=(CONVERTED, "sources")) as read_only:
+        yield read_only
 
 
 def converted_state_dict(entry: dict, target: nn.Module) -> dict[str, torch.Tensor]:
-    """The entry's weights in hrnet_zoo's keys for ``target``, from the converted cache when present."""
-    with _source_lock(entry):
-        sha256 = _known_sha256(entry)
-        cached = _read_converted(converted_path(sha256, target)) if sha256 else None
+    """The entry's weights in hrnet_zoo's keys for ``target``, from the converted cache when present.
+
+    A cached file is checked against its sha256 first; a damaged one is converted again from the
+    verified source. A read-only cache serves its verified files without the lock.
+    """
+    with _source_lock(entry) as read_only:
+        cached, damage = _cached_conversion(entry, target, read_only)
         if cached is not None:
-            return cached
-        source, sha256 = fetch_weights(entry)  # verified: only now is the file read
-        return _convert_and_cache(entry, target, source, sha256)
+            return cached[1]
+        _refuse_read_only(entry, read_only, damage)
+        source, sha256 = _fetch_to_rebuild(entry, damage)  # verified: only now is the file read
+        return _convert_and_cache(entry, target, source, sha256)[1]
 
 
-def _convert_and_cache(entry: dict, target: nn.Module, source: Path, sha256: str) -> dict[str, torch.Tensor]:
+def _cached_conversion(entry: dict, target: nn.Module, read_only: str | None):
+    """(verified (path, tensors) or None, the CorruptCacheError of a damaged file or None)."""
+    sha256 = _known_sha256(entry)
+    if not sha256:
+        return None, None
+    try:
+        return read_converted(converted_stem(sha256, type(target).__name__), remove_corrupted=not read_only), None
+    except CorruptCacheError as damage:
+        return None, damage
+
+
+def _refuse_read_only(entry: dict, read_only: str | None, damage: Exception | None) -> None:
+    """Where the cache is read-only and the converted file is not there to read: one clear error."""
+    if read_only:
+        found = f"{damage} It" if damage else "It"
+        raise PretrainedWeightsError(
+            f"hrnet_zoo's cache {cache_dir()} is read-only here ({read_only}). {found} holds no verified converted "
+            f"file of {source_label(entry)} to read; set {CACHE_ENV} to a writable folder.")
+
+
+def _fetch_to_rebuild(entry: dict, damage: Exception | None) -> tuple[Path, str]:
+    """fetch_weights, saying that the converted file was damaged when the source cannot be had offline."""
+    try:
+        return fetch_weights(entry)
+    except OfflineError as e:
+        if damage is None:
+            raise
+        raise OfflineError(f"{damage} Converting it again needs its source: {e}") from None
+
+
+def _convert_and_cache(entry: dict, target: nn.Module, source: Path, sha256: str) -> tuple[Path, dict]:
     """Read the verified ``source``, convert it for ``target`` and cache the result (under the source lock)."""
     layout, converted = convert_state_dict(target, read_state_dict(source))
-    _write_converted(converted, converted_path(sha256, target), entry, layout)
-    return converted
-
-
-def _read_converted(path: Path) -> dict | None:
-    """The converted cache file, or None when there is none or it is unreadable (then it is removed)."""
-    from safetensors.torch import load_file
-
-    if not path.is_file():
-        return None
-    try:
-        return load_file(str(path))
-    except Exception as e:  # a truncated/corrupted cache file: drop it and convert again
-        _logger.warning("ignoring unreadable converted cache %s (%s)", path, e)
-        path.unlink(missing_ok=True)
-        return None
-
-
-def _write_converted(state_dict: dict, path: Path, entry: dict, layout: str) -> None:
-    from safetensors.torch import save_file
-
     metadata = {"source": source_label(entry), "source_layout": layout, "format": "hrnet_zoo"}
-    tensors = {k: v.detach().contiguous() for k, v in state_dict.items()}
-    _write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    return write_converted(converted_stem(sha256, type(target).__name__), converted, metadata), converted
 
 
 def prepare_weights(model_name: str, tag: bool | str = True, model: nn.Module | None = None) -> dict:
@@ -296,11 +309,12 @@ def prepare_weights(model_name: str, tag: bool | str = True, model: nn.Module | 
     if model is None:
         model = get_model_entrypoint(model_name)(**entry.get("model_kwargs", {}))  # the entry names a registered model
     target = _weights_target(model, entry)
-    with _source_lock(entry):  # the same lock as loads: never two writers of one download
-        source, sha256 = fetch_weights(entry)
-        if _read_converted(converted_path(sha256, target)) is None:
-            _convert_and_cache(entry, target, source, sha256)
-    return {"entry": entry, "path": source, "sha256": sha256, "converted": converted_path(sha256, target)}
+    with _source_lock(entry) as read_only:  # the same lock as loads: never two writers of one download
+        _refuse_read_only(entry, read_only, None)
+        cached, damage = _cached_conversion(entry, target, read_only)
+        source, sha256 = _fetch_to_rebuild(entry, damage)
+        converted = cached[0] if cached else _convert_and_cache(entry, target, source, sha256)[0]
+    return {"entry": entry, "path": source, "sha256": sha256, "converted": converted}
 
 
 # --- hrnet_zoo's own format (config.json + model.safetensors) ----------------------------------------------
@@ -325,13 +339,17 @@ def zoo_weights_file(spec: str, revision: str | None = None, **hub_kwargs) -> Pa
 
 
 def read_zoo_config(spec: str, revision: str | None = None, **hub_kwargs) -> dict:
-    """``config.json`` of a local folder or Hub repo written by ``save_pretrained``."""
+    """``config.json`` of a local folder or Hub repo written by ``save_pretrained``, as a dict; the model
+    class checks its arguments (``check_config``) before anything is built from them."""
     if os.path.isdir(spec):
         path = Path(spec) / "config.json"
     else:
         repo_id, spec_revision = parse_hub_spec(spec)
         path = hf_download(repo_id, "config.json", revision or spec_revision, **hub_kwargs)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise PretrainedWeightsError(f"{spec} has no readable config.json: {e}") from e
+    if not isinstance(config, dict):
+        raise InvalidConfigError(f"config.json of {spec} must hold a JSON object, not {type(config).__name__}")
+    return config
