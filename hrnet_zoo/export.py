@@ -84,9 +84,33 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int
             if not dynamic_hw:
                 raise
             # e.g. HRNetV2p's pooling, whose kernel follows the feature size
-            raise InvalidArgumentError(f"{type(model).__name__} cannot be exported with dynamic H and W (a layer's "
-                                       f"parameters depend on the input size); export at a fixed input_size") from e
+            raise _not_dynamic(model) from e
+    if dynamic_hw:
+        _check_dynamic_hw(path, model, in_chans, input_size)
     return names
+
+
+def _not_dynamic(model: nn.Module) -> InvalidArgumentError:
+    return InvalidArgumentError(f"{type(model).__name__} cannot be exported with dynamic H and W (a layer's "
+                                "parameters depend on the input size); export at a fixed input_size")
+
+
+def _check_dynamic_hw(path, model: nn.Module, in_chans: int, input_size) -> None:
+    """Run the graph at another size than it was traced at: the tracer may have frozen a size-dependent
+    value (a pooling kernel, say) into a constant, which would give wrong outputs there. The file is
+    removed when it disagrees. Needs onnxruntime; without it the graph is left unchecked."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return
+    x = torch.randn(1, in_chans, input_size[0] + 32, input_size[1] + 32)
+    try:
+        error = onnx_max_rel_error(path, model, x)
+    except Exception:  # onnxruntime refuses the graph at that size
+        error = float("inf")
+    if not error < 1e-4:
+        os.remove(path)
+        raise _not_dynamic(model)
 
 
 def onnx_max_rel_error(path: str | os.PathLike, model: nn.Module, x: torch.Tensor) -> float:

@@ -182,3 +182,56 @@ def test_hardware_description_names_the_cpu():
     info = hardware.describe_cpu()
     assert info["cpu"] and isinstance(info["cpu_flags"], list)
     assert hardware.cpu_name() in hardware.machine_key()
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+@pytest.mark.skipif(not HAS_OV, reason="openvino not installed")
+def test_cli_export_openvino_ir_refuses_to_overwrite(tmp_path, capsys):
+    from hrnet_zoo.cli import main
+
+    out = tmp_path / "m.xml"
+    args = ["export", "--model", "w18_small_v1", "--format", "openvino", "--output", str(out), "--input-size", "64x48"]
+    assert main(args) == 0
+    assert "OpenVINO max relative error" in capsys.readouterr().out
+    assert out.is_file() and out.with_suffix(".bin").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+    assert main(args) == 2
+    assert "exists: pass --force" in capsys.readouterr().err
+    assert main(args + ["--force"]) == 0
+    assert main(args[:-4] + ["--output", str(tmp_path / "m.onnx")]) == 2
+    assert "NAME.xml" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not HAS_ORT, reason="onnxruntime not installed")
+def test_cli_export_dynamic_hw_runs_at_other_sizes(tmp_path, capsys):
+    from hrnet_zoo.cli import main
+    from hrnet_zoo.export import onnx_max_rel_error
+
+    out = tmp_path / "m.onnx"
+    ckpt = tmp_path / "w.pth"
+    model = randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1"))
+    torch.save(model.state_dict(), ckpt)
+    assert main(["export", "--model", "w18_small_v1", "--checkpoint", str(ckpt), "--output", str(out),
+                 "--input-size", "64x48", "--dynamic-hw"]) == 0
+    assert "dynamic batch, H and W" in capsys.readouterr().out
+    assert onnx_max_rel_error(out, model, torch.randn(2, 3, 96, 64)) < 1e-4
+    assert main(["export", "--model", "w18_small_v1", "--checkpoint", str(ckpt), "--output", str(ckpt), "--force"]) == 2
+    assert "would overwrite the checkpoint" in capsys.readouterr().err
+    assert main(["export", "--model", "hrnetv2p_w18_small_v1", "--output", str(tmp_path / "p.onnx"),
+                 "--input-size", "64x48", "--dynamic-hw"]) == 2
+    assert "cannot be exported with dynamic H and W" in capsys.readouterr().err
+
+
+def test_cli_benchmark_prints_a_table(capsys, monkeypatch):
+    from hrnet_zoo.cli import main
+    from hrnet_zoo.cli import runtime as cli_runtime
+
+    # eager against the torch peers only: the full set is timed by benchmarks/forward.py
+    monkeypatch.setattr(cli_runtime, "PEERS", (("torch fp32", "torch", "fp32"), ("torch fp64", "torch", "fp64")))
+    monkeypatch.setattr(plan, "unsupported_reason", lambda b, p, d: "not a precision" if p == "fp64" else None)
+    assert main(["benchmark", "--model", "w18_small_v1", "--input-size", "64x48", "--iters", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "hrnet_w18_small_v1 at 64x48, batch 1" in out and hardware.cpu_name() in out
+    assert "eager fp32" in out and "torch fp32" in out and "1.00×" in out and "skipped torch fp64" in out
