@@ -60,7 +60,7 @@ import torch
 import hrnet_zoo
 from hrnet_zoo.complexity import count_flops, default_input_size
 from hrnet_zoo.export import export_onnx, max_relative_error
-from hrnet_zoo.runtime import hardware
+from hrnet_zoo.runtime import hardware, time_calls
 from hrnet_zoo.runtime.hardware import cpu_name
 from hrnet_zoo.runtime.plan import installed
 
@@ -344,12 +344,7 @@ def time_iters(run, x, iters: int, device: torch.device) -> list[float]:
             end.record()
         torch.cuda.synchronize(device)
         return [start.elapsed_time(end) for start, end in events]
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        run(x)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
+    return time_calls(run, x, iters)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -5,6 +5,7 @@ import torch
 import hrnet_zoo
 from hrnet_zoo.cli import main
 from hrnet_zoo.export import export_onnx, onnx_max_rel_error
+from model_helpers import randomize_bn
 
 pytest.importorskip("onnxruntime")
 
@@ -21,15 +22,6 @@ CASES += [
     (name, dict(num_stacks=2, num_features=64) if name.startswith("hourglass") else {}, (64, 64))
     for name in hrnet_zoo.list_models() if name in ("simplebaseline_r50", "hourglass")
 ]
-
-
-def randomize_bn(model):
-    g = torch.Generator().manual_seed(1)
-    for bn in model.modules():
-        if isinstance(bn, torch.nn.BatchNorm2d):
-            bn.running_mean.copy_(torch.randn(bn.num_features, generator=g) * 0.2)
-            bn.running_var.copy_(torch.rand(bn.num_features, generator=g) + 0.5)
-    return model.eval()
 
 
 @pytest.mark.parametrize("name,kwargs,size", CASES, ids=[c[0] for c in CASES])

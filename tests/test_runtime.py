@@ -10,21 +10,13 @@ import hrnet_zoo
 from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.export import max_relative_error
 from hrnet_zoo.runtime import BackendUnavailableError, UnsupportedPrecisionError, hardware, plan
+from model_helpers import randomize_bn
 
 SIZE = (64, 48)
 HAS_OV = importlib.util.find_spec("openvino") is not None
 HAS_ORT = importlib.util.find_spec("onnxruntime") is not None
 HAS_NNCF = importlib.util.find_spec("nncf") is not None
 BF16 = hardware.cpu_native("bf16")
-
-
-def randomize_bn(model):
-    g = torch.Generator().manual_seed(1)
-    for bn in model.modules():
-        if isinstance(bn, torch.nn.BatchNorm2d):
-            bn.running_mean.copy_(torch.randn(bn.num_features, generator=g) * 0.2)
-            bn.running_var.copy_(torch.rand(bn.num_features, generator=g) + 0.5)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

@@ -90,11 +90,12 @@ def build_runner(model, backend: str, precision: str, input_size=None, batch_siz
                     compile=compile, cache=False)
 
 
-def _time(runner: Runner, x: torch.Tensor, iters: int) -> list[float]:
+def time_calls(run, x, iters: int) -> list[float]:
+    """Wall-clock ms of each of ``iters`` calls ``run(x)`` (CPU; the caller synchronises a GPU)."""
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
-        runner(x)
+        run(x)
         times.append((time.perf_counter() - t0) * 1e3)
     return times
 
@@ -107,7 +108,7 @@ def measure(runners: dict, x: torch.Tensor, reference, rounds: int = 3, iters: i
         results[name] = dict(err=max_relative_error(out, reference), times=[])
     for _ in range(rounds):
         for name, runner in runners.items():
-            results[name]["times"] += _time(runner, x, iters)
+            results[name]["times"] += time_calls(runner, x, iters)
     for r in results.values():
         r["median_ms"] = statistics.median(r.pop("times"))
     return results
