@@ -6,7 +6,7 @@ discs (one colour per keypoint) on a textured background with grey distractors â
 predictions are accurate, then quantises it with NNCF from 64 training crops and compares, on
 held-out images, the decoded keypoints of fp32 eager with those of every low-precision runner:
 
-* ``shift``: mean / p95 / max distance between fp32 and low-precision keypoints, in heatmap pixels;
+* ``shift``: mean / median / p95 / max distance between fp32 and low-precision keypoints, in heatmap pixels;
 * ``agree@0.5``: fraction of keypoints within 0.5 heatmap px of fp32's;
 * ``error``: mean distance to the ground truth, and ``pck@1`` (within 1 heatmap px), per runner.
 
@@ -100,7 +100,8 @@ def keypoints(heatmaps, method: str = "dark"):
 def compare(reference, coords, truth) -> dict:
     shift = (coords - reference).norm(dim=-1).flatten()
     error = (coords - truth).norm(dim=-1).flatten()
-    return dict(shift_mean=round(shift.mean().item(), 4), shift_p95=round(shift.quantile(0.95).item(), 4),
+    return dict(shift_mean=round(shift.mean().item(), 4), shift_median=round(shift.median().item(), 4),
+                shift_p95=round(shift.quantile(0.95).item(), 4),
                 shift_max=round(shift.max().item(), 4), agree_at_0_5=round((shift <= 0.5).float().mean().item(), 4),
                 error_mean=round(error.mean().item(), 4), pck_at_1=round((error <= 1.0).float().mean().item(), 4))
 
@@ -152,7 +153,7 @@ def main(argv=None) -> int:
         coords = keypoints(torch.cat([runner(b) for b in inputs.split(32)]))
         rows[f"{backend} {precision}"] = compare(reference, coords, truth_hm)
     for name, r in rows.items():
-        log(f"{name:<20} shift mean {r['shift_mean']:.3f} p95 {r['shift_p95']:.3f} max {r['shift_max']:.3f} hm px, "
+        log(f"{name:<20} shift mean {r['shift_mean']:.3f} median {r['shift_median']:.3f} p95 {r['shift_p95']:.3f} max {r['shift_max']:.3f} hm px, "
             f"agree@0.5 {r['agree_at_0_5']:.3f}; vs truth {r['error_mean']:.3f} hm px, PCK@1 {r['pck_at_1']:.3f}")
     result = dict(environment=dict(**describe_cpu(), torch_version=torch.__version__, threads=args.threads,
                                    loadavg=os.getloadavg(), command=" ".join(sys.argv),
