@@ -91,11 +91,13 @@ def build_runner(model, backend: str, precision: str, input_size=None, batch_siz
 
 
 def time_calls(run, x, iters: int) -> list[float]:
-    """Wall-clock ms of each of ``iters`` calls ``run(x)`` (CPU; the caller synchronises a GPU)."""
+    """Wall-clock ms of each of ``iters`` calls ``run(x)``; a CUDA input synchronises after each call."""
+    sync = torch.cuda.synchronize if isinstance(x, torch.Tensor) and x.is_cuda else (lambda: None)
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
         run(x)
+        sync()
         times.append((time.perf_counter() - t0) * 1e3)
     return times
 
