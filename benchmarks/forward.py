@@ -19,6 +19,18 @@ or ``+``-joined options applied to it:
 ``cudagraph``   the whole forward captured once in a CUDA graph and replayed (fixed shapes)
 =============== ===================================================================================
 
+Runtime peers, each a mode of its own, on the graph :func:`hrnet_zoo.export.export_onnx` writes
+(CPU, static shape N×3×H×W, the benchmark's thread count):
+
+=============== ===================================================================================
+``ort``         onnxruntime fp32, set up by hand (all graph optimisations)
+``ov``          OpenVINO fp32, set up by hand (``INFERENCE_PRECISION_HINT`` f32, latency mode)
+``ov-bf16``     OpenVINO bf16, set up by hand (``INFERENCE_PRECISION_HINT`` bf16)
+``ov-int8``     ``hrnet_zoo.optimize(model, "openvino", "int8")``, NNCF calibrated on random inputs:
+                a speed row only (accuracy: ``benchmarks/int8_accuracy.py``)
+``optimize``    ``hrnet_zoo.optimize(model, input_size=…, batch_size=…)`` with its defaults (auto)
+=============== ===================================================================================
+
 Every mode is timed in the same process as ``eager``, with repeats interleaved across modes so that
 load drifting on a shared machine hits all of them alike; ``speedup`` is the ratio to ``eager`` in
 the same repeat. Each mode's output is compared with fp32 eager (``max_rel_err`` against a per-dtype
@@ -37,24 +49,31 @@ import platform
 import shutil
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 import hrnet_zoo
 from hrnet_zoo.complexity import count_flops, default_input_size
-from hrnet_zoo.export import max_relative_error
+from hrnet_zoo.export import export_onnx, max_relative_error
+from hrnet_zoo.runtime import hardware, time_calls
+from hrnet_zoo.runtime.hardware import cpu_name
+from hrnet_zoo.runtime.plan import installed
 
 OPTIONS = ("fused", "cl", "bf16", "fp16", "compile", "max-autotune", "freeze", "cudagraph")
+#: Runtime peers (mode name → compute dtype); see the module docstring.
+BACKEND_MODES = {"ort": "fp32", "ov": "fp32", "ov-bf16": "bf16", "ov-int8": "int8", "optimize": None}
 DEFAULT_MODES = (
     "eager", "fused", "cl", "fused+cl", "fused+cl+bf16", "fused+cl+fp16",
     "fused+cl+compile", "fused+cl+bf16+compile", "fused+cl+compile+freeze", "fused+cl+bf16+compile+freeze",
-    "fused+cl+bf16+max-autotune", "fused+cl+bf16+cudagraph",
+    "fused+cl+bf16+max-autotune", "fused+cl+bf16+cudagraph", *BACKEND_MODES,
 )
 #: Output agreement with fp32 eager, max|y − y_ref| / max|y_ref|, per compute dtype.
-TOLERANCE = {"fp32": 1e-4, "tf32": 1e-2, "bf16": 5e-2, "fp16": 1e-2}
+TOLERANCE = {"fp32": 1e-4, "tf32": 1e-2, "bf16": 5e-2, "fp16": 1e-2, "int8": None}  # int8: judged on keypoints
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 # Dense peak GFLOP/s of data-centre GPUs (vendor datasheets, without sparsity): fp32 / tf32 / bf16 = fp16.
@@ -75,12 +94,15 @@ class Mode:
     compile: str | None = None      # "default" | "max-autotune"
     cuda_graph: bool = False
     freeze: bool = False            # Inductor freezing (needs compile)
+    backend: str | None = None      # a runtime peer: one of BACKEND_MODES
 
 
 def parse_mode(name: str) -> Mode:
     """``"fused+cl+bf16"`` → Mode(fused=True, channels_last=True, amp="bf16")."""
     if name == "eager":
         return Mode(name)
+    if name in BACKEND_MODES:
+        return Mode(name, backend=name)
     parts = name.split("+")
     unknown = [p for p in parts if p not in OPTIONS]
     if unknown or len(set(parts)) != len(parts):
@@ -100,14 +122,7 @@ def parse_mode(name: str) -> Mode:
 
 
 def cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return set(hardware.cpu_flags())
 
 
 def cpu_native(dtype: str) -> bool:
@@ -115,21 +130,7 @@ def cpu_native(dtype: str) -> bool:
 
     Without it oneDNN emulates bf16/fp16 through fp32 conversions, slower than plain fp32.
     """
-    flags = cpu_flags()
-    if dtype == "bf16":
-        return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
-    return bool(flags & {"avx512_fp16", "amx_fp16", "fphp"})
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return bool(cpu_flags() & set(hardware.NATIVE_FLAGS[dtype]))
 
 
 @functools.lru_cache(maxsize=None)
@@ -161,6 +162,8 @@ def gpu_peak_gflops(device_name: str, dtype: str) -> float | None:
 
 def skip_reason(mode: Mode, device: torch.device) -> str | None:
     """Why ``mode`` is not run on ``device`` (None: run it)."""
+    if mode.backend:
+        return backend_skip_reason(mode, device)
     if device.type == "cpu":
         if mode.cuda_graph:
             return "CUDA graphs need a CUDA device"
@@ -179,7 +182,23 @@ def skip_reason(mode: Mode, device: torch.device) -> str | None:
 # ------------------------------------------------------------------------------------------- runners
 
 
-def compute_dtype(mode: Mode, device: torch.device) -> str:
+def backend_skip_reason(mode: Mode, device: torch.device) -> str | None:
+    if mode.backend == "optimize":
+        return None
+    if device.type != "cpu":
+        return "the runtime peers are timed on the CPU"
+    package = "onnxruntime" if mode.backend == "ort" else "openvino"
+    if not installed(package) or (mode.backend == "ov-int8" and not installed("nncf")):
+        return f"{package if mode.backend != 'ov-int8' else 'openvino + nncf'} is not installed"
+    dtype = BACKEND_MODES[mode.backend]
+    if dtype in ("bf16", "fp16") and not cpu_native(dtype):
+        return f"this CPU has no native {dtype} instructions: OpenVINO would emulate them, slower than fp32"
+    return None
+
+
+def compute_dtype(mode: Mode, device: torch.device, run=None) -> str:
+    if mode.backend:
+        return BACKEND_MODES[mode.backend] or getattr(run, "precision", "fp32")
     if mode.amp:
         return mode.amp
     tf32 = device.type == "cuda" and torch.backends.cudnn.allow_tf32  # cuDNN convs use TF32 by default
@@ -199,8 +218,50 @@ def compile_model(model: torch.nn.Module, mode: Mode) -> torch.nn.Module:
     return torch.compile(model, options=options)
 
 
-def build_runner(model: torch.nn.Module, mode: Mode, x: torch.Tensor):
+def build_backend_runner(model: torch.nn.Module, mode: Mode, x: torch.Tensor, onnx_path):
+    """A runtime peer: ORT / OpenVINO set up by hand on ``onnx_path`` (written once per model), or
+    :func:`hrnet_zoo.optimize`."""
+    size, threads = tuple(x.shape[-2:]), torch.get_num_threads()
+    if mode.backend in ("optimize", "ov-int8"):
+        options = {}
+        if mode.backend == "ov-int8":  # speed only: random calibration gives meaningless keypoints
+            g = torch.Generator().manual_seed(0)
+            options = dict(backend="openvino", precision="int8",
+                           calibration=[torch.randn(len(x), *x.shape[1:], generator=g) for _ in range(4)])
+        runner = hrnet_zoo.optimize(model, input_size=size, batch_size=len(x), **options)
+        return runner, x
+    if not onnx_path.exists():
+        export_onnx(model, onnx_path, input_size=size, in_chans=x.shape[1])
+    if mode.backend == "ort":
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.intra_op_num_threads = threads
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads would slow the next mode
+        session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        return (lambda inp: [torch.from_numpy(o) for o in session.run(None, {"input": inp.numpy()})]), x
+    import openvino as ov
+
+    core = ov.Core()
+    ov_model = core.read_model(str(onnx_path))
+    ov_model.reshape([len(x), *x.shape[1:]])
+    hint = "bf16" if mode.backend == "ov-bf16" else "f32"
+    compiled = core.compile_model(ov_model, "CPU", {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY",
+                                                    "INFERENCE_NUM_THREADS": threads})
+    request = compiled.create_infer_request()
+
+    def run(inp):
+        results = request.infer({0: inp.numpy()})
+        return [torch.from_numpy(results[o]) for o in compiled.outputs]
+
+    return run, x
+
+
+def build_runner(model: torch.nn.Module, mode: Mode, x: torch.Tensor, onnx_path=None):
     """Returns ``(run, x)``: ``run(x)`` does one forward pass of ``model`` in ``mode``."""
+    if mode.backend:
+        return build_backend_runner(model, mode, x, onnx_path)
     if mode.fused:
         model = hrnet_zoo.fuse_conv_bn(model, example_input=x[:1].float())
     if mode.channels_last:
@@ -283,12 +344,7 @@ def time_iters(run, x, iters: int, device: torch.device) -> list[float]:
             end.record()
         torch.cuda.synchronize(device)
         return [start.elapsed_time(end) for start, end in events]
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        run(x)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
+    return time_calls(run, x, iters)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -324,6 +380,8 @@ def benchmark_model(name: str, batch_size: int, modes: list[Mode], device: torch
         device_name = f"{cpu_name()} ({torch.get_num_threads()} threads)"
 
     prepared, skipped = [], []
+    workdir = tempfile.TemporaryDirectory(prefix="forward_bench_")  # the ONNX graph of the runtime peers
+    onnx_path = Path(workdir.name) / f"{name}.onnx"
     for mode in modes:
         reason = skip_reason(mode, device)
         if reason:
@@ -336,7 +394,7 @@ def benchmark_model(name: str, batch_size: int, modes: list[Mode], device: torch
         try:
             with memory:
                 t0 = time.perf_counter()
-                run, xm = build_runner(model, mode, x)
+                run, xm = build_runner(model, mode, x, onnx_path)
                 out = run(xm)  # the first call compiles / captures
                 first_s = time.perf_counter() - t0
                 for _ in range(args.warmup):
@@ -351,6 +409,7 @@ def benchmark_model(name: str, batch_size: int, modes: list[Mode], device: torch
         peak_mb = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else memory.megabytes
         err = max_relative_error(out, reference)
         prepared.append(dict(mode=mode, run=run, x=xm, first_s=first_s, peak_mb=peak_mb, err=err, times=[]))
+    workdir.cleanup()
 
     # Repeats interleaved across modes: a load spike on a shared machine hits every mode alike.
     for _ in range(args.repeats):
@@ -367,14 +426,15 @@ def benchmark_model(name: str, batch_size: int, modes: list[Mode], device: torch
         mode, samples = p["mode"], [t for rep in p["times"] for t in rep]
         rep_medians = [statistics.median(rep) for rep in p["times"]]
         median_ms = statistics.median(samples)
-        dtype = compute_dtype(mode, device)
+        dtype = compute_dtype(mode, device, p["run"])
         images_per_s = batch_size / median_ms * 1e3
         if args.peak_gflops:
             peak, peak_source = args.peak_gflops, "--peak-gflops"
         elif device.type == "cuda":
             peak, peak_source = gpu_peak_gflops(device_name, dtype), "datasheet dense peak"
         else:
-            peak, peak_source = cpu_peak_gflops(dtype, torch.get_num_threads()), "measured 2048³ GEMM"
+            peak, peak_source = (cpu_peak_gflops(dtype, torch.get_num_threads()), "measured 2048³ GEMM") \
+                if dtype in DTYPES else (None, None)
         achieved = gflop * images_per_s if gflop else None
         speedups = ([e / m for e, m in zip((statistics.median(r) for r in eager["times"]), rep_medians)]
                     if eager else [])
@@ -396,9 +456,12 @@ def benchmark_model(name: str, batch_size: int, modes: list[Mode], device: torch
             efficiency=round(achieved / peak, 4) if achieved and peak else None,
             peak_memory_mb=round(p["peak_mb"], 1),
             memory_metric="cuda_max_memory_allocated" if device.type == "cuda" else "sampled_rss_growth",
-            max_rel_err=float(f"{p['err']:.3g}"), tolerance=TOLERANCE[dtype], agrees=p["err"] <= TOLERANCE[dtype],
+            max_rel_err=float(f"{p['err']:.3g}"), tolerance=TOLERANCE[dtype],
+            agrees=p["err"] <= TOLERANCE[dtype] if TOLERANCE[dtype] is not None else None,
+            runner=p["run"].describe() if hasattr(p["run"], "describe") else None,
             first_call_s=round(p["first_s"], 2), iters=args.iters, warmup=args.warmup, repeats=args.repeats,
             threads=torch.get_num_threads(), torch_version=torch.__version__,
+            loadavg=[round(v, 2) for v in os.getloadavg()],
         ))
     return rows, skipped
 
@@ -409,6 +472,8 @@ def environment(device: torch.device) -> dict:
                command=" ".join(sys.argv), threads=torch.get_num_threads())
     if device.type == "cpu":
         env.update(cpu=cpu_name(), cpu_native_bf16=cpu_native("bf16"), cpu_native_fp16=cpu_native("fp16"),
+                   cpu_flags_all=sorted(cpu_flags()), **{k: v for k, v in hardware.describe_cpu().items() if k != "cpu"},
+                   loadavg_start=[round(v, 2) for v in os.getloadavg()],
                    note="a CPU without native bf16/fp16 should skip the modes with bf16/fp16: "
                         "oneDNN emulates them through fp32 and they run slower than fp32")
     else:
@@ -421,17 +486,23 @@ def environment(device: torch.device) -> dict:
 
 
 def markdown_table(result: dict) -> str:
-    """The rows of a results file as a markdown table."""
-    lines = ["| model | batch | mode | dtype | median ms | p90 ms | noise (min/med/max of repeat medians) "
+    """The rows of a results file as a markdown table, under the CPU's name and flags."""
+    env = result.get("environment", {})
+    header = []
+    if env.get("cpu"):
+        header = [f"CPU: {env['cpu']} — flags {', '.join(env.get('cpu_flags') or [])}; torch {env.get('torch_version')}, "
+                  f"{env.get('threads')} threads, load average {env.get('loadavg_start')} → {env.get('loadavg_end')}", ""]
+    lines = header + ["| model | batch | mode | dtype | median ms | p90 ms | noise (min/med/max of repeat medians) "
              "| images/s | speed-up (median [range]) | speed-up of min | efficiency | peak MB | max rel err |",
              "|---|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         n = r["noise_median_ms"]
         eff = f"{100 * r['efficiency']:.1f}%" if r["efficiency"] is not None else "–"
         speed = f"{r['speedup']:.2f}× [{r['speedup_range'][0]:.2f}–{r['speedup_range'][1]:.2f}]" if r["speedup"] else "–"
+        err = f"{r['max_rel_err']:.1e}"
         lines.append(f"| {r['model']} | {r['batch_size']} | {r['mode']} | {r['dtype']} | {r['median_ms']:.1f} "
                      f"| {r['p90_ms']:.1f} | {n['min']:.1f} / {n['median']:.1f} / {n['max']:.1f} "
-                     f"| {r['images_per_s']:.2f} | {speed} | {r['speedup_of_min'] or 0:.2f}× | {eff} | {r['peak_memory_mb']:.0f} | {r['max_rel_err']:.1e} |")
+                     f"| {r['images_per_s']:.2f} | {speed} | {r['speedup_of_min'] or 0:.2f}× | {eff} | {r['peak_memory_mb']:.0f} | {err} |")
     for s in result.get("skipped", []):
         lines.append(f"\nskipped `{s['mode']}` ({s['model']}, batch {s['batch_size']}): {s['reason']}")
     return "\n".join(lines)
@@ -498,6 +569,7 @@ def main(argv=None) -> int:
                       flush=True)
     for s in result["skipped"]:
         print(f"skipped {s['mode']} ({s['model']}): {s['reason']}")
+    result["environment"]["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

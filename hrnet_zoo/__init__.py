@@ -11,7 +11,8 @@ Public API:
   factory function per registered name (``hrnet_w48`` …) and the model classes;
 * weights: [`load_checkpoint()`][hrnet_zoo.weights.convert.load_checkpoint] (official, mmpose, timm, princeton-vl and hrnet_zoo key layouts),
   [`from_pretrained()`][hrnet_zoo.models.base.from_pretrained] (Hub repos and folders written by ``save_pretrained``);
-* cost and speed: [`count_params()`][hrnet_zoo.complexity.count_params], [`count_flops()`][hrnet_zoo.complexity.count_flops], [`fuse_conv_bn()`][hrnet_zoo.fuse.fuse_conv_bn];
+* cost and speed: [`count_params()`][hrnet_zoo.complexity.count_params], [`count_flops()`][hrnet_zoo.complexity.count_flops], [`fuse_conv_bn()`][hrnet_zoo.fuse.fuse_conv_bn], `optimize()`
+  (torch, onnxruntime or OpenVINO in fp32/bf16/fp16/int8, chosen by measurement);
 * keypoints: `hrnet_zoo.codecs`, [`predict_keypoints()`][hrnet_zoo.inference.predict_keypoints], [`draw_keypoints()`][hrnet_zoo.visualize.draw_keypoints], [`plot_heatmaps()`][hrnet_zoo.visualize.plot_heatmaps].
 """
 from hrnet_zoo import codecs
@@ -36,6 +37,7 @@ from hrnet_zoo.models import (
 )
 from hrnet_zoo.models.base import from_pretrained
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
+from hrnet_zoo.runtime import BackendUnavailableError, Runner, UnsupportedPrecisionError, optimize
 from hrnet_zoo.visualize import draw_keypoints, plot_heatmaps
 from hrnet_zoo.weights import CheckpointError, LoadResult, load_checkpoint
 from hrnet_zoo.weights.hub import ChecksumError, PretrainedWeightsError
@@ -47,6 +49,7 @@ __version__ = "0.2.0"
 globals().update(_model_entrypoints)
 
 __all__ = [
+    "BackendUnavailableError",
     "COCO_KEYPOINTS",
     "CheckpointError",
     "ChecksumError",
@@ -66,11 +69,13 @@ __all__ = [
     "PretrainedCfg",
     "PretrainedWeightsError",
     "ResNetFeatures",
+    "Runner",
     "SimpleBaseline",
     "SimpleBaselineMSDH",
     "StackedHourglass",
     "UnknownModelError",
     "UnknownWeightsError",
+    "UnsupportedPrecisionError",
     "count_flops",
     "count_params",
     "codecs",
@@ -81,6 +86,7 @@ __all__ = [
     "is_model",
     "list_models",
     "load_checkpoint",
+    "optimize",
     "plot_heatmaps",
     "predict_keypoints",
     "register_model",

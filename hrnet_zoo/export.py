@@ -15,6 +15,7 @@ import warnings
 import torch
 from torch import nn
 
+from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.fuse import fuse_conv_bn
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 
@@ -45,33 +46,76 @@ def max_relative_error(outputs, references) -> float:
 
 def output_names(model: nn.Module, example: torch.Tensor) -> list[str]:
     """``["output"]`` for a single tensor, ``["output_0", "output_1", …]`` for a list (HRNetV2p)."""
+    return list(_output_ranks(model, example))
+
+
+def _output_ranks(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
     with torch.no_grad():
-        n = len(flatten_outputs(model(example)))
-    return ["output"] if n == 1 else [f"output_{i}" for i in range(n)]
+        outputs = flatten_outputs(model(example))
+    names = ["output"] if len(outputs) == 1 else [f"output_{i}" for i in range(len(outputs))]
+    return {name: o.dim() for name, o in zip(names, outputs)}
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int] | None = None,
-                in_chans: int = 3, opset: int = DEFAULT_OPSET, fuse: bool = True) -> list[str]:
+                in_chans: int = 3, opset: int = DEFAULT_OPSET, fuse: bool = True,
+                dynamic_hw: bool = False) -> list[str]:
     """Write ``model`` as ONNX to ``path``; returns the output names.
 
     The input ``"input"`` is N×in_chans×H×W with N dynamic (axis name ``"batch"``) and H×W fixed to
-    ``input_size`` ``(H, W)``, by default the model's ``pretrained_cfg.input_size``; every output has
-    its batch axis dynamic too. The model is exported in eval mode (on a copy: the caller's model is
-    not changed), with BatchNorm folded when ``fuse`` is true.
+    ``input_size`` ``(H, W)``, by default the model's ``pretrained_cfg.input_size`` — or dynamic too
+    with ``dynamic_hw`` (axes ``"height"``, ``"width"``; the graph then computes every resize target
+    from the input's shape); every output has its batch axis (and with ``dynamic_hw`` its spatial
+    axes) dynamic too. The model is exported in eval mode (on a copy: the caller's model is not
+    changed), with BatchNorm folded when ``fuse`` is true.
     """
     check_opset(opset)
     cfg = getattr(model, "pretrained_cfg", None) or PretrainedCfg()
     input_size = cfg.input_size if input_size is None else cfg.check_input_size(input_size)
     example = torch.randn(1, in_chans, *input_size)
     model = fuse_conv_bn(model) if fuse else copy.deepcopy(model).eval()
-    names = output_names(model, example)
-    dynamic_axes = {name: {0: "batch"} for name in [INPUT_NAME, *names]}
+    ranks = _output_ranks(model, example)
+    names = list(ranks)
+    spatial = {2: "height", 3: "width"} if dynamic_hw else {}
+    dynamic_axes = {INPUT_NAME: {0: "batch", **spatial}}
+    for name, rank in ranks.items():
+        dynamic_axes[name] = {0: "batch", **({2: f"{name}_height", 3: f"{name}_width"} if dynamic_hw and rank == 4 else {})}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
-        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=opset,
-                          input_names=[INPUT_NAME], output_names=names, dynamic_axes=dynamic_axes,
-                          do_constant_folding=True)
+        try:
+            torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=opset,
+                              input_names=[INPUT_NAME], output_names=names, dynamic_axes=dynamic_axes,
+                              do_constant_folding=True)
+        except torch.onnx.errors.SymbolicValueError as e:
+            if not dynamic_hw:
+                raise
+            # e.g. HRNetV2p's pooling, whose kernel follows the feature size
+            raise _not_dynamic(model) from e
+    if dynamic_hw:
+        _check_dynamic_hw(path, model, in_chans, input_size)
     return names
+
+
+def _not_dynamic(model: nn.Module) -> InvalidArgumentError:
+    return InvalidArgumentError(f"{type(model).__name__} cannot be exported with dynamic H and W (a layer's "
+                                "parameters depend on the input size); export at a fixed input_size")
+
+
+def _check_dynamic_hw(path, model: nn.Module, in_chans: int, input_size) -> None:
+    """Run the graph at another size than it was traced at: the tracer may have frozen a size-dependent
+    value (a pooling kernel, say) into a constant, which would give wrong outputs there. The file is
+    removed when it disagrees. Needs onnxruntime; without it the graph is left unchecked."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return
+    x = torch.randn(1, in_chans, input_size[0] + 32, input_size[1] + 32)
+    try:
+        error = onnx_max_rel_error(path, model, x)
+    except Exception:  # onnxruntime refuses the graph at that size
+        error = float("inf")
+    if not error < 1e-4:
+        os.remove(path)
+        raise _not_dynamic(model)
 
 
 def onnx_max_rel_error(path: str | os.PathLike, model: nn.Module, x: torch.Tensor) -> float:

@@ -225,19 +225,24 @@ def predict_heatmaps(model, image, boxes, input_size=None, flip_test: bool = Tru
     tensor = tensor.to(device)
     center, scale = box_to_center_scale(boxes, input_size[1] / input_size[0])
     inverse = get_affine_transform(center, scale, rotation, input_size, inv=True, udp=udp)
+    fixed_batch = getattr(model, "batch_size", None) if not isinstance(model, torch.nn.Module) else None
+    batch_size = fixed_batch or batch_size  # a runner compiled for one batch gets exactly that many crops
     chunks = []
     for start in range(0, max(len(boxes), 1), batch_size):
         if len(boxes):
             crops = crop_images(tensor, inverse[start:start + batch_size], input_size)
         else:  # still learn K and the heatmap size, from one blank crop
             crops = tensor.new_zeros(1, 3, *input_size)
+        count = min(len(crops), len(boxes))
+        if fixed_batch and len(crops) < fixed_batch:  # the last chunk, padded with blank crops
+            crops = torch.cat((crops, crops.new_zeros(fixed_batch - len(crops), *crops.shape[1:])))
         inputs = normalize(crops, cfg.mean, cfg.std, cfg.max_pixel_value).to(dtype)
         heatmaps = _heatmaps_of(model, inputs)
         if flip_test:
             pairs = flip_pairs if flip_pairs is not None else _flip_pairs_of(cfg, heatmaps.shape[1])
             flipped = flip_back(_heatmaps_of(model, inputs.flip(3)), pairs, shift=shift_heatmap)
             heatmaps = (heatmaps + flipped) * 0.5
-        chunks.append(heatmaps[:len(boxes)])
+        chunks.append(heatmaps[:count])
     return torch.cat(chunks), center, scale
 
 

@@ -119,9 +119,12 @@ class PretrainedCfg:
         return self.replace(keypoints=keypoint_set_for(num_keypoints))
 
     def check_input_size(self, input_size, what: str = "input_size", stacklevel: int = 3) -> tuple[int, int]:
-        """``input_size`` as an (H, W) tuple of positive ints; warns when its aspect is the transpose
-        of (or otherwise far from) this cfg's, the sign of a (W, H) tuple."""
+        """``input_size`` as an (H, W) tuple of positive ints. For a top-down pose model (its crops have
+        the aspect it was trained at) it warns when the aspect is far from this cfg's — the transpose
+        is the sign of a (W, H) tuple; dense and classification models take any aspect."""
         size = check_size(input_size, what)
+        if self.heatmap_sigma is None:
+            return size
         expected = self.input_size[0] / self.input_size[1]
         got = size[0] / size[1]
         if abs(math.log(got / expected)) > math.log(1.2):

@@ -123,3 +123,22 @@ def test_modes_leave_the_eager_model_alone(forward):
         run, xm = forward.build_runner(model, forward.parse_mode(name), x)
         run(xm)
     assert all(p.is_contiguous() for p in model.parameters())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("openvino") is None,
+                    reason="onnxruntime / openvino not installed")
+def test_runtime_peers_are_rows_against_eager(forward, tmp_path, monkeypatch):
+    monkeypatch.setenv("HRNET_ZOO_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "res.json"
+    rc = forward.main(["--model", "hrnet_w18_small_v1", "--device", "cpu", "--batch-size", "2", "--input-size", "64", "48",
+                       "--iters", "1", "--warmup", "0", "--modes", "eager", "ort", "ov", "ov-bf16", "--json", str(out)])
+    assert rc == 0
+    result = json.loads(out.read_text())
+    rows = {r["mode"]: r for r in result["rows"]}
+    expected = {"eager", "ort", "ov"} | ({"ov-bf16"} if forward.cpu_native("bf16") else set())
+    assert set(rows) == expected
+    for mode in ("ort", "ov"):
+        assert rows[mode]["dtype"] == "fp32" and rows[mode]["agrees"] and rows[mode]["speedup"] > 0
+    env = result["environment"]
+    assert env["cpu"] and "cpu_flags" in env and len(env["loadavg_start"]) == 3
+    assert forward.parse_mode("ov-int8") == forward.Mode("ov-int8", backend="ov-int8")

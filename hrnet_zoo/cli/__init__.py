@@ -20,12 +20,14 @@ COMMAND_MODULES = (
     "hrnet_zoo.cli.models",
     "hrnet_zoo.cli.export",
     "hrnet_zoo.cli.weights",
+    "hrnet_zoo.cli.runtime",
 )
 
 EPILOG = """examples:
   hrnet-zoo list 'hrnet_w*'
   hrnet-zoo flops --model w32
   hrnet-zoo flops --model hrnet_w48 --input-size 384x288 --json
+  hrnet-zoo benchmark --model w32 --batch-size 4
 """
 
 

@@ -1,14 +1,15 @@
-"""``hrnet-zoo export``: write a model (optionally with a checkpoint) as ONNX and check it with onnxruntime."""
+"""``hrnet-zoo export``: write a model (optionally with a checkpoint) as ONNX or OpenVINO IR and check it against PyTorch."""
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 
 from hrnet_zoo.cli import UsageError, add_output_options, refuse_overwrite
 
-FORMATS = ("onnx",)
+FORMATS = ("onnx", "openvino")
 
 
 def _optional_int(text: str | None, flag: str) -> int | None:
@@ -21,12 +22,42 @@ def _optional_int(text: str | None, flag: str) -> int | None:
         raise UsageError(f"malformed {flag} {text!r}: expected an integer") from None
 
 
+def _targets(output: Path, fmt: str) -> list[Path]:
+    """The files an export writes: the .onnx file, or OpenVINO's .xml and .bin."""
+    if fmt != "openvino":
+        return [output]
+    if output.suffix != ".xml":
+        raise UsageError(f"--format openvino writes an IR pair: give --output NAME.xml (got {output.name})")
+    return [output, output.with_suffix(".bin")]
+
+
+def _write_openvino_ir(onnx_path: Path, xml: Path) -> list[Path]:
+    import openvino as ov
+
+    ov.save_model(ov.convert_model(str(onnx_path)), str(xml), compress_to_fp16=False)
+    return [xml, xml.with_suffix(".bin")]
+
+
+def _openvino_max_rel_error(xml: Path, model, x) -> float:
+    import openvino as ov
+    import torch
+
+    from hrnet_zoo.export import flatten_outputs, max_relative_error
+
+    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    got = compiled(x.numpy())
+    with torch.no_grad():
+        ref = flatten_outputs(model(x))
+    return max_relative_error([torch.from_numpy(got[i]) for i in range(len(ref))], ref)
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     import torch
 
     from hrnet_zoo import create_model
     from hrnet_zoo.cli.models import parse_input_size, resolve_model_name
     from hrnet_zoo.cli.weights import model_for_checkpoint, read_checkpoint_arg
+    from hrnet_zoo.errors import InvalidArgumentError
     from hrnet_zoo.export import DEFAULT_OPSET, check_opset, export_onnx, onnx_max_rel_error
     from hrnet_zoo.weights import CheckpointError
 
@@ -44,8 +75,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not output.parent.is_dir():
         raise UsageError(f"output folder does not exist: {output.parent}")
     if output.is_dir():
-        raise UsageError(f"--output {output} is a folder; give the .onnx file to write")
-    refuse_overwrite([output], [args.checkpoint], args.force)
+        raise UsageError(f"--output {output} is a folder; give the file to write")
+    targets = _targets(output, args.format)
+    refuse_overwrite(targets, [args.checkpoint], args.force)
+    if args.format == "openvino" and importlib.util.find_spec("openvino") is None:
+        raise UsageError('--format openvino needs the openvino package: pip install "hrnet-zoo[openvino]"')
     state_dict = read_checkpoint_arg(args.checkpoint) if args.checkpoint else None
 
     options = {"num_classes": _optional_int(args.num_classes, "--num-classes"),
@@ -65,36 +99,45 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     in_chans = 3
     size = size or model.pretrained_cfg.input_size
-    # Written next to the output and renamed: a failed export leaves the old file (or none), never half a graph.
-    partial = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    try:
-        export_onnx(model, partial, input_size=size, in_chans=in_chans, opset=opset, fuse=not args.no_fuse)
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)
-    line = f"wrote {output}: {name}, input N×{in_chans}×{size[0]}×{size[1]} (dynamic batch), opset {opset}"
+    # Written in a temporary folder next to the output and renamed: a failed export leaves the old
+    # files (or none), never half a graph.
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=".hrnet_zoo_export_") as tmp:
+        onnx_path = Path(tmp) / "model.onnx"
+        try:
+            export_onnx(model, onnx_path, input_size=size, in_chans=in_chans, opset=opset, fuse=not args.no_fuse,
+                        dynamic_hw=args.dynamic_hw)
+        except InvalidArgumentError as e:
+            raise UsageError(str(e)) from None
+        written = [onnx_path] if args.format == "onnx" else _write_openvino_ir(onnx_path, Path(tmp) / "model.xml")
+        for src, dst in zip(written, targets):  # whole files appear at once: a rename within the folder
+            os.replace(src, dst)
+    dims = "dynamic batch, H and W" if args.dynamic_hw else "dynamic batch"
+    line = f"wrote {output}: {name}, input N×{in_chans}×{size[0]}×{size[1]} ({dims}), opset {opset}"
+    x = torch.randn(2, in_chans, *size)  # batch 2 ≠ the traced batch 1: exercises the dynamic axis
     if args.no_verify:
         pass
+    elif args.format == "openvino":
+        line += f", OpenVINO max relative error {_openvino_max_rel_error(output, model, x):.1e}"
     elif importlib.util.find_spec("onnxruntime") is None:
         line += ", not verified (onnxruntime is not installed)"
     else:
-        x = torch.randn(2, in_chans, *size)  # batch 2 ≠ the traced batch 1: exercises the dynamic axis
         line += f", onnxruntime max relative error {onnx_max_rel_error(output, model, x):.1e}"
     print(line)
     return 0
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("export", help="export a model to ONNX (dynamic batch axis)")
+    p = subparsers.add_parser("export", help="export a model to ONNX or OpenVINO IR (dynamic batch axis)")
     p.add_argument("--model", required=True, help="model name or alias (w32 → hrnet_w32)")
     p.add_argument("--checkpoint", help="weights to load first (any layout load_checkpoint understands)")
-    p.add_argument("--format", default="onnx", help="only 'onnx'")
-    add_output_options(p, "file to write, e.g. hrnet_w32.onnx")
+    p.add_argument("--format", default="onnx", help="'onnx' (default) or 'openvino' (IR: NAME.xml + NAME.bin)")
+    add_output_options(p, "file to write, e.g. hrnet_w32.onnx or hrnet_w32.xml")
+    p.add_argument("--dynamic-hw", action="store_true", help="dynamic H and W as well as batch")
     p.add_argument("--input-size", help="HxW the graph is traced at; default: the model's pretrained_cfg "
                                         "input size (256x192 for the COCO pose models)")
     p.add_argument("--opset", help="ONNX opset (default 17)")
     p.add_argument("--num-classes", help="classes of a classification / segmentation head")
     p.add_argument("--num-joints", help="keypoints of a pose model")
     p.add_argument("--no-fuse", action="store_true", help="keep BatchNorm nodes (default: folded into convs)")
-    p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
+    p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime / OpenVINO comparison")
     p.set_defaults(func=_cmd_export)
