@@ -12,13 +12,17 @@ Public API:
 * weights: :func:`load_checkpoint` (official, mmpose, timm, princeton-vl and hrnet_zoo key layouts),
   :func:`from_pretrained` (Hub repos and folders written by ``save_pretrained``);
 * cost and speed: :func:`count_params`, :func:`count_flops`, :func:`fuse_conv_bn`;
-* keypoints: :mod:`hrnet_zoo.codecs`, :func:`predict_keypoints`, :func:`draw_keypoints`, :func:`plot_heatmaps`.
+* keypoints: :mod:`hrnet_zoo.codecs`, :func:`predict_keypoints`, :func:`draw_keypoints`, :func:`plot_heatmaps`;
+* fine-tuning: :mod:`hrnet_zoo.data` (COCO-format datasets, augmentation), :func:`train`
+  (:mod:`hrnet_zoo.training`), :func:`evaluate` and :func:`evaluate_results` (:mod:`hrnet_zoo.evaluation`,
+  COCO keypoint AP by pycocotools).
 """
 from hrnet_zoo import codecs
 from hrnet_zoo._factory import UnknownModelError, create_model, list_models
 from hrnet_zoo._registry import _model_entrypoints, is_model, register_model
 from hrnet_zoo.complexity import count_flops, count_params
-from hrnet_zoo.errors import HRNetZooError, InvalidArgumentError, LayoutNotRecognized
+from hrnet_zoo.errors import DatasetError, HRNetZooError, InvalidArgumentError, LayoutNotRecognized
+from hrnet_zoo.evaluation import evaluate, evaluate_results
 from hrnet_zoo.features import FeatureInfo
 from hrnet_zoo.fuse import fuse_conv_bn
 from hrnet_zoo.inference import predict_keypoints
@@ -36,6 +40,7 @@ from hrnet_zoo.models import (
 )
 from hrnet_zoo.models.base import from_pretrained
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
+from hrnet_zoo.training import TrainConfig, TrainingError, train
 from hrnet_zoo.visualize import draw_keypoints, plot_heatmaps
 from hrnet_zoo.weights import CheckpointError, LoadResult, load_checkpoint
 from hrnet_zoo.weights.hub import ChecksumError, PretrainedWeightsError
@@ -50,6 +55,7 @@ __all__ = [
     "COCO_KEYPOINTS",
     "CheckpointError",
     "ChecksumError",
+    "DatasetError",
     "FeatureInfo",
     "HRNetClassifier",
     "HRNetFeatures",
@@ -69,6 +75,8 @@ __all__ = [
     "SimpleBaseline",
     "SimpleBaselineMSDH",
     "StackedHourglass",
+    "TrainConfig",
+    "TrainingError",
     "UnknownModelError",
     "UnknownWeightsError",
     "count_flops",
@@ -76,6 +84,8 @@ __all__ = [
     "codecs",
     "create_model",
     "draw_keypoints",
+    "evaluate",
+    "evaluate_results",
     "from_pretrained",
     "fuse_conv_bn",
     "is_model",
@@ -84,5 +94,6 @@ __all__ = [
     "plot_heatmaps",
     "predict_keypoints",
     "register_model",
+    "train",
     *sorted(_model_entrypoints),
 ]
