@@ -253,7 +253,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             keypoints = predict_keypoints(model, image, boxes, flip_test=not args.no_flip_test,
                                           decoder=args.decoder, input_size=_size_or_none(args.input_size))
             for (b, score), kpts in zip(entries, keypoints.numpy()):
-                results.append({"image_id": index, "file_name": str(path), "category_id": 1, "bbox": list(b),
+                results.append({"image_id": index, "file_name": str(path), "category_id": 1, "box": list(b),
                                 "keypoints": [round(float(v), 3) for v in kpts.reshape(-1)],
                                 "score": float(score * kpts[:, 2].mean())})
             picture = draw_keypoints(image, keypoints, skeleton=kset.skeleton if kset else None,
