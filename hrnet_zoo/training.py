@@ -156,6 +156,18 @@ def _load_scheduler_state(scheduler, state: dict) -> None:
     scheduler.load_state_dict(state)
 
 
+def _reschedule(scheduler, optimizer, config: TrainConfig) -> None:
+    """After a resume: the schedule of *this* run's ``epochs`` (which may differ from the interrupted
+    run's), and the learning rate it gives at the current epoch."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR):
+        scheduler.milestones = collections.Counter(config.scaled_milestones())
+    else:
+        scheduler.T_max = config.epochs
+    for group, lr in zip(optimizer.param_groups, scheduler._get_closed_form_lr()):
+        group["lr"] = lr
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+
 def save_checkpoint_dir(model, dest: Path, state: dict | None = None) -> None:
     """``model.save_pretrained`` (+ ``training_state.pt``) into ``dest``, atomically: written into a
     temporary sibling folder, then renamed into place; the previous folder is removed only after."""
@@ -398,12 +410,14 @@ def _train(config: TrainConfig, env: _Distributed) -> dict:
         load_checkpoint(model, last_dir / "model.safetensors")
         optimizer.load_state_dict(state["optimizer"])
         _load_scheduler_state(scheduler, state["scheduler"])
+        _reschedule(scheduler, optimizer, config)
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
         best_ap, best_epoch = float(state["best_ap"]), state.get("best_epoch")
         _set_rng_state(state["rng"])
-        log(f"resumed from {last_dir}: epoch {start_epoch}, step {step}, best AP {best_ap:.4f}")
+        best = f", best AP {best_ap:.4f}" if val_coco is not None and best_ap > -math.inf else ""
+        log(f"resumed from {last_dir}: epoch {start_epoch}, step {step}{best}")
         if rank == 0:
             _truncate_metrics(out / "metrics.jsonl", start_epoch)
 
