@@ -332,7 +332,7 @@ def train(config: TrainConfig | None = None, **kwargs) -> dict:
         seed: seeds torch, numpy, ``random`` and the augmentation.
         schedule: ``"multistep"`` (official; ``milestones``, ``gamma``) or ``"cosine"``.
         amp: mixed precision; None = on for CUDA.
-        sync_bn: SyncBatchNorm under torchrun.
+        sync_bn: SyncBatchNorm under torchrun (CUDA only, as PyTorch's SyncBatchNorm).
         resume: continue from ``out/last/`` (a fresh start when there is none).
         device: ``"cpu"``, ``"cuda"``, …; by default CUDA when available.
         flip_pairs, sigmas: the keypoint set's, when the names and the default do not give them.
@@ -423,6 +423,9 @@ def _train(config: TrainConfig, env: _Distributed) -> dict:
 
     model.to(device)
     if env.enabled and config.sync_bn:
+        if device.type != "cuda":
+            raise TrainingError("--sync-bn (sync_bn=True) needs CUDA devices: PyTorch's SyncBatchNorm does not "
+                                "run on CPU processes")
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     net = model
     if env.enabled:

@@ -297,7 +297,7 @@ def register(subparsers) -> None:
     p.add_argument("--schedule", choices=("multistep", "cosine"), default="multistep")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision (default: on for CUDA)")
-    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun")
+    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun (CUDA)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/last/")
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: CUDA when available)")
     p.add_argument("--sigmas", help="K comma-separated OKS sigmas (default: 0.05 each)")
