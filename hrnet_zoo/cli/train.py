@@ -314,14 +314,11 @@ def register(subparsers) -> None:
     p.add_argument("--images", metavar="DIR")
     p.add_argument("--boxes", metavar="D.json", help="a detector's COCO results (default: ground-truth boxes)")
     p.add_argument("--results", metavar="R.json", help="score this COCO keypoint results file (no model)")
-    p.add_argument("--input-size", metavar="HxW")
-    p.add_argument("--decoder", choices=("argmax", "quarter", "dark", "udp"))
-    p.add_argument("--no-flip-test", action="store_true")
+    _add_inference_options(p)
     p.add_argument("--sigmas", help="K comma-separated OKS sigmas (default: the dataset's)")
     p.add_argument("--flip-pairs", help="0-based left:right pairs (default: from the names)")
     p.add_argument("--output", metavar="R.json", help="also write the keypoint results here")
-    p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--device")
+    p.add_argument("--workers", type=int, default=0, help="image decoding workers")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -334,12 +331,17 @@ def register(subparsers) -> None:
     p.add_argument("--score-threshold", type=float, default=0.0, help="drop detections scoring below")
     p.add_argument("--output", required=True, metavar="DIR")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
-    p.add_argument("--input-size", metavar="HxW")
-    p.add_argument("--decoder", choices=("argmax", "quarter", "dark", "udp"))
-    p.add_argument("--no-flip-test", action="store_true")
-    p.add_argument("--device")
-    p.add_argument("--json", action="store_true")
+    _add_inference_options(p)
+    p.add_argument("--json", action="store_true", help="a JSON summary on stdout")
     p.set_defaults(func=_cmd_predict)
+
+
+def _add_inference_options(p) -> None:
+    """Options of commands that run a model on images: crop size, decoder, flip test, device."""
+    p.add_argument("--input-size", metavar="HxW", help="crop size (default: the model's)")
+    p.add_argument("--decoder", choices=("argmax", "quarter", "dark", "udp"), help="default: the model's")
+    p.add_argument("--no-flip-test", action="store_true", help="no flip test")
+    p.add_argument("--device", help="cpu, cuda … (default: CUDA when available)")
 
 
 if __name__ == "__main__":  # pragma: no cover
