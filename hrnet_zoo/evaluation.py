@@ -30,7 +30,6 @@ import contextlib
 import copy
 import io
 import json
-import math
 import os
 from collections import defaultdict
 
@@ -327,6 +326,11 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
     """
     coco = ann_file if isinstance(ann_file, CocoKeypoints) else load_coco_keypoints(
         ann_file, image_dir, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas, check_images=False)
+    model_k = getattr(model, "num_joints", None)
+    if model_k is not None and model_k != coco.keypoint_set.num_keypoints:
+        raise DatasetError(f"{coco.path}: the model predicts {model_k} keypoints but the file's category has "
+                           f"{coco.keypoint_set.num_keypoints} ({', '.join(coco.keypoint_set.keypoint_names)}); "
+                           "fine-tune it with `hrnet-zoo train --new-head` first")
     image_boxes = ground_truth_boxes(coco) if boxes is None else load_detections(boxes, coco, det_score_thre)
     coco.check_images_exist(image_boxes)
     training = model.training if isinstance(model, torch.nn.Module) else False
@@ -353,7 +357,3 @@ def write_json(path, data) -> None:
         json.dump(data, f)
     os.replace(tmp, path)
 
-
-def finite_or_none(value):
-    """``value`` for JSON: NaN/inf become None."""
-    return value if not isinstance(value, float) or math.isfinite(value) else None

@@ -270,6 +270,9 @@ def test_evaluate_a_model_with_ground_truth_or_detector_boxes(tiny, tmp_path):
     (tmp_path / "dets.json").write_text(json.dumps(detections))
     with pytest.raises(DatasetError, match=r"dets.json: detection \[0\] \(image id 1\): box .* has zero size"):
         evaluate(tiny["model"], tiny["ann_file"], tiny["image_dir"], boxes=tmp_path / "dets.json")
+    other_k = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).eval()
+    with pytest.raises(DatasetError, match=r"the model predicts 3 keypoints but the file's category has 5"):
+        evaluate(other_k, tiny["ann_file"], tiny["image_dir"])
     detections[0] = {"image_id": 77, "bbox": [1, 1, 5, 5], "score": 1}
     (tmp_path / "dets.json").write_text(json.dumps(detections))
     with pytest.raises(DatasetError, match=r"detection \[0\]: image id 77 is not in"):
