@@ -13,13 +13,17 @@ Public API:
   [`from_pretrained()`][hrnet_zoo.models.base.from_pretrained] (Hub repos and folders written by ``save_pretrained``);
 * cost and speed: [`count_params()`][hrnet_zoo.complexity.count_params], [`count_flops()`][hrnet_zoo.complexity.count_flops], [`fuse_conv_bn()`][hrnet_zoo.fuse.fuse_conv_bn], `optimize()`
   (torch, onnxruntime or OpenVINO in fp32/bf16/fp16/int8, chosen by measurement);
-* keypoints: `hrnet_zoo.codecs`, [`predict_keypoints()`][hrnet_zoo.inference.predict_keypoints], [`draw_keypoints()`][hrnet_zoo.visualize.draw_keypoints], [`plot_heatmaps()`][hrnet_zoo.visualize.plot_heatmaps].
+* keypoints: `hrnet_zoo.codecs`, [`predict_keypoints()`][hrnet_zoo.inference.predict_keypoints], [`draw_keypoints()`][hrnet_zoo.visualize.draw_keypoints], [`plot_heatmaps()`][hrnet_zoo.visualize.plot_heatmaps];
+* fine-tuning: `hrnet_zoo.data` (COCO-format datasets, augmentation), `train()`
+  (`hrnet_zoo.training`), `evaluate()` and `evaluate_results()` (`hrnet_zoo.evaluation`,
+  COCO keypoint AP by pycocotools).
 """
 from hrnet_zoo import codecs
 from hrnet_zoo._factory import UnknownModelError, create_model, list_models
 from hrnet_zoo._registry import _model_entrypoints, is_model, register_model
 from hrnet_zoo.complexity import count_flops, count_params
-from hrnet_zoo.errors import HRNetZooError, InvalidArgumentError, LayoutNotRecognized
+from hrnet_zoo.errors import DatasetError, HRNetZooError, InvalidArgumentError, LayoutNotRecognized
+from hrnet_zoo.evaluation import evaluate, evaluate_results
 from hrnet_zoo.features import FeatureInfo
 from hrnet_zoo.fuse import fuse_conv_bn
 from hrnet_zoo.inference import predict_keypoints
@@ -38,6 +42,7 @@ from hrnet_zoo.models import (
 from hrnet_zoo.models.base import from_pretrained
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.runtime import BackendUnavailableError, Runner, UnsupportedPrecisionError, optimize
+from hrnet_zoo.training import TrainConfig, TrainingError, train
 from hrnet_zoo.visualize import draw_keypoints, plot_heatmaps
 from hrnet_zoo.weights import CheckpointError, LoadResult, load_checkpoint
 from hrnet_zoo.weights.hub import ChecksumError, PretrainedWeightsError
@@ -53,6 +58,7 @@ __all__ = [
     "COCO_KEYPOINTS",
     "CheckpointError",
     "ChecksumError",
+    "DatasetError",
     "FeatureInfo",
     "HRNetClassifier",
     "HRNetFeatures",
@@ -73,6 +79,8 @@ __all__ = [
     "SimpleBaseline",
     "SimpleBaselineMSDH",
     "StackedHourglass",
+    "TrainConfig",
+    "TrainingError",
     "UnknownModelError",
     "UnknownWeightsError",
     "UnsupportedPrecisionError",
@@ -81,6 +89,8 @@ __all__ = [
     "codecs",
     "create_model",
     "draw_keypoints",
+    "evaluate",
+    "evaluate_results",
     "from_pretrained",
     "fuse_conv_bn",
     "is_model",
@@ -90,5 +100,6 @@ __all__ = [
     "plot_heatmaps",
     "predict_keypoints",
     "register_model",
+    "train",
     *sorted(_model_entrypoints),
 ]

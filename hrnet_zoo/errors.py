@@ -21,3 +21,9 @@ class LayoutNotRecognized(HRNetZooError):
     Only this exception means "try the next layout"; anything else a converter raises is a bug and
     propagates.
     """
+
+
+class DatasetError(HRNetZooError, ValueError):
+    """A keypoint dataset, detections file or results file that cannot be used: a missing field, an
+    unknown image id, a missing or unreadable image, a box of zero size. The message names the file
+    and, where there is one, the annotation or image id."""

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "hrnet_zoo.cli.export",
     "hrnet_zoo.cli.weights",
     "hrnet_zoo.cli.runtime",
+    "hrnet_zoo.cli.train",
 )
 
 EPILOG = """examples:
@@ -28,6 +29,9 @@ EPILOG = """examples:
   hrnet-zoo flops --model w32
   hrnet-zoo flops --model hrnet_w48 --input-size 384x288 --json
   hrnet-zoo benchmark --model w32 --batch-size 4
+  hrnet-zoo train --model w32 --train-ann train.json --train-images train/ --val-ann val.json \\
+      --val-images val/ --input-size 256x192 --epochs 60 --batch-size 32 --lr 1e-3 --out runs/mine
+  hrnet-zoo evaluate --model runs/mine/best --ann val.json --images val/ --json
 """
 
 

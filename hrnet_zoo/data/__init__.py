@@ -1,0 +1,30 @@
+"""Top-down keypoint data: COCO-format files (any K), the official augmentation, heatmap targets.
+
+>>> from hrnet_zoo.data import CocoKeypointDataset
+>>> ds = CocoKeypointDataset("train.json", "images/", input_size=(256, 192), train=True)
+>>> ds.keypoint_set.keypoint_names, ds[0]["image"].shape, ds[0]["target"].shape
+"""
+from hrnet_zoo.data.coco import (
+    CocoKeypointDataset,
+    CocoKeypoints,
+    ImageFolderDataset,
+    KeypointRecord,
+    load_coco_keypoints,
+    read_image,
+)
+from hrnet_zoo.data.transforms import AugmentConfig, compose_affine, crop_transforms, random_crop
+from hrnet_zoo.errors import DatasetError
+
+__all__ = [
+    "AugmentConfig",
+    "CocoKeypointDataset",
+    "CocoKeypoints",
+    "DatasetError",
+    "ImageFolderDataset",
+    "KeypointRecord",
+    "compose_affine",
+    "crop_transforms",
+    "load_coco_keypoints",
+    "random_crop",
+    "read_image",
+]

@@ -1,0 +1,346 @@
+"""COCO-format keypoint files: parsing with clear errors, and the top-down dataset of the official pipeline.
+
+A keypoint file is COCO's: ``images`` (``id``, ``file_name``, ``width``, ``height``), ``annotations``
+(``id``, ``image_id``, ``category_id``, ``bbox`` x y w h, ``keypoints`` x y v × K, ``iscrowd``) and
+``categories``; the category with a ``keypoints`` list gives the [`KeypointSet`][hrnet_zoo.keypoints.KeypointSet]
+(names, 1-based skeleton). Any K works.
+
+As the official ``COCODataset._load_coco_keypoint_annotation_kernal``:
+
+* crowd annotations and annotations with no labelled keypoint (all ``v = 0``) are skipped;
+* the box is clipped to the image (``x2 = min(W − 1, x1 + max(0, w − 1))``, the same for y);
+* a keypoint with ``v > 0`` is labelled (weight 1); ``v`` is clipped to 1;
+* the box becomes a centre and a scale with `hrnet_zoo.inference.box_to_center_scale()`
+  (the model's aspect, ×1.25 padding).
+
+Every problem raises [`DatasetError`][hrnet_zoo.errors.DatasetError] naming the file and the annotation or
+image id: a missing field, a keypoint list of the wrong length, an image id that is not in
+``images``, a box of zero size, an image missing on disk or that Pillow cannot decode.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hrnet_zoo.codecs.codec import HeatmapCodec
+from hrnet_zoo.data.transforms import AugmentConfig, crop_transforms, random_crop
+from hrnet_zoo.errors import DatasetError, InvalidArgumentError
+from hrnet_zoo.inference import affine_points, box_to_center_scale, crop_images, normalize
+from hrnet_zoo.keypoints import COCO_KEYPOINTS, KeypointSet
+from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, check_size
+
+_IMAGE_FIELDS = ("id", "file_name")
+_ANNOTATION_FIELDS = ("id", "image_id", "bbox", "keypoints")
+
+
+def read_json(path, what: str = "file"):
+    """A JSON document, or a [`DatasetError`][hrnet_zoo.errors.DatasetError] naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DatasetError(f"{path}: cannot read {what} as JSON ({e})") from None
+
+
+def read_image(path, image_id=None) -> np.ndarray:
+    """H×W×3 uint8 RGB array decoded by Pillow; a [`DatasetError`][hrnet_zoo.errors.DatasetError] naming the file and image id."""
+    from PIL import Image, UnidentifiedImageError
+
+    where = f"{path}" + (f" (image id {image_id})" if image_id is not None else "")
+    try:
+        with Image.open(path) as image:
+            return np.array(image.convert("RGB"))
+    except FileNotFoundError:
+        raise DatasetError(f"{where}: image file not found") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DatasetError(f"{where}: cannot decode the image ({e})") from None
+
+
+def image_size_of(path, image_id=None) -> tuple[int, int]:
+    """``(H, W)`` of an image file from its header (Pillow reads no pixels)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except FileNotFoundError:
+        raise DatasetError(f"{path} (image id {image_id}): image file not found") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise DatasetError(f"{path} (image id {image_id}): cannot decode the image ({e})") from None
+    return height, width
+
+
+@dataclass
+class KeypointRecord:
+    """One usable annotation: its ids, cleaned box (x y w h), keypoints and visibility."""
+
+    ann_id: int
+    image_id: int
+    box: np.ndarray        # 4: x, y, w, h after the official clipping
+    joints: np.ndarray     # K×2 image pixels
+    visible: np.ndarray    # K: 1 labelled, 0 not
+    area: float
+
+
+@dataclass
+class CocoKeypoints:
+    """A parsed, validated COCO keypoint file (see the module docstring)."""
+
+    path: str
+    image_dir: str | None
+    keypoint_set: KeypointSet
+    category_id: int
+    images: dict[int, dict]
+    records: list[KeypointRecord]
+    data: dict = field(repr=False)
+
+    def image_path(self, image_id: int) -> str:
+        name = self.images[image_id]["file_name"]
+        return name if self.image_dir is None else os.path.join(self.image_dir, name)
+
+    def image_hw(self, image_id: int) -> tuple[int, int]:
+        image = self.images[image_id]
+        if "height" not in image or "width" not in image:
+            image["height"], image["width"] = image_size_of(self.image_path(image_id), image_id)
+        return int(image["height"]), int(image["width"])
+
+    def check_images_exist(self, image_ids=None) -> None:
+        """A [`DatasetError`][hrnet_zoo.errors.DatasetError] for the first image missing on disk (all images by default)."""
+        for image_id in self.images if image_ids is None else image_ids:
+            path = self.image_path(image_id)
+            if not os.path.isfile(path):
+                raise DatasetError(f"{self.path}: image id {image_id}: file {path} not found")
+
+
+def _require(entry, fields, where: str) -> None:
+    if not isinstance(entry, dict):
+        raise DatasetError(f"{where}: expected a JSON object, got {type(entry).__name__}")
+    missing = [f for f in fields if f not in entry]
+    if missing:
+        raise DatasetError(f"{where}: missing field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
+
+
+def _keypoint_category(path, categories, category_id):
+    with_keypoints = [c for c in categories if isinstance(c, dict) and c.get("keypoints")]
+    if category_id is not None:
+        chosen = [c for c in with_keypoints if c.get("id") == category_id]
+        if not chosen:
+            raise DatasetError(f"{path}: no category with id {category_id} and a 'keypoints' list")
+        return chosen[0]
+    if not with_keypoints:
+        raise DatasetError(f"{path}: no category with a 'keypoints' list (names of the keypoints)")
+    if len(with_keypoints) > 1:
+        ids = [c.get("id") for c in with_keypoints]
+        raise DatasetError(f"{path}: {len(with_keypoints)} categories have keypoints (ids {ids}); choose one "
+                           "with category_id")
+    _require(with_keypoints[0], ("id",), f"{path}: category {with_keypoints[0].get('name')!r}")
+    return with_keypoints[0]
+
+
+def clean_box(box, height: int, width: int):
+    """The official box sanitising: clip to the image; None when nothing is left."""
+    x, y, w, h = (float(v) for v in box)
+    x1, y1 = max(0.0, x), max(0.0, y)
+    x2 = min(width - 1.0, x1 + max(0.0, w - 1))
+    y2 = min(height - 1.0, y1 + max(0.0, h - 1))
+    if x2 >= x1 and y2 >= y1:
+        return np.array([x1, y1, x2 - x1, y2 - y1])
+    return None
+
+
+def load_coco_keypoints(ann_file, image_dir=None, *, category_id: int | None = None, flip_pairs=None,
+                        sigmas=None, check_images: bool = True) -> CocoKeypoints:
+    """Parse and validate a COCO keypoint file (see the module docstring).
+
+    Args:
+        ann_file: the JSON file.
+        image_dir: folder the images' ``file_name`` are relative to (None: as written).
+        category_id: the keypoint category, when the file has several.
+        flip_pairs: (left, right) index pairs; by default from the names (``left_x``/``right_x`` …).
+        sigmas: K OKS sigmas; by default the category's ``sigmas`` list if it has one (not a COCO
+            field, but some tools write it), COCO's for the COCO person category, else
+            `hrnet_zoo.keypoints.DEFAULT_SIGMA` (0.05) for every keypoint.
+        check_images: check that every image with a usable annotation exists on disk.
+    """
+    path = str(ann_file)
+    data = read_json(path, "annotation file")
+    if not isinstance(data, dict):
+        raise DatasetError(f"{path}: expected a COCO object with images, annotations and categories")
+    _require(data, ("images", "annotations", "categories"), path)
+    category = _keypoint_category(path, data["categories"], category_id)
+    if sigmas is None and category.get("sigmas") is not None:
+        sigmas = category["sigmas"]  # an extension some tools write; COCO's own categories have none
+    try:
+        keypoint_set = KeypointSet.from_coco_category(category, flip_pairs=flip_pairs, sigmas=sigmas)
+    except InvalidArgumentError as e:
+        raise DatasetError(f"{path}: category {category.get('id')}: {e}") from None
+    if sigmas is None and keypoint_set.keypoint_names == COCO_KEYPOINTS.keypoint_names:
+        keypoint_set = KeypointSet.from_names(keypoint_set.keypoint_names, name=keypoint_set.name,
+                                              flip_pairs=keypoint_set.flip_pairs, skeleton=keypoint_set.skeleton,
+                                              sigmas=COCO_KEYPOINTS.sigmas)
+    k = keypoint_set.num_keypoints
+
+    images = {}
+    for i, image in enumerate(data["images"]):
+        _require(image, _IMAGE_FIELDS, f"{path}: images[{i}]" + (f" (id {image['id']})" if isinstance(image, dict)
+                                                                   and "id" in image else ""))
+        if image["id"] in images:
+            raise DatasetError(f"{path}: image id {image['id']} appears twice in 'images'")
+        images[image["id"]] = dict(image)
+
+    dataset = CocoKeypoints(path, None if image_dir is None else str(image_dir), keypoint_set, category["id"],
+                            images, [], data)
+    for i, ann in enumerate(data["annotations"]):
+        where = f"{path}: annotation " + (f"id {ann['id']}" if isinstance(ann, dict) and "id" in ann else f"[{i}]")
+        _require(ann, _ANNOTATION_FIELDS, where)
+        if ann.get("category_id", category["id"]) != category["id"]:
+            continue
+        if ann["image_id"] not in images:
+            raise DatasetError(f"{where}: image id {ann['image_id']} is not in the file's 'images'")
+        keypoints = np.asarray(ann["keypoints"], dtype=np.float64).reshape(-1) if _numeric(ann["keypoints"]) else None
+        if keypoints is None or keypoints.size != 3 * k:
+            raise DatasetError(f"{where}: 'keypoints' must be {3 * k} numbers (x, y, v for each of the {k} "
+                               f"keypoints of category {category.get('name')!r})")
+        if ann.get("iscrowd", 0) or keypoints.max(initial=0) == 0:
+            continue  # the official loader skips these
+        box = ann["bbox"]
+        if not _numeric(box) or len(box) != 4 or not np.isfinite(np.asarray(box, dtype=np.float64)).all():
+            raise DatasetError(f"{where}: 'bbox' must be 4 numbers x, y, width, height, got {box!r}")
+        if float(box[2]) <= 0 or float(box[3]) <= 0:
+            raise DatasetError(f"{where} (image id {ann['image_id']}): box {box} has zero size")
+        height, width = dataset.image_hw(ann["image_id"])
+        clean = clean_box(box, height, width)
+        if clean is None:
+            raise DatasetError(f"{where} (image id {ann['image_id']}): box {box} lies outside the "
+                               f"{width}×{height} image")
+        kpts = keypoints.reshape(k, 3)
+        area = float(ann["area"]) if "area" in ann else float(box[2]) * float(box[3])
+        dataset.records.append(KeypointRecord(ann["id"], ann["image_id"], clean, kpts[:, :2].copy(),
+                                              np.minimum(kpts[:, 2], 1.0), area))
+    if check_images:
+        dataset.check_images_exist(dict.fromkeys(r.image_id for r in dataset.records))
+    return dataset
+
+
+def _numeric(values) -> bool:
+    return isinstance(values, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+class CocoKeypointDataset(torch.utils.data.Dataset):
+    """Top-down samples of a COCO keypoint file: one affine crop per annotation, with heatmap targets.
+
+    Each item is a dict: ``image`` 3×H×W float32 (normalised), ``target`` K×h×w, ``target_weight`` K
+    (1 for a labelled keypoint whose Gaussian lies on the heatmap), ``keypoints`` K×3 (x, y, visibility)
+    in crop pixels, ``image_id``, ``ann_id``, and the crop's ``center``, ``scale``, ``rotation``, ``flip``.
+
+    Args:
+        ann_file, image_dir: the COCO file and image folder (or a `CocoKeypoints` as ``ann_file``).
+        input_size: crop ``(H, W)``.
+        codec: the `HeatmapCodec` making targets (by default σ = 2 at stride 4,
+            the DARK target); its ``input_size`` must equal ``input_size``.
+        train: apply the official augmentation (`AugmentConfig`).
+        seed: the augmentation of item ``i`` in epoch ``e`` is drawn from ``default_rng((seed, e, i))``:
+            the same whichever worker, and however many workers, load it. `set_epoch()` sets ``e``.
+        mean, std: normalisation (ImageNet's by default).
+        flip_pairs, sigmas, category_id: as [`load_coco_keypoints()`][hrnet_zoo.data.load_coco_keypoints].
+    """
+
+    def __init__(self, ann_file, image_dir=None, input_size=(256, 192), *, codec: HeatmapCodec | None = None,
+                 train: bool = False, augment: AugmentConfig | None = None, seed: int = 0,
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD, flip_pairs=None, sigmas=None, category_id=None):
+        self.coco = ann_file if isinstance(ann_file, CocoKeypoints) else load_coco_keypoints(
+            ann_file, image_dir, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas)
+        if not self.coco.records:
+            raise DatasetError(f"{self.coco.path}: no usable annotation (every one is crowd, has no labelled "
+                               "keypoint, or the file has none)")
+        self.input_size = check_size(input_size, "input_size")
+        self.codec = codec or HeatmapCodec(self.input_size, tuple(math.ceil(v / 4) for v in self.input_size),
+                                           sigma=2.0, method="dark")
+        if self.codec.input_size != self.input_size:
+            raise InvalidArgumentError(f"codec input_size {self.codec.input_size} differs from the dataset's "
+                                       f"{self.input_size}")
+        self.train = train
+        self.augment = augment or AugmentConfig()
+        self.seed = int(seed)
+        self.epoch = 0
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.aspect_ratio = self.input_size[1] / self.input_size[0]
+        boxes = np.stack([r.box for r in self.coco.records])
+        self.centers, self.scales = box_to_center_scale(boxes, self.aspect_ratio)
+        self._flip_indices = np.asarray(self.keypoint_set.flip_indices)
+
+    @property
+    def keypoint_set(self) -> KeypointSet:
+        return self.coco.keypoint_set
+
+    @property
+    def records(self) -> list[KeypointRecord]:
+        return self.coco.records
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the augmentation draws of ``epoch`` (call before each epoch's DataLoader iterator)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.coco.records)
+
+    def crop_parameters(self, index: int):
+        """``(center, scale, rotation, flip)`` of item ``index`` this epoch."""
+        record = self.coco.records[index]
+        center, scale = self.centers[index], self.scales[index]
+        if not self.train:
+            return center, scale, 0.0, False
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        width = self.coco.image_hw(record.image_id)[1]
+        return random_crop(center, scale, record.joints, record.visible, width, self.keypoint_set,
+                           self.aspect_ratio, self.augment, rng)
+
+    def __getitem__(self, index: int) -> dict:
+        record = self.coco.records[index]
+        path = self.coco.image_path(record.image_id)
+        image = torch.from_numpy(read_image(path, record.image_id)).permute(2, 0, 1)
+        height, width = image.shape[-2:]
+        center, scale, rotation, flip = self.crop_parameters(index)
+        forward, inverse = crop_transforms(center, scale, rotation, self.input_size,
+                                           flip_width=width if flip else None, udp=self.codec.target == "udp")
+        crop = crop_images(image.float().div_(255.0), inverse, self.input_size)
+        joints = affine_points(record.joints[None], forward)[0]
+        visible = record.visible
+        if flip:
+            joints, visible = joints[self._flip_indices], visible[self._flip_indices]
+        target, weight = self.codec.encode(torch.from_numpy(joints).float(), torch.from_numpy(visible).float())
+        keypoints = np.concatenate((joints, visible[:, None]), axis=1)
+        return {
+            "image": normalize(crop, self.mean, self.std)[0],
+            "target": target.float(),
+            "target_weight": weight.float(),
+            "keypoints": torch.from_numpy(keypoints).float(),
+            "image_id": record.image_id,
+            "ann_id": record.ann_id,
+            "center": torch.from_numpy(np.asarray(center, dtype=np.float64)),
+            "scale": torch.from_numpy(np.asarray(scale, dtype=np.float64)),
+            "rotation": float(rotation),
+            "flip": bool(flip),
+        }
+
+
+class ImageFolderDataset(torch.utils.data.Dataset):
+    """``(image_id, 3×H×W uint8 tensor)`` of the given image ids, decoded by Pillow (for evaluation)."""
+
+    def __init__(self, paths: dict):
+        self.items = list(paths.items())
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        image_id, path = self.items[index]
+        return image_id, torch.from_numpy(read_image(Path(path), image_id)).permute(2, 0, 1).contiguous()
