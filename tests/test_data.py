@@ -2,6 +2,8 @@
 statistics, determinism across workers."""
 import copy
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -201,14 +203,23 @@ def test_half_body_matches_the_official_rule():
 def test_augmentation_is_deterministic_under_a_seed_and_across_workers(synthetic):
     ds = CocoKeypointDataset(synthetic["ann_file"], synthetic["image_dir"], INPUT, train=True, seed=5)
     ds.set_epoch(2)
-
-    def batches(workers):
-        loader = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=workers, shuffle=False)
-        return [b["image"] for b in loader], [b["keypoints"] for b in loader]
-    images0, kpts0 = batches(0)
-    images2, kpts2 = batches(2)
-    for a, b in zip(images0 + kpts0, images2 + kpts2):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # DataLoader workers run in a fresh interpreter: forking them from this long-lived test process
+    # (OpenVINO and OpenMP thread pools loaded by earlier tests) crashed it, which a training run,
+    # started in its own process, does not meet.
+    script = f"""
+import torch
+from hrnet_zoo.data import CocoKeypointDataset
+ds = CocoKeypointDataset({synthetic["ann_file"]!r}, {synthetic["image_dir"]!r}, {INPUT!r}, train=True, seed=5)
+ds.set_epoch(2)
+def batches(workers):
+    loader = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=workers, shuffle=False)
+    return [b["image"] for b in loader] + [b["keypoints"] for b in loader]
+for a, b in zip(batches(0), batches(2)):
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+print("same")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "same", proc.stderr[-2000:]
     other = copy.copy(ds)
     other.set_epoch(3)
     assert not torch.equal(other[0]["keypoints"], ds[0]["keypoints"]) or other[0]["rotation"] != ds[0]["rotation"]
