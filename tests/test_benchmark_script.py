@@ -127,6 +127,7 @@ def test_modes_leave_the_eager_model_alone(forward):
 
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("openvino") is None,
                     reason="onnxruntime / openvino not installed")
+@pytest.mark.loads_openvino
 def test_runtime_peers_are_rows_against_eager(forward, tmp_path, monkeypatch):
     monkeypatch.setenv("HRNET_ZOO_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "res.json"
