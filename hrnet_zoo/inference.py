@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from hrnet_zoo.codecs.decode import DECODE_METHODS, decode_heatmaps
 from hrnet_zoo.codecs.flip import default_flip_pairs, flip_back
 from hrnet_zoo.errors import InvalidArgumentError
-from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, check_size, pose_cfg
+from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, pose_cfg
 
 PIXEL_STD = 200.0  # the official code measures scale in units of 200 px
 #: Box coordinates beyond this many pixels are not image pixels (and overflow the affine maths).
@@ -82,6 +82,14 @@ def affine_points(points, transforms) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64)
     transforms = np.asarray(transforms, dtype=np.float64)
     return np.einsum("nij,nkj->nki", transforms[:, :, :2], points) + transforms[:, None, :, 2]
+
+
+def box_crop_transforms(boxes, input_size, rotation=0.0, udp: bool = False):
+    """Person boxes → (N×2 centres, N×2 scales, N×2×3 crop→image transforms) for crops of ``input_size``
+    (H, W): the box grown to the crop's aspect and padded (``box_to_center_scale``), then the inverse
+    affine map (``get_affine_transform``) that ``crop_images`` samples with."""
+    center, scale = box_to_center_scale(boxes, input_size[1] / input_size[0])
+    return center, scale, get_affine_transform(center, scale, rotation, input_size, inv=True, udp=udp)
 
 
 def image_to_tensor(image) -> torch.Tensor:
@@ -223,8 +231,7 @@ def predict_heatmaps(model, image, boxes, input_size=None, flip_test: bool = Tru
     tensor = image_to_tensor(image)
     device, dtype = _device_and_dtype(model)
     tensor = tensor.to(device)
-    center, scale = box_to_center_scale(boxes, input_size[1] / input_size[0])
-    inverse = get_affine_transform(center, scale, rotation, input_size, inv=True, udp=udp)
+    center, scale, inverse = box_crop_transforms(boxes, input_size, rotation, udp)
     fixed_batch = getattr(model, "batch_size", None) if not isinstance(model, torch.nn.Module) else None
     batch_size = fixed_batch or batch_size  # a runner compiled for one batch gets exactly that many crops
     chunks = []

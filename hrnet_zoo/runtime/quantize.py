@@ -15,7 +15,7 @@ from hrnet_zoo.runtime.runner import as_tensor, require
 
 def calibration_batches(calibration, cfg, input_size) -> list[torch.Tensor]:
     """The calibration data as a list of N×3×H×W float32 tensors at ``input_size`` (H, W)."""
-    from hrnet_zoo.inference import box_to_center_scale, crop_images, get_affine_transform, image_to_tensor, normalize
+    from hrnet_zoo.inference import box_crop_transforms, crop_images, image_to_tensor, normalize
 
     if calibration is None:
         raise InvalidArgumentError(
@@ -26,8 +26,7 @@ def calibration_batches(calibration, cfg, input_size) -> list[torch.Tensor]:
     for item in calibration:
         if isinstance(item, (tuple, list)) and len(item) == 2 and not isinstance(item[0], (int, float)):
             image, boxes = item
-            center, scale = box_to_center_scale(boxes, input_size[1] / input_size[0])
-            inverse = get_affine_transform(center, scale, 0.0, input_size, inv=True)
+            _, _, inverse = box_crop_transforms(boxes, input_size)
             crops = crop_images(image_to_tensor(image), inverse, input_size)
             batches.append(normalize(crops, cfg.mean, cfg.std, cfg.max_pixel_value))
         else:
