@@ -310,7 +310,8 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
     """Keypoint AP (pycocotools) of ``model`` on a COCO keypoint file, the official way.
 
     Args:
-        model: a pose model; put in eval mode for the run, its mode restored afterwards.
+        model: a pose model in eval mode (refused in train mode: inference never switches the
+            caller's model), or a runner from `hrnet_zoo.optimize()`.
         ann_file, image_dir: the COCO keypoint file (or a `CocoKeypoints`) and images.
         boxes: None for the ground-truth boxes, or a detector's COCO results file (``bbox``, ``score``).
         input_size: ``(H, W)``; by default ``model.pretrained_cfg.input_size``.
@@ -333,15 +334,8 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
                            "fine-tune it with `hrnet-zoo train --new-head` first")
     image_boxes = ground_truth_boxes(coco) if boxes is None else load_detections(boxes, coco, det_score_thre)
     coco.check_images_exist(image_boxes)
-    training = model.training if isinstance(model, torch.nn.Module) else False
-    if training:
-        model.eval()
-    try:
-        people = predict_people(model, coco, image_boxes, input_size=input_size, flip_test=flip_test,
-                                decoder=decoder, workers=workers, batch_size=batch_size, progress=progress)
-    finally:
-        if training:
-            model.train()
+    people = predict_people(model, coco, image_boxes, input_size=input_size, flip_test=flip_test,
+                            decoder=decoder, workers=workers, batch_size=batch_size, progress=progress)
     results = postprocess(people, coco.category_id, coco.keypoint_set.sigmas, in_vis_thre, oks_thre)
     if results_file is not None:
         write_json(results_file, results)

@@ -492,8 +492,12 @@ def _train(config: TrainConfig, env: _Distributed) -> dict:
         metrics = {"epoch": epoch, "step": step, "loss": epoch_loss, "lr": lr}
         if rank == 0:
             if val_coco is not None:
-                stats = evaluate(model, val_coco, input_size=input_size, flip_test=config.flip_test,
-                                 workers=min(config.workers, 2), progress=config.progress)
+                model.eval()  # the loop owns its model; evaluate() leaves modes to the caller
+                try:
+                    stats = evaluate(model, val_coco, input_size=input_size, flip_test=config.flip_test,
+                                     workers=min(config.workers, 2), progress=config.progress)
+                finally:
+                    model.train()
                 metrics.update({k: stats[k] for k in ("AP", "AP50", "AP75", "APm", "APl", "AR", "PCK@0.05",
                                                       "PCK@0.1", "mean_error_px")})
                 score = stats["AP"]

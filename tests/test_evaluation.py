@@ -312,3 +312,13 @@ def test_evaluate_and_predict_commands(tiny, tmp_path, capsys):
                  "--output", str(out), "--force"]) == 1
     err = capsys.readouterr().err
     assert "dets.json: detection [0] (image id 1)" in err and "zero size" in err and err.count("\n") == 1
+
+
+def test_evaluate_leaves_the_caller_s_model_mode_alone(tiny):
+    model = tiny["model"].train()
+    try:
+        with pytest.raises(ValueError, match="train mode"):
+            evaluate(model, tiny["ann_file"], tiny["image_dir"])
+        assert model.training  # refused, not switched
+    finally:
+        model.eval()
