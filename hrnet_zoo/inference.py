@@ -104,7 +104,8 @@ def image_to_tensor(image) -> torch.Tensor:
             raise ValueError(f"expected an H×W×3 RGB image array, got shape {image.shape}"
                              + (" (grayscale: stack it to 3 channels)" if image.ndim == 2 else "")
                              + (" (drop the alpha channel)" if image.ndim == 3 and image.shape[2] == 4 else ""))
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+        # a read-only array (np.asarray of a PIL image) is copied: torch warns about sharing it
+        tensor = torch.from_numpy(np.require(image, requirements=("C", "W"))).permute(2, 0, 1)
     elif isinstance(image, torch.Tensor):
         if image.ndim != 3 or image.shape[0] != 3:
             raise ValueError(f"expected a 3×H×W RGB image tensor, got shape {tuple(image.shape)}")
