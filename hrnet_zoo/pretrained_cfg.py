@@ -150,26 +150,3 @@ def pose_cfg(num_joints: int = 17, input_size=(256, 192), **fields) -> Pretraine
     """Family default of a top-down pose model with ``num_joints`` heatmaps at stride 4."""
     return PretrainedCfg(input_size=input_size, keypoints=keypoint_set_for(num_joints), heatmap_sigma=2.0,
                          output_stride=4, decoder="dark", **fields)
-
-
-def cfg_from_manifest(entry: Mapping[str, Any], base: PretrainedCfg) -> PretrainedCfg:
-    """``base`` updated with what a manifest entry knows: input size, normalisation, source, tag, licence."""
-    from_entry: dict[str, Any] = {"tag": entry.get("tag"), "license": entry.get("license")}
-    if "source" in entry:
-        source = entry["source"]
-        from_entry["source"] = (f"hf://{source['hf']['repo_id']}/{source['hf']['filename']}" if "hf" in source
-                                else source.get("url"))
-    if entry.get("input_size"):
-        from_entry["input_size"] = tuple(entry["input_size"])
-    norm = entry.get("normalization") or {}
-    for key in ("mean", "std", "color", "scale"):
-        if key in norm:
-            from_entry[key] = norm[key]
-    if entry.get("num_classes") and base.num_classes is not None:
-        from_entry["num_classes"] = entry["num_classes"]
-    if base.output_stride:  # a pose model: the keypoint set and the σ its targets were drawn with
-        if entry.get("keypoints"):
-            from_entry["keypoints"] = resolve_keypoint_set(entry["keypoints"])
-        if entry.get("heatmap_sigma"):
-            from_entry["heatmap_sigma"] = float(entry["heatmap_sigma"])
-    return base.replace(**from_entry)

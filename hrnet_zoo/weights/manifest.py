@@ -20,7 +20,10 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
+from typing import Any, Mapping
 
+from hrnet_zoo.keypoints import resolve_keypoint_set
+from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.hub import PretrainedWeightsError
 
 MANIFEST_FILENAME = "weights_manifest.json"
@@ -165,3 +168,24 @@ def source_label(entry: dict) -> str:
         rev = f"@{hf['revision']}" if hf.get("revision") else ""
         return f"hf://{hf['repo_id']}{rev}/{hf['filename']}"
     return entry["source"]["url"]
+
+
+def cfg_from_manifest(entry: Mapping[str, Any], base: PretrainedCfg) -> PretrainedCfg:
+    """``base`` updated with what a manifest entry knows: input size, normalisation, source, tag, licence."""
+    from_entry: dict[str, Any] = {"tag": entry.get("tag"), "license": entry.get("license")}
+    if "source" in entry:
+        from_entry["source"] = source_label(entry)
+    if entry.get("input_size"):
+        from_entry["input_size"] = tuple(entry["input_size"])
+    norm = entry.get("normalization") or {}
+    for key in ("mean", "std", "color", "scale"):
+        if key in norm:
+            from_entry[key] = norm[key]
+    if entry.get("num_classes") and base.num_classes is not None:
+        from_entry["num_classes"] = entry["num_classes"]
+    if base.output_stride:  # a pose model: the keypoint set and the σ its targets were drawn with
+        if entry.get("keypoints"):
+            from_entry["keypoints"] = resolve_keypoint_set(entry["keypoints"])
+        if entry.get("heatmap_sigma"):
+            from_entry["heatmap_sigma"] = float(entry["heatmap_sigma"])
+    return base.replace(**from_entry)

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from hrnet_zoo._registry import get_model_entrypoint
-from hrnet_zoo.pretrained_cfg import PretrainedCfg, cfg_from_manifest
+from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.cache import (
     CONVERTED,
     CorruptCacheError,
@@ -46,7 +46,7 @@ from hrnet_zoo.weights.hub import (
     fetch_url,
     hf_download,
 )
-from hrnet_zoo.weights.manifest import resolve_weights, source_label
+from hrnet_zoo.weights.manifest import cfg_from_manifest, resolve_weights, source_label
 
 __all__ = ["PretrainedWeightsError", "WeightsSpec", "load_pretrained", "fetch_weights", "prepare_weights",
            "weights_spec", "pretrained_model_kwargs", "only_prediction_layer_differs", "zoo_weights_file",
