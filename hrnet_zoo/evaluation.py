@@ -32,6 +32,7 @@ import io
 import json
 import os
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -40,6 +41,7 @@ from hrnet_zoo.data.coco import CocoKeypoints, ImageFolderDataset, load_coco_key
 from hrnet_zoo.errors import DatasetError
 from hrnet_zoo.inference import box_to_center_scale, model_cfg, predict_keypoints
 from hrnet_zoo.keypoints import oks
+from hrnet_zoo.weights.cache import write_atomically
 
 #: The official test thresholds (``w32_256x192_adam_lr1e-3.yaml``, TEST section).
 IN_VIS_THRESHOLD = 0.2
@@ -344,10 +346,6 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
 
 
 def write_json(path, data) -> None:
-    """Write JSON through a temporary file and an atomic rename."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+    """Write JSON through a temporary file and an atomic rename (nothing half-written is left)."""
+    write_atomically(Path(path), lambda tmp: tmp.write_text(json.dumps(data), encoding="utf-8"))
 

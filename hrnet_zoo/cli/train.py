@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from hrnet_zoo.cli import CommandError, UsageError
+from hrnet_zoo.cli import CommandError, UsageError, refuse_overwrite
 
 TRAIN_EPILOG = """examples:
   hrnet-zoo train --model w32 --train-ann train.json --train-images train/ \\
@@ -217,11 +217,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--output {out} exists and is not a folder")
     drawn = [out / (Path(p).stem + "_keypoints.jpg") for p in args.images]
-    targets = [out / "keypoints.json"] + drawn
-    existing = [str(p) for p in targets if p.exists()]
-    if existing and not args.force:
-        raise UsageError(f"{existing[0]} exists; pass --force to overwrite" +
-                         (f" ({len(existing)} files)" if len(existing) > 1 else ""))
+    refuse_overwrite([out / "keypoints.json"] + drawn, [*args.images, args.boxes], args.force)
     box = _parse_box(args.box) if args.box is not None else None
 
     def run():
@@ -256,8 +252,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 results.append({"image_id": index, "file_name": str(path), "category_id": 1, "box": list(b),
                                 "keypoints": [round(float(v), 3) for v in kpts.reshape(-1)],
                                 "score": float(score * kpts[:, 2].mean())})
-            picture = draw_keypoints(image, keypoints, skeleton=kset.skeleton if kset else None,
-                                     keypoint_names=kset.keypoint_names if kset else None)
+            picture = draw_keypoints(image, keypoints, keypoint_set=kset)
             picture.save(drawn[index], quality=92)
         return results
 

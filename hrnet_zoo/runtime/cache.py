@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from filelock import FileLock
 
 from hrnet_zoo.runtime.hardware import machine_key
+from hrnet_zoo.weights.cache import write_atomically
 from hrnet_zoo.weights.hub import cache_dir
 
 
@@ -61,7 +60,4 @@ def store_choice(key: str, choice: dict) -> None:
     with FileLock(str(path) + ".lock"):
         entries = _read(path)
         entries[key] = choice
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".choices.", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(entries, f, indent=1)
-        os.replace(tmp, path)
+        write_atomically(path, lambda tmp: tmp.write_text(json.dumps(entries, indent=1)))
