@@ -28,13 +28,8 @@ import torch
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
-#: Default (H, W) input per family, by model-name prefix (first match wins; ``*_cls`` is checked first).
-DEFAULT_INPUT_SIZES = (
-    ("hrnetv2p_", (800, 1216)),  # HRNet-Object-Detection (mmdetection 1333×800 → padded 800×1216)
-    ("hrnetv2_", (512, 1024)),   # Cityscapes crops of HRNet-Semantic-Segmentation
-)
-CLS_INPUT_SIZE = (224, 224)
-POSE_INPUT_SIZE = (256, 192)
+#: The input of a module without a ``pretrained_cfg`` (a top-down pose crop).
+FALLBACK_INPUT_SIZE = (256, 192)
 
 #: fvcore ops whose cost both conventions leave out: elementwise arithmetic (residual additions,
 #: scaling) and max-pooling. They are ignored by name so that fvcore's list of unsupported ops
@@ -51,13 +46,12 @@ PAPER_OPS = ("aten::_convolution", "aten::linear", "aten::addmm", "aten::matmul"
 
 
 def default_input_size(name: str) -> tuple[int, int]:
-    """The (H, W) a model of this registry name is usually measured at."""
-    if name.endswith("_cls"):
-        return CLS_INPUT_SIZE
-    for prefix, size in DEFAULT_INPUT_SIZES:
-        if name.startswith(prefix):
-            return size
-    return POSE_INPUT_SIZE
+    """The (H, W) a registered model is measured at: its ``pretrained_cfg.input_size`` (the model is
+    built on the meta device, so nothing is allocated)."""
+    from hrnet_zoo._factory import create_model
+
+    with torch.device("meta"):
+        return create_model(name).pretrained_cfg.input_size
 
 
 def count_params(model: nn.Module) -> dict[str, int]:
@@ -165,12 +159,12 @@ def _ancestors(name: str) -> list[str]:
     return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def count_flops(model: nn.Module, input_size: tuple[int, int] = POSE_INPUT_SIZE, batch_size: int = 1,
+def count_flops(model: nn.Module, input_size: tuple[int, int] | None = None, batch_size: int = 1,
                 in_chans: int = 3, fvcore: bool = True, depth: int = 2) -> dict:
     """Params, fvcore GFLOPs and paper GFLOPs of ``model`` on a ``batch_size×in_chans×H×W`` input.
 
     Args:
-        input_size: ``(H, W)``.
+        input_size: ``(H, W)``; by default the model's ``pretrained_cfg.input_size``.
         fvcore: trace with fvcore for ``gflops``; ``False`` runs one plain forward pass and gives
             ``gflops=None`` (the paper count alone is much cheaper for big inputs).
         depth: module-name depth of the ``by_module`` breakdown (``2`` → ``backbone.stage2``).
@@ -183,6 +177,9 @@ def count_flops(model: nn.Module, input_size: tuple[int, int] = POSE_INPUT_SIZE,
         and ``by_module``: ``{module name: {"params", "gflops", "paper_gflops"}}`` for every module
         down to ``depth``, in definition order. Both FLOP counts scale with ``batch_size``.
     """
+    if input_size is None:
+        cfg = getattr(model, "pretrained_cfg", None)
+        input_size = cfg.input_size if cfg is not None else FALLBACK_INPUT_SIZE
     x = _dummy_input(model, tuple(input_size), batch_size, in_chans)
     macs: Counter = Counter()
     handles = _conv_linear_macs_hooks(model, macs)

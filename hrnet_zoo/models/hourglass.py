@@ -79,7 +79,7 @@ class StackedHourglass(ZooModel):
     checkpoint_layouts = {"princeton-vl/pytorch_stacked_hourglass PoseNet": princeton_to_zoo}
     # merge_preds maps the K heatmaps back to features: it follows num_joints too
     prediction_layers = ("heads", "merge_preds")
-    default_input_size = (256, 256)
+    default_input_size = (256, 192)  # a COCO person crop, like the other pose families (MPII uses 256×256)
     config_rules = {"num_stacks": integer(1, 16), "num_joints": NUM_JOINTS, "num_features": integer(1, 1024),
                     "depth": integer(1, 8), "in_chans": IN_CHANS}
 
