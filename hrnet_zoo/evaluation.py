@@ -39,7 +39,7 @@ import torch
 
 from hrnet_zoo.data.coco import CocoKeypoints, ImageFolderDataset, load_coco_keypoints, read_json
 from hrnet_zoo.errors import DatasetError
-from hrnet_zoo.inference import box_to_center_scale, model_cfg, predict_keypoints
+from hrnet_zoo.inference import PIXEL_STD, box_to_center_scale, model_cfg, predict_keypoints
 from hrnet_zoo.keypoints import oks
 from hrnet_zoo.weights.cache import write_atomically
 
@@ -299,7 +299,7 @@ def predict_people(model, coco: CocoKeypoints, boxes: dict, *, input_size=None, 
                                       input_size=size, flip_pairs=coco.keypoint_set.flip_pairs,
                                       batch_size=batch_size)
         _, scale = box_to_center_scale(image_boxes, aspect)
-        areas = np.prod(scale * 200, axis=1)
+        areas = np.prod(scale * PIXEL_STD, axis=1)  # the padded crop's area, as the official NMS uses
         for kpts, score, area in zip(keypoints.numpy(), scores, areas):
             people.append({"image_id": image_id, "keypoints": kpts, "box_score": float(score), "area": float(area)})
     return people
