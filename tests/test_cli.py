@@ -206,3 +206,23 @@ def test_flops_input_over_fvcore_budget_is_refused_before_allocating(capsys):
     code, out, _ = run(capsys, "flops", "--model", "w18_small_v1", "--input-size", "10000x10000", "--no-fvcore",
                        "--json")  # counted on the meta device: no memory needed
     assert code == 0 and json.loads(out)["paper_gflops"] > 1000
+
+
+def test_library_errors_not_caught_by_a_command_are_one_line(capsys, monkeypatch):
+    import hrnet_zoo.cli.models as models_cli
+    from hrnet_zoo.errors import DatasetError
+
+    def failing(pattern, pretrained=False):
+        raise DatasetError("keypoints.json: no annotations\n  (check the file)")
+
+    monkeypatch.setattr(models_cli, "match_models", failing)
+    code, out, err = run(capsys, "list")
+    assert code == 1 and out == ""
+    assert err == "hrnet-zoo: error: keypoints.json: no annotations (check the file)\n"
+
+    def interrupted(pattern, pretrained=False):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(models_cli, "match_models", interrupted)
+    code, out, err = run(capsys, "list")
+    assert (code, err) == (130, "hrnet-zoo: interrupted\n")

@@ -163,6 +163,26 @@ def test_int8_runs_from_calibration_images(model):
     assert max_relative_error(out, ref) < 0.5  # a smoke check: keypoint accuracy is benchmarks/int8_accuracy.py
 
 
+@pytest.mark.skipif(not (HAS_OV and HAS_NNCF), reason="openvino / nncf not installed")
+def test_int8_recipe_keeps_sums_in_float_with_min_max_ranges(model, tmp_path, capsys):
+    from hrnet_zoo.export import export_onnx
+    from hrnet_zoo.runtime.openvino_backend import read_onnx
+    from hrnet_zoo.runtime.quantize import FLOAT_OP_TYPES, quantize_openvino
+
+    export_onnx(model, tmp_path / "m.onnx", input_size=SIZE)
+    batches = [torch.randn(2, 3, *SIZE) for _ in range(2)]
+    quantized = quantize_openvino(read_onnx(tmp_path / "m.onnx"), batches)
+    assert "Not adding activation input quantizer" not in capsys.readouterr().out  # NNCF's INFO list stays quiet
+    fake_quantizers = [op for op in quantized.get_ordered_ops() if op.get_type_name() == "FakeQuantize"]
+    feeds = {t.get_node().get_type_name() for op in fake_quantizers for t in op.output(0).get_target_inputs()}
+    assert "Convolution" in feeds and not feeds & set(FLOAT_OP_TYPES)
+    # the model's input is quantised over the calibration set's full range, not a mean of per-batch extremes
+    first = next(op for op in fake_quantizers if op.input_value(0).get_node().get_type_name() == "Parameter")
+    low, high = (float(first.input_value(i).get_node().get_data().min()) for i in (1, 2))
+    data = torch.cat(batches)
+    assert low == pytest.approx(data.min().item(), rel=1e-3) and high >= data.max().item() * 0.99
+
+
 def test_optimize_refuses_what_is_not_a_model(model):
     with pytest.raises(InvalidArgumentError):
         hrnet_zoo.optimize(lambda x: x)

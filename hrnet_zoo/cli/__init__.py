@@ -2,13 +2,15 @@
 
 Each group of subcommands lives in its own module with a ``register(subparsers)`` function that adds
 its parsers and sets ``func`` on them; `main()` only wires them together and turns
-`UsageError` into exit status 2 with one line on stderr.
+`UsageError` into exit status 2 with one line on stderr, any other `CommandError` or hrnet_zoo error
+into exit status 1.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -46,6 +48,16 @@ class UsageError(CommandError):
     """Bad input from the user: reported as one line on stderr, exit status 2, no traceback."""
 
     exit_status = 2
+
+
+def one_line(error: Exception) -> str:
+    """One line for an error, also one re-raised from a DataLoader worker (whose message holds the
+    worker's traceback; its last line is the original message)."""
+    text = str(error).strip()
+    if "Original Traceback" in text:
+        text = text.splitlines()[-1]
+        text = re.sub(r"^[\w.]+(Error|Exception): ", "", text)
+    return " ".join(text.split())
 
 
 def refuse_overwrite(outputs: list[Path], inputs: list[str | None], force: bool) -> None:
@@ -86,9 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from hrnet_zoo.errors import HRNetZooError
+
     try:
         return args.func(args) or 0
     except CommandError as e:
         print(f"hrnet-zoo: error: {e}", file=sys.stderr)
         return e.exit_status
+    except HRNetZooError as e:  # every deliberate error of the library says what to do in its message
+        print(f"hrnet-zoo: error: {one_line(e)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hrnet-zoo: interrupted", file=sys.stderr)
+        return 130
 

@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from hrnet_zoo.cli import CommandError, UsageError, refuse_overwrite
+from hrnet_zoo.cli import CommandError, UsageError, one_line, refuse_overwrite
 
 TRAIN_EPILOG = """examples:
   hrnet-zoo train --model w32 --train-ann train.json --train-images train/ \\
@@ -87,16 +87,6 @@ def _model_spec(text: str) -> str:
     return resolve_model_name(text)
 
 
-def _one_line(error: Exception) -> str:
-    """One line for an error, also one re-raised from a DataLoader worker (whose message holds the
-    worker's traceback; its last line is the original message)."""
-    text = str(error).strip()
-    if "Original Traceback" in text:
-        text = text.splitlines()[-1]
-        text = re.sub(r"^[\w.]+(Error|Exception): ", "", text)
-    return " ".join(text.split())
-
-
 def _run_guarded(fn):
     """Run ``fn``; hrnet_zoo's own errors (bad data, a model that does not fit) become one line, exit 1."""
     from hrnet_zoo.errors import HRNetZooError
@@ -104,10 +94,10 @@ def _run_guarded(fn):
     try:
         return fn()
     except HRNetZooError as e:
-        raise CommandError(_one_line(e)) from None
+        raise CommandError(one_line(e)) from None
     except RuntimeError as e:
         if "DataLoader worker" in str(e) or "Original Traceback" in str(e):
-            raise CommandError(_one_line(e)) from None
+            raise CommandError(one_line(e)) from None
         raise
 
 
