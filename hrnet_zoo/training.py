@@ -18,22 +18,20 @@ What a run writes under ``out``:
 * ``metrics.jsonl``: one JSON object per epoch (epoch, step, loss, lr, the COCOeval stats, PCK,
   images_per_s, data_wait_fraction, seconds).
 
-Checkpoints are written into a temporary folder first and renamed into place, so a kill never leaves a
-half-written ``last/`` or ``best/`` in place of a good one (if a kill falls between the two renames of
-a swap, the previous checkpoint is still there under ``.last.old-*`` and ``resume`` puts it back).
+Checkpoints (``hrnet_zoo.training_state``) are written into a temporary folder first and renamed
+into place, so a kill never leaves a half-written ``last/`` or ``best/`` in place of a good one (if a
+kill falls between the two renames of a swap, the previous checkpoint is still there under
+``.last.old-*`` and ``resume`` puts it back).
 
 Several GPUs or machines: launch with ``torchrun``; the run then uses DistributedDataParallel, a
 ``DistributedSampler``, optional SyncBatchNorm, and logs, evaluates and saves on rank 0 only.
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
-import json
 import math
 import os
 import random
-import shutil
 import sys
 import time
 import warnings
@@ -54,13 +52,15 @@ from hrnet_zoo.keypoints import KeypointSet
 from hrnet_zoo.losses import JointsMSELoss
 from hrnet_zoo.models.base import from_pretrained
 from hrnet_zoo.pretrained_cfg import check_size
+from hrnet_zoo.training_state import (STATE_FILE, append_metrics, load_scheduler_state, recover_checkpoint_dir,
+                                      reschedule, rng_state, save_checkpoint_dir, scheduler_state, set_rng_state,
+                                      truncate_metrics)
 from hrnet_zoo.weights import load_checkpoint
 from hrnet_zoo.weights.pretrained import load_pretrained
 
 #: The official schedule: 210 epochs, lr ×0.1 at 170 and 200.
 OFFICIAL_EPOCHS = 210
 OFFICIAL_MILESTONES = (170, 200)
-STATE_FILE = "training_state.pt"
 
 
 class TrainingError(HRNetZooError, ValueError):
@@ -125,81 +125,6 @@ def seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
-
-
-def _rng_state() -> dict:
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"torch": torch.get_rng_state(),
-            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "cached": float(cached)},
-            "python": torch.tensor(random.getstate()[1], dtype=torch.int64)}
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-    random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
-
-
-def _scheduler_state(scheduler) -> dict:
-    state = scheduler.state_dict()
-    if isinstance(state.get("milestones"), collections.Counter):
-        state["milestones"] = {int(k): int(v) for k, v in state["milestones"].items()}
-    return state
-
-
-def _load_scheduler_state(scheduler, state: dict) -> None:
-    state = dict(state)
-    if "milestones" in state:
-        state["milestones"] = collections.Counter({int(k): int(v) for k, v in state["milestones"].items()})
-    scheduler.load_state_dict(state)
-
-
-def _reschedule(scheduler, optimizer, config: TrainConfig) -> None:
-    """After a resume: the schedule of *this* run's ``epochs`` (which may differ from the interrupted
-    run's), and the learning rate it gives at the current epoch."""
-    if isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR):
-        scheduler.milestones = collections.Counter(config.scaled_milestones())
-    else:
-        scheduler.T_max = config.epochs
-    for group, lr in zip(optimizer.param_groups, scheduler._get_closed_form_lr()):
-        group["lr"] = lr
-    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
-
-
-def save_checkpoint_dir(model, dest: Path, state: dict | None = None) -> None:
-    """``model.save_pretrained`` (+ ``training_state.pt``) into ``dest``, atomically: written into a
-    temporary sibling folder, then renamed into place; the previous folder is removed only after."""
-    dest = Path(dest)
-    tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
-    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    if state is not None:
-        torch.save(state, tmp / STATE_FILE)
-    for path in tmp.iterdir():  # on disk before the rename makes them the checkpoint
-        with open(path, "rb") as f:
-            os.fsync(f.fileno())
-    if dest.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-    os.replace(tmp, dest)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def recover_checkpoint_dir(dest: Path) -> Path | None:
-    """``dest`` if it exists; else put back the newest previous folder a kill left mid-swap."""
-    dest = Path(dest)
-    for stale in dest.parent.glob(f".{dest.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    if dest.is_dir():
-        return dest
-    olds = sorted(dest.parent.glob(f".{dest.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if olds:
-        os.replace(olds[-1], dest)
-        return dest
-    return None
 
 
 def build_model(spec: str, keypoint_set: KeypointSet, *, pretrained: bool | str = True, new_head: bool = False,
@@ -409,17 +334,17 @@ def _train(config: TrainConfig, env: _Distributed) -> dict:
                                 f"dataset's {list(keypoint_set.keypoint_names)}")
         load_checkpoint(model, last_dir / "model.safetensors")
         optimizer.load_state_dict(state["optimizer"])
-        _load_scheduler_state(scheduler, state["scheduler"])
-        _reschedule(scheduler, optimizer, config)
+        load_scheduler_state(scheduler, state["scheduler"])
+        reschedule(scheduler, optimizer, config.epochs, config.scaled_milestones())
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
         best_ap, best_epoch = float(state["best_ap"]), state.get("best_epoch")
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         best = f", best AP {best_ap:.4f}" if val_coco is not None and best_ap > -math.inf else ""
         log(f"resumed from {last_dir}: epoch {start_epoch}, step {step}{best}")
         if rank == 0:
-            _truncate_metrics(out / "metrics.jsonl", start_epoch)
+            truncate_metrics(out / "metrics.jsonl", start_epoch)
 
     model.to(device)
     if env.enabled and config.sync_bn:
@@ -510,10 +435,10 @@ def _train(config: TrainConfig, env: _Distributed) -> dict:
             if improved:
                 best_ap, best_epoch = score, epoch
             state = {"epoch": epoch, "step": step, "best_ap": float(best_ap), "best_epoch": best_epoch,
-                     "optimizer": optimizer.state_dict(), "scheduler": _scheduler_state(scheduler),
-                     "scaler": scaler.state_dict() if scaler.is_enabled() else {}, "rng": _rng_state(),
+                     "optimizer": optimizer.state_dict(), "scheduler": scheduler_state(scheduler),
+                     "scaler": scaler.state_dict() if scaler.is_enabled() else {}, "rng": rng_state(),
                      "keypoint_names": list(keypoint_set.keypoint_names), "input_size": list(input_size)}
-            _append_metrics(out / "metrics.jsonl", metrics)
+            append_metrics(out / "metrics.jsonl", metrics)
             save_checkpoint_dir(model, out / "last", state)
             if improved:
                 save_checkpoint_dir(model, out / "best")
@@ -540,20 +465,3 @@ def _progress(loader, epoch: int, config: TrainConfig, rank: int):
         return loader
     from tqdm import tqdm
     return tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False, dynamic_ncols=True)
-
-
-def _append_metrics(path: Path, metrics: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(metrics) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _truncate_metrics(path: Path, next_epoch: int) -> None:
-    """Drop metric lines of epochs after the checkpoint (written before a kill, then redone)."""
-    if not path.is_file():
-        return
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    kept = [line for line in lines if json.loads(line).get("epoch", -1) < next_epoch]
-    if len(kept) != len(lines):
-        path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
