@@ -61,6 +61,21 @@ def test_the_model_is_left_untouched(model):
     assert all(p.is_contiguous() for p in model.parameters())                  # not channels_last
 
 
+def test_a_module_left_in_train_mode_is_not_touched_either():
+    torch.manual_seed(0)
+    model = randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3))
+    model.backbone.stage2.train()  # the top module says eval, one child (with BatchNorms) does not
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    runner = hrnet_zoo.optimize(model, "auto", "fp32", input_size=SIZE, cache=False)
+    x = torch.randn(2, 3, *SIZE)
+    runner(x)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before) and model.backbone.stage2.training and not model.training
+    with torch.no_grad():
+        expected = model.eval()(x)
+    assert max_relative_error(runner(x), expected) < 1e-4  # the runner is the eval-mode model
+
+
 @pytest.mark.parametrize("backend", ["torch", pytest.param("onnxruntime", marks=[
     pytest.mark.slow, pytest.mark.skipif(not HAS_ORT, reason="onnxruntime not installed")])])
 def test_multi_output_model_keeps_its_list(backend):

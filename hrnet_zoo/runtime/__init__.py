@@ -153,7 +153,8 @@ def optimize(model: torch.nn.Module, backend: str = "auto", precision: str = "au
     input_size = check_size(input_size) if input_size is not None else \
         tuple(cfg.input_size) if cfg is not None else (256, 192)
     pairs = candidates(backend, precision, device, calibration)
-    model = model if not model.training else _eval_copy(model)
+    # a module left in train mode would update its BatchNorm statistics while candidates are checked
+    model = _eval_copy(model) if any(m.training for m in model.modules()) else model
     key = None
     with tempfile.TemporaryDirectory(prefix="hrnet_zoo_optimize_") as tmp:
         build = _Build(model, device, input_size, batch_size, calibration, compile, Path(tmp))
