@@ -138,12 +138,15 @@ def _conv_linear_macs_hooks(model: nn.Module, macs: Counter) -> list:
 
 @contextlib.contextmanager
 def _eval_mode(model: nn.Module):
-    was_training = model.training
+    """Every module in eval mode for the block, then each back in its own mode (``model.train(flag)``
+    would set one flag for all, undoing e.g. BatchNorms a user froze in a model being trained)."""
+    modes = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
         yield model
     finally:
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
 
 
 def _dummy_input(model: nn.Module, input_size: tuple[int, int], batch_size: int, in_chans: int) -> torch.Tensor:

@@ -127,7 +127,8 @@ def onnx_max_rel_error(path: str | os.PathLike, model: nn.Module, x: torch.Tenso
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {INPUT_NAME: x.numpy()})
-    reference = copy.deepcopy(model).eval() if model.training else model  # the caller's model stays as it is
+    # the caller's model stays as it is: any module in train mode would update BatchNorm statistics
+    reference = copy.deepcopy(model).eval() if any(m.training for m in model.modules()) else model
     with torch.no_grad():
         ref = flatten_outputs(reference(x))
     if len(got) != len(ref):

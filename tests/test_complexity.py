@@ -235,3 +235,13 @@ def test_fvcore_totals_of_published_rows(name, size, gflops):
     assert stats["gflops"] == pytest.approx(gflops, rel=1e-9)
     assert stats["gflops_by_operator"]["conv"] * 1e9 == stats["paper_gflops"] * 2**30
     assert set(stats["gflops_by_operator"]) == {"conv", "batch_norm", "upsample_nearest2d"}
+
+
+def test_count_flops_gives_every_module_its_own_mode_back():
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1").train()
+    frozen = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)][:3]
+    for bn in frozen:
+        bn.eval()  # BatchNorms frozen while the rest trains, as in fine-tuning
+    modes = {name: m.training for name, m in model.named_modules()}
+    count_flops(model, input_size=(64, 48))
+    assert {name: m.training for name, m in model.named_modules()} == modes

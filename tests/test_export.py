@@ -111,3 +111,15 @@ def test_cli_export_never_replaces_its_checkpoint_and_asks_before_replacing_a_fi
     assert existing.read_bytes() == b"keep me"
     assert main([*args, "--force"]) == 0 and existing.read_bytes() != b"keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "w.pth"]  # no temporary file left
+
+
+def test_onnx_check_leaves_a_child_in_train_mode_untouched(tmp_path):
+    torch.manual_seed(0)
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).eval()
+    model.backbone.stage2.train()  # the top module says eval, one child (with BatchNorms) does not
+    path = tmp_path / "m.onnx"
+    export_onnx(model, path, input_size=(64, 48))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert onnx_max_rel_error(path, model, torch.randn(2, 3, 64, 48)) < 1e-4  # compared with the eval model
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.backbone.stage2.training and not model.training
