@@ -322,3 +322,16 @@ def test_evaluate_leaves_the_caller_s_model_mode_alone(tiny):
         assert model.training  # refused, not switched
     finally:
         model.eval()
+
+
+def test_evaluate_takes_an_optimized_runner_in_place_of_the_model(tiny, tmp_path):
+    runner = hrnet_zoo.optimize(tiny["model"], "torch", "fp32", cache=False)
+    assert runner.pretrained_cfg.input_size == (64, 48)  # the runner carries the model's cfg
+    by_model = evaluate(tiny["model"], tiny["ann_file"], tiny["image_dir"], results_file=tmp_path / "m.json")
+    by_runner = evaluate(runner, tiny["ann_file"], tiny["image_dir"], results_file=tmp_path / "r.json")
+    assert {n: by_runner[n] for n in STAT_NAMES} == pytest.approx({n: by_model[n] for n in STAT_NAMES}, abs=1e-4)
+    model_results = json.loads((tmp_path / "m.json").read_text())
+    runner_results = json.loads((tmp_path / "r.json").read_text())
+    assert len(runner_results) == len(model_results) > 0
+    for a, b in zip(model_results, runner_results):
+        assert np.allclose(a["keypoints"], b["keypoints"], atol=1e-2)
