@@ -176,26 +176,35 @@ def test_int8_runs_from_calibration_images(model):
         ref = model(x)
     assert out.shape == ref.shape and torch.isfinite(out).all()
     assert max_relative_error(out, ref) < 0.5  # a smoke check: keypoint accuracy is benchmarks/int8_accuracy.py
+    report = runner.keypoint_shift  # measured against fp32 on the 6 calibration crops
+    assert report["inputs"] == 6 and report["keypoints"] == 6 * 5
+    assert 0 <= report["mean_px"] <= report["max_px"] and report["p95_px"] <= report["max_px"]
 
 
-@pytest.mark.skipif(not (HAS_OV and HAS_NNCF), reason="openvino / nncf not installed")
-def test_int8_recipe_keeps_sums_in_float_with_min_max_ranges(model, tmp_path, capsys):
-    from hrnet_zoo.export import export_onnx
-    from hrnet_zoo.runtime.openvino_backend import read_onnx
-    from hrnet_zoo.runtime.quantize import FLOAT_OP_TYPES, quantize_openvino
+def test_keypoint_shift_decodes_both_outputs_and_warns_past_a_quarter_pixel(model, caplog):
+    from hrnet_zoo.codecs import HeatmapCodec
+    from hrnet_zoo.runtime.quantize import keypoint_shift
 
-    export_onnx(model, tmp_path / "m.onnx", input_size=SIZE)
-    batches = [torch.randn(2, 3, *SIZE) for _ in range(2)]
-    quantized = quantize_openvino(read_onnx(tmp_path / "m.onnx"), batches)
-    assert "Not adding activation input quantizer" not in capsys.readouterr().out  # NNCF's INFO list stays quiet
-    fake_quantizers = [op for op in quantized.get_ordered_ops() if op.get_type_name() == "FakeQuantize"]
-    feeds = {t.get_node().get_type_name() for op in fake_quantizers for t in op.output(0).get_target_inputs()}
-    assert "Convolution" in feeds and not feeds & set(FLOAT_OP_TYPES)
-    # the model's input is quantised over the calibration set's full range, not a mean of per-batch extremes
-    first = next(op for op in fake_quantizers if op.input_value(0).get_node().get_type_name() == "Parameter")
-    low, high = (float(first.input_value(i).get_node().get_data().min()) for i in (1, 2))
-    data = torch.cat(batches)
-    assert low == pytest.approx(data.min().item(), rel=1e-3) and high >= data.max().item() * 0.99
+    batches = [torch.randn(3, 3, *SIZE), torch.randn(2, 3, *SIZE)]
+    cfg = model.pretrained_cfg
+    codec = HeatmapCodec(input_size=(256, 192), heatmap_size=(64, 48), sigma=2.0)
+    points = torch.tensor([[[96.0, 128.0], [80.0, 120.0], [112.0, 140.0]]])  # (x, y) input px, mid-map
+    maps = codec.encode(points)[0]
+    moved_maps = codec.encode(points + torch.tensor([4.0, 0.0]))[0]  # one heatmap px (stride 4) to the right
+
+    def fp32(x):
+        return maps.expand(len(x), -1, -1, -1)
+
+    with caplog.at_level("INFO", logger="hrnet_zoo.runtime"):
+        exact = keypoint_shift(fp32, lambda x: [fp32(x)], batches, cfg, torch.device("cpu"), batch_size=2)
+        moved = keypoint_shift(fp32, lambda x: [moved_maps.expand(len(x), -1, -1, -1)], batches, cfg,
+                               torch.device("cpu"))
+    assert exact == dict(mean_px=0.0, p95_px=0.0, max_px=0.0, keypoints=5 * 3, inputs=5)  # 2+2+1, padded
+    assert moved["mean_px"] == pytest.approx(1.0, abs=1e-3) and moved["keypoints"] == 5 * 3
+    assert [r.levelname for r in caplog.records if "int8 keypoints" in r.message] == ["INFO", "WARNING"]
+    classifier = hrnet_zoo.create_model("hrnet_w18_small_v1_cls", num_classes=3).eval()
+    assert keypoint_shift(classifier, lambda x: [classifier(x)], batches, classifier.pretrained_cfg,
+                          torch.device("cpu")) is None
 
 
 def test_optimize_refuses_what_is_not_a_model(model):

@@ -58,7 +58,7 @@ class _Build:
 
     def runner(self, backend: str, precision: str) -> Runner:
         threads = torch.get_num_threads()
-        device, details = self.device, ""
+        device, details, shift = self.device, "", None
         if backend == "torch":
             from hrnet_zoo.runtime.torch_backend import build_torch
 
@@ -73,14 +73,19 @@ class _Build:
 
             ov_model = read_onnx(self.onnx())
             if precision == "int8":
-                from hrnet_zoo.runtime.quantize import calibration_batches, quantize_openvino
+                from hrnet_zoo.runtime.quantize import calibration_batches, keypoint_shift, quantize_openvino
 
-                ov_model = quantize_openvino(ov_model, calibration_batches(self.calibration, self.cfg, self.input_size))
+                batches = calibration_batches(self.calibration, self.cfg, self.input_size)
+                ov_model = quantize_openvino(ov_model, batches)
                 details = "NNCF int8"
             run, device = build_openvino(ov_model, precision, threads, self.batch_size), torch.device("cpu")
-        return Runner(run, pretrained_cfg=self.cfg, backend=backend, precision=precision, device=device,
-                      input_size=self.input_size, batch_size=self.batch_size, in_chans=self.in_chans,
-                      single_output=self.single, details=details)
+            if precision == "int8":
+                shift = keypoint_shift(self.model, run, batches, self.cfg, self.device, self.batch_size)
+        runner = Runner(run, pretrained_cfg=self.cfg, backend=backend, precision=precision, device=device,
+                        input_size=self.input_size, batch_size=self.batch_size, in_chans=self.in_chans,
+                        single_output=self.single, details=details)
+        runner.keypoint_shift = shift
+        return runner
 
 
 def build_runner(model, backend: str, precision: str, input_size=None, batch_size=None, *, device=None,

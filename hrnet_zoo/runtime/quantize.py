@@ -2,7 +2,9 @@
 
 Calibration data is never invented: without it int8 is refused. It may be an iterable of N×3×H×W
 input tensors (normalised as the model expects), or ``(image, boxes)`` pairs from which the crops are
-cut as `hrnet_zoo.predict_keypoints()` cuts them.
+cut as `hrnet_zoo.predict_keypoints()` cuts them. An int8 runner of a heatmap model comes with its
+measured keypoint error: how far its decoded keypoints lie from fp32's on those inputs
+(`keypoint_shift`).
 """
 from __future__ import annotations
 
@@ -12,6 +14,11 @@ import numpy as np
 import torch
 
 from hrnet_zoo.errors import InvalidArgumentError
+
+logger = logging.getLogger("hrnet_zoo.runtime")
+
+#: Mean keypoint shift (heatmap px) from fp32 above which an int8 runner warns.
+SHIFT_WARNING_PX = 0.25
 from hrnet_zoo.runtime.runner import as_tensor, require
 
 
@@ -77,3 +84,42 @@ def quantize_openvino(ov_model, batches: list[torch.Tensor]):
                 activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX))
     finally:
         nncf_logger.setLevel(level)
+
+
+def keypoint_shift(reference: torch.nn.Module, run, batches: list[torch.Tensor], cfg, device,
+                   batch_size: int | None = None) -> dict | None:
+    """How far ``run`` moves keypoints from ``reference`` (the fp32 model) on ``batches``.
+
+    Both outputs are decoded with the model's ``pretrained_cfg`` decoder. Returns the mean, 95th
+    percentile and largest distance between the two in heatmap pixels, and the number of keypoints
+    compared; None for a model whose output is not one N×K×h×w heatmap tensor. The inputs are the
+    calibration set, so this is an in-sample figure; ``benchmarks/int8_accuracy.py`` measures the
+    same thing on held-out images. ``batch_size``: the batch ``run`` was compiled for, if fixed.
+    """
+    from hrnet_zoo.codecs import decode_heatmaps
+
+    if cfg is None or cfg.decoder is None:
+        return None
+    inputs = torch.cat(batches)
+    shifts = []
+    with torch.no_grad():
+        for x in inputs.split(batch_size or 32):
+            expected = reference(x.to(device))
+            if not isinstance(expected, torch.Tensor) or expected.dim() != 4:
+                return None
+            padded = torch.cat([x, x[-1:].expand(batch_size - len(x), *x.shape[1:])]) \
+                if batch_size and len(x) < batch_size else x
+            got = run(padded)[0][:len(x)]
+            fp32, _ = decode_heatmaps(expected.float().cpu(), cfg.decoder, cfg.blur_kernel_size)
+            int8, _ = decode_heatmaps(got.float().cpu(), cfg.decoder, cfg.blur_kernel_size)
+            shifts.append((fp32 - int8).norm(dim=-1).flatten())
+    shift = torch.cat(shifts)
+    report = dict(mean_px=round(shift.mean().item(), 4), p95_px=round(shift.quantile(0.95).item(), 4),
+                  max_px=round(shift.max().item(), 4), keypoints=shift.numel(), inputs=len(inputs))
+    message = (f"int8 keypoints lie {report['mean_px']:.2f} heatmap px from fp32's on average "
+               f"(95% within {report['p95_px']:.2f} px) on the {len(inputs)} calibration inputs")
+    if report["mean_px"] > SHIFT_WARNING_PX:
+        logger.warning("%s; check the accuracy on your validation set, or use precision='bf16' or 'fp32'", message)
+    else:
+        logger.info("%s", message)
+    return report

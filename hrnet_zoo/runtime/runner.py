@@ -66,6 +66,9 @@ class Runner:
         self.single_output = single_output
         self.details = details
         self.choice: dict | None = None   # what `auto` measured, when it chose this runner
+        #: int8 of a heatmap model: how far its keypoints lie from fp32's on the calibration inputs
+        #: (``mean_px``, ``p95_px``, ``max_px`` in heatmap pixels; see `hrnet_zoo.runtime.quantize.keypoint_shift`).
+        self.keypoint_shift: dict | None = None
 
     def check_shape(self, shape) -> None:
         n, c, h, w = shape
