@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.runtime.runner import as_tensor, require
 
 logger = logging.getLogger("hrnet_zoo.runtime")
 
 #: Mean keypoint shift (heatmap px) from fp32 above which an int8 runner warns.
 SHIFT_WARNING_PX = 0.25
-from hrnet_zoo.runtime.runner import as_tensor, require
 
 
 def calibration_batches(calibration, cfg, input_size) -> list[torch.Tensor]:
@@ -51,7 +51,7 @@ def calibration_batches(calibration, cfg, input_size) -> list[torch.Tensor]:
 #: Ops whose inputs stay in float (bf16 where the CPU has it). HRNet's fusion adds upsampled
 #: low-resolution terms to the high-resolution branch, and every residual block adds its input back;
 #: one 8-bit scale per sum costs the spatial precision a heatmap peak needs (mean keypoint shift
-#: 0.42 → 0.16 heatmap px on the trained model of ``benchmarks/int8_accuracy.py``), while OpenVINO
+#: 0.42 → 0.18 heatmap px on the trained model of ``benchmarks/int8_accuracy.py``), while OpenVINO
 #: runs these elementwise ops in float at no loss of speed (int8 hrnet_w32 went from 1.74× to 1.89×
 #: bf16 at batch 4 on the same CPU).
 FLOAT_OP_TYPES = ("Add", "Interpolate")
