@@ -17,7 +17,7 @@ HAS_OV = importlib.util.find_spec("openvino") is not None
 HAS_ORT = importlib.util.find_spec("onnxruntime") is not None
 HAS_NNCF = importlib.util.find_spec("nncf") is not None
 BF16 = hardware.cpu_native("bf16")
-pytestmark = pytest.mark.loads_openvino  # run after every test that starts a process (tests/conftest.py)
+pytestmark = pytest.mark.loads_openvino  # a process of their own in a full run (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
