@@ -1,7 +1,6 @@
 """Scale-out: DDP without find_unused_parameters (2 gloo processes on CPU), SyncBatchNorm conversion,
 gradient checkpointing of the HRNet stages."""
 import copy
-import socket
 
 import pytest
 import torch
@@ -73,12 +72,6 @@ def test_sync_batchnorm_conversion_keeps_keys_and_outputs():
         torch.testing.assert_close(synced(x), model(x), rtol=0, atol=0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _flat_grads(model: nn.Module) -> torch.Tensor:
     return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
 
@@ -123,6 +116,7 @@ def _ddp_worker(rank: int, world_size: int, init_method: str) -> None:
         dist.destroy_process_group()
 
 
-def test_ddp_two_gloo_processes_agree():
+def test_ddp_two_gloo_processes_agree(tmp_path):
     world_size = 2
-    mp.spawn(_ddp_worker, args=(world_size, f"tcp://127.0.0.1:{_free_port()}"), nprocs=world_size, join=True)
+    # a file store, not a TCP port picked here that another process could take before rank 0 binds it
+    mp.spawn(_ddp_worker, args=(world_size, f"file://{tmp_path / 'rendezvous'}"), nprocs=world_size, join=True)
