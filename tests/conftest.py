@@ -19,8 +19,9 @@ ISOLATED = "HRNET_ZOO_TESTS_OPENVINO_PROCESS"
 OPENVINO_TESTS = pytest.StashKey[list]()
 
 
+@pytest.hookimpl(trylast=True)  # after -k / -m deselection: only the selected tests move
 def pytest_collection_modifyitems(session, config, items):
-    if os.environ.get(ISOLATED):
+    if os.environ.get(ISOLATED) or config.option.collectonly:
         return
     openvino = [item for item in items if item.get_closest_marker("loads_openvino")]
     if not openvino or len(openvino) == len(items):
