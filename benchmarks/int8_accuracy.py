@@ -18,8 +18,7 @@ difference the recipe makes is measured in the same run.
 
     python benchmarks/int8_accuracy.py --json benchmarks/results/int8_accuracy.json
 
-The AP change on COCO-style annotations needs the evaluation code of the training issue; the
-ground-truth columns here are the stand-in until then.
+The AP change on COCO-style annotations is ``benchmarks/int8_ap.py``.
 """
 from __future__ import annotations
 
