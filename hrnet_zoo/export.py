@@ -118,6 +118,12 @@ def _check_dynamic_hw(path, model: nn.Module, in_chans: int, input_size) -> None
         raise _not_dynamic(model)
 
 
+def as_eval_model(model: nn.Module) -> nn.Module:
+    """``model`` itself when every module is in eval mode, else an eval-mode copy: the caller's model
+    is never switched, and a module left in train mode would update its BatchNorm statistics."""
+    return copy.deepcopy(model).eval() if any(m.training for m in model.modules()) else model
+
+
 def onnx_max_rel_error(path: str | os.PathLike, model: nn.Module, x: torch.Tensor) -> float:
     """Run ``path`` with onnxruntime (CPU) on ``x`` and compare with ``model(x)`` in eval mode.
 
@@ -127,8 +133,7 @@ def onnx_max_rel_error(path: str | os.PathLike, model: nn.Module, x: torch.Tenso
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {INPUT_NAME: x.numpy()})
-    # the caller's model stays as it is: any module in train mode would update BatchNorm statistics
-    reference = copy.deepcopy(model).eval() if any(m.training for m in model.modules()) else model
+    reference = as_eval_model(model)
     with torch.no_grad():
         ref = flatten_outputs(reference(x))
     if len(got) != len(ref):

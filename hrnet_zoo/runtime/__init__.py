@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from hrnet_zoo.errors import InvalidArgumentError
-from hrnet_zoo.export import export_onnx, flatten_outputs, max_relative_error
+from hrnet_zoo.export import as_eval_model, export_onnx, flatten_outputs, max_relative_error
 from hrnet_zoo.pretrained_cfg import check_size
 from hrnet_zoo.runtime import cache as choices
 from hrnet_zoo.runtime.plan import TOLERANCE, candidates
@@ -158,8 +158,7 @@ def optimize(model: torch.nn.Module, backend: str = "auto", precision: str = "au
     input_size = check_size(input_size) if input_size is not None else \
         tuple(cfg.input_size) if cfg is not None else (256, 192)
     pairs = candidates(backend, precision, device, calibration)
-    # a module left in train mode would update its BatchNorm statistics while candidates are checked
-    model = _eval_copy(model) if any(m.training for m in model.modules()) else model
+    model = as_eval_model(model)  # candidates are checked against it
     key = None
     with tempfile.TemporaryDirectory(prefix="hrnet_zoo_optimize_") as tmp:
         build = _Build(model, device, input_size, batch_size, calibration, compile, Path(tmp))
@@ -176,12 +175,6 @@ def optimize(model: torch.nn.Module, backend: str = "auto", precision: str = "au
                 logger.info("optimize: %s (cached choice)", runner.describe())
                 return runner
         return _choose(build, pairs, key)
-
-
-def _eval_copy(model):
-    import copy
-
-    return copy.deepcopy(model).eval()
 
 
 def _choose(build: _Build, pairs, key) -> Runner:
