@@ -50,6 +50,10 @@ class Runner:
     (``batch_size`` None: any batch); another shape is refused with [`InvalidArgumentError`][hrnet_zoo.errors.InvalidArgumentError].
     ``pretrained_cfg`` is the model's, so `hrnet_zoo.predict_keypoints()` takes the runner in
     place of the model.
+
+    ``keypoint_shift``, for an int8 runner of a heatmap model: how far its decoded keypoints lie from
+    fp32's on the calibration inputs, as ``mean_px``, ``p95_px`` and ``max_px`` in heatmap pixels
+    with the ``keypoints`` and ``inputs`` counted; None otherwise.
     """
 
     def __init__(self, run: Callable[[torch.Tensor], list[torch.Tensor]], *, pretrained_cfg, backend: str,
@@ -66,9 +70,7 @@ class Runner:
         self.single_output = single_output
         self.details = details
         self.choice: dict | None = None   # what `auto` measured, when it chose this runner
-        #: int8 of a heatmap model: how far its keypoints lie from fp32's on the calibration inputs
-        #: (``mean_px``, ``p95_px``, ``max_px`` in heatmap pixels; see `hrnet_zoo.runtime.quantize.keypoint_shift`).
-        self.keypoint_shift: dict | None = None
+        self.keypoint_shift: dict | None = None  # set by the int8 build (runtime.quantize.keypoint_shift)
 
     def check_shape(self, shape) -> None:
         n, c, h, w = shape
