@@ -27,3 +27,11 @@ class DatasetError(HRNetZooError, ValueError):
     """A keypoint dataset, detections file or results file that cannot be used: a missing field, an
     unknown image id, a missing or unreadable image, a box of zero size. The message names the file
     and, where there is one, the annotation or image id."""
+
+
+class NonFiniteOutputError(HRNetZooError, FloatingPointError):
+    """A model produced NaN or infinite outputs (broken or diverged weights); nothing is decoded from them."""
+
+
+class OutputWriteError(HRNetZooError, OSError):
+    """An output file or folder that cannot be written (read-only location, full disk); the message names it."""

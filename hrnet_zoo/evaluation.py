@@ -18,9 +18,13 @@ where a figure is undefined (no ground truth in that area range); that value is 
 A ground-truth annotation without ``area`` gets its box area (COCO's own files give the segment area),
 and one without ``iscrowd`` gets 0.
 
-Besides AP, `keypoint_errors()` reports PCK@0.05 and PCK@0.1 (a keypoint is correct within
-α · max(box width, box height) of the ground truth) and each keypoint's mean error in pixels, matching
-each ground truth with the prediction of highest OKS in its image.
+Besides AP, `hrnet_zoo.metrics.keypoint_errors()` reports PCK@0.05 and PCK@0.1, AUC and NME (see
+`hrnet_zoo.metrics`: predictions matched one to one with the ground-truth people, normalised by the
+annotated box or a keypoint pair) and each keypoint's mean error in pixels. ``metrics`` in the returned
+dict names the headline figures, by default the keypoint set's conventional ones.
+
+Results and detections files are validated strictly (`hrnet_zoo.result_files`): a NaN keypoint, a
+string box or id, a category other than the keypoint category is a `DatasetError`, never a score.
 
 pycocotools is imported only when scoring (``pip install pycocotools``).
 """
@@ -29,19 +33,17 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
 import os
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from hrnet_zoo.data.coco import CocoKeypoints, ImageFolderDataset, load_coco_keypoints, read_json
-from hrnet_zoo.errors import DatasetError
+from hrnet_zoo.data.coco import CocoKeypoints, ImageFolderDataset, load_coco_keypoints
+from hrnet_zoo.errors import DatasetError, InvalidArgumentError, NonFiniteOutputError
 from hrnet_zoo.inference import PIXEL_STD, box_to_center_scale, model_cfg, predict_keypoints
-from hrnet_zoo.keypoints import oks
-from hrnet_zoo.weights.cache import write_atomically
+from hrnet_zoo.metrics import METRIC_NAMES, conventional_metrics, keypoint_errors
+from hrnet_zoo.result_files import check_category, check_detection, check_result, read_list, write_json
 
 #: The official test thresholds (``w32_256x192_adam_lr1e-3.yaml``, TEST section).
 IN_VIS_THRESHOLD = 0.2
@@ -142,34 +144,34 @@ def _ground_truth(coco: CocoKeypoints):
     return gt
 
 
+def _keypoint_category_ids(coco: CocoKeypoints) -> tuple:
+    """The category ids scored as the keypoint category (several when categories share one list)."""
+    return tuple(getattr(coco, "category_ids", None) or (coco.category_id,))
+
+
 def load_results(results, coco: CocoKeypoints, where: str = "results") -> list[dict]:
-    """Validated COCO keypoint results (a list, or a JSON file of one): fields, K, known image ids."""
+    """Validated COCO keypoint results (a list, or a JSON file of one): fields, K finite numbers, a
+    finite score, integer image ids of the file, the file's keypoint category (see `hrnet_zoo.result_files`)."""
     if isinstance(results, (str, os.PathLike)):
         where = str(results)
-        results = read_json(results, "results file")
+        results = read_list(results, "results file")
     if not isinstance(results, list):
         raise DatasetError(f"{where}: a COCO results file is a JSON list of objects")
     k = coco.keypoint_set.num_keypoints
+    categories = _keypoint_category_ids(coco)
     for i, result in enumerate(results):
-        if not isinstance(result, dict):
-            raise DatasetError(f"{where}: result [{i}] is not a JSON object")
-        missing = [f for f in ("image_id", "keypoints", "score") if f not in result]
-        if missing:
-            raise DatasetError(f"{where}: result [{i}] (image id {result.get('image_id')}): missing field "
-                               f"{', '.join(map(repr, missing))}")
+        check_result(result, i, where, k)
         if result["image_id"] not in coco.images:
             raise DatasetError(f"{where}: result [{i}]: image id {result['image_id']} is not in {coco.path}")
-        if not isinstance(result["keypoints"], list) or len(result["keypoints"]) != 3 * k:
-            raise DatasetError(f"{where}: result [{i}] (image id {result['image_id']}): 'keypoints' must be "
-                               f"{3 * k} numbers for the {k} keypoints of {coco.path}")
+        check_category(result, i, where, "result", categories)
     return results
 
 
 def coco_keypoint_ap(results, coco: CocoKeypoints, where: str = "results") -> dict:
     """pycocotools COCOeval (``keypoints``) of ``results`` against ``coco`` with its sigmas → the 10 stats.
 
-    Results of other categories than the file's keypoint category are not scored; with no result at
-    all every figure is 0 (pycocotools cannot load an empty list).
+    Results must be of the file's keypoint category (`load_results()` refuses others); with no result
+    at all every figure is 0 (pycocotools cannot load an empty list).
     """
     from pycocotools.cocoeval import COCOeval
 
@@ -182,92 +184,72 @@ def coco_keypoint_ap(results, coco: CocoKeypoints, where: str = "results") -> di
         dt = gt.loadRes(copy.deepcopy(results))
         evaluator = COCOeval(gt, dt, "keypoints")
         evaluator.params.kpt_oks_sigmas = np.asarray(coco.keypoint_set.sigmas, dtype=np.float64)
-        evaluator.params.catIds = [coco.category_id]
+        evaluator.params.catIds = list(_keypoint_category_ids(coco))
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
     return {name: float(v) for name, v in zip(STAT_NAMES, evaluator.stats)}
 
 
-def keypoint_errors(results, coco: CocoKeypoints) -> dict:
-    """PCK@0.05/0.1 (normalised by max(box w, h)) and each keypoint's mean error in pixels.
+def _metric_names(metrics, coco: CocoKeypoints) -> list[str]:
+    names = list(conventional_metrics(coco.keypoint_set) if metrics is None else metrics)
+    unknown = [n for n in names if n not in METRIC_NAMES]
+    if unknown or not names:
+        raise InvalidArgumentError(f"unknown metric(s) {unknown or names}; choose from {', '.join(METRIC_NAMES)}")
+    return names
 
-    Every usable ground truth (not crowd, a labelled keypoint) is matched with the prediction of
-    highest OKS in its image; one with no prediction counts as wrong for PCK and is left out of the
-    mean error (``unmatched`` counts them).
+
+def evaluate_results(results, ann_file, *, sigmas=None, category_id=None, flip_pairs=None, metrics=None,
+                     results_file=None) -> dict:
+    """Score an existing COCO keypoint results file (or list) against ``ann_file``. No model is involved.
+
+    Every figure is computed: the pycocotools stats of `coco_keypoint_ap()` and those of
+    `hrnet_zoo.metrics.keypoint_errors()` (PCK, AUC, NME, errors in pixels). ``metrics`` names the
+    headline ones (``"AP"``, ``"PCK"``, ``"AUC"``, ``"NME"``), returned under ``"metrics"``; by default
+    the keypoint set's conventional ones (`hrnet_zoo.metrics.conventional_metrics()`).
+    ``results_file``: also write the validated results, as scored, there (strict JSON, atomically).
     """
-    names = coco.keypoint_set.keypoint_names
-    predictions = defaultdict(list)
-    for r in results:
-        predictions[r["image_id"]].append(np.asarray(r["keypoints"], dtype=np.float64).reshape(-1, 3))
-    hits = {t: 0 for t in PCK_THRESHOLDS}
-    labelled = 0
-    error_sum, error_count = np.zeros(len(names)), np.zeros(len(names))
-    unmatched = 0
-    for record in coco.records:
-        visible = record.visible > 0
-        labelled += int(visible.sum())
-        candidates = predictions.get(record.image_id)
-        if not candidates:
-            unmatched += 1
-            continue
-        gt = np.concatenate((record.joints, record.visible[:, None]), 1)[None]
-        similarity = oks(np.stack(candidates), gt, [record.area], coco.keypoint_set.sigmas)[:, 0]
-        best = candidates[int(similarity.argmax())]
-        distance = np.linalg.norm(best[:, :2] - record.joints, axis=1)
-        size = max(record.box[2], record.box[3], 1e-6)
-        for t in PCK_THRESHOLDS:
-            hits[t] += int((distance[visible] <= t * size).sum())
-        error_sum[visible] += distance[visible]
-        error_count[visible] += 1
-    out = {f"PCK@{t}": hits[t] / labelled if labelled else 0.0 for t in PCK_THRESHOLDS}
-    per_keypoint = {n: (float(s / c) if c else None) for n, s, c in zip(names, error_sum, error_count)}
-    out["mean_error_px"] = float(error_sum.sum() / error_count.sum()) if error_count.sum() else None
-    out["per_keypoint_error_px"] = per_keypoint
-    out["unmatched"] = unmatched
-    return out
-
-
-def evaluate_results(results, ann_file, *, sigmas=None, category_id=None, flip_pairs=None) -> dict:
-    """Score an existing COCO keypoint results file (or list) against ``ann_file``: the pycocotools
-    stats of `coco_keypoint_ap()` plus `keypoint_errors()`. No model is involved."""
     coco = ann_file if isinstance(ann_file, CocoKeypoints) else load_coco_keypoints(
         ann_file, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas, check_images=False)
+    names = _metric_names(metrics, coco)
     where = str(results) if isinstance(results, (str, os.PathLike)) else "results"
     results = load_results(results, coco, where)
-    metrics = coco_keypoint_ap(results, coco, where)
-    metrics.update(keypoint_errors(results, coco))
-    metrics["num_results"] = len(results)
-    return metrics
+    if results_file is not None:
+        write_json(results_file, results)
+    scores = coco_keypoint_ap(results, coco, where)
+    scores.update(keypoint_errors(results, coco))
+    scores["num_results"] = len(results)
+    scores["metrics"] = names
+    return scores
 
 
 # --------------------------------------------------------------------------------------------- running a model
 def load_detections(path, coco: CocoKeypoints, score_threshold: float = 0.0) -> dict:
     """A detector's COCO results file → ``{image_id: (N×4 boxes, N scores)}``.
 
-    Detections of another ``category_id`` than the keypoint category, and those scoring below
-    ``score_threshold``, are dropped (the official keeps person boxes with score > 0).
+    Detections of other categories than the keypoint category (a detector's file of several classes)
+    and those scoring below ``score_threshold`` are dropped (the official keeps person boxes with
+    score > 0); a file with detections but none of the keypoint category is an error, never an empty
+    evaluation. Every detection is validated (`hrnet_zoo.result_files.check_detection()`).
     """
-    detections = read_json(path, "detections file")
-    if not isinstance(detections, list):
-        raise DatasetError(f"{path}: a detections file is a JSON list of COCO results")
-    per_image = defaultdict(list)
+    detections = read_list(path, "detections file")
+    categories = _keypoint_category_ids(coco)
+    per_image, other_categories, of_category = defaultdict(list), set(), 0
     for i, det in enumerate(detections):
-        if not isinstance(det, dict) or "image_id" not in det or "bbox" not in det:
-            raise DatasetError(f"{path}: detection [{i}] needs 'image_id' and 'bbox'")
-        if det.get("category_id", coco.category_id) != coco.category_id:
+        image_id, box, score = check_detection(det, i, str(path))
+        category = det.get("category_id", categories[0])
+        if category not in categories:
+            other_categories.add(repr(category))
             continue
-        if det["image_id"] not in coco.images:
-            raise DatasetError(f"{path}: detection [{i}]: image id {det['image_id']} is not in {coco.path}")
-        box = det["bbox"]
-        if not isinstance(box, list) or len(box) != 4:
-            raise DatasetError(f"{path}: detection [{i}] (image id {det['image_id']}): 'bbox' must be x, y, w, h")
-        if not float(box[2]) > 0 or not float(box[3]) > 0:
-            raise DatasetError(f"{path}: detection [{i}] (image id {det['image_id']}): box {box} has zero size")
-        score = float(det.get("score", 1.0))
-        if score < score_threshold:
-            continue
-        per_image[det["image_id"]].append((box, score))
+        of_category += 1
+        if image_id not in coco.images:
+            raise DatasetError(f"{path}: detection [{i}]: image id {image_id} is not in {coco.path}")
+        if score >= score_threshold:
+            per_image[image_id].append((box, score))
+    if detections and not of_category:
+        raise DatasetError(f"{path}: no detection has the keypoint category {categories[0]} of {coco.path} "
+                           f"(category ids found: {', '.join(sorted(other_categories))}); give the detections "
+                           "of that category, or choose the category with --category-id")
     return {k: (np.asarray([b for b, _ in v], dtype=np.float64), np.asarray([s for _, s in v])) for k, v in
             per_image.items()}
 
@@ -295,9 +277,12 @@ def predict_people(model, coco: CocoKeypoints, boxes: dict, *, input_size=None, 
     people = []
     for image_id, image in loader:
         image_boxes, scores = boxes[image_id]
-        keypoints = predict_keypoints(model, image, image_boxes, flip_test=flip_test, decoder=decoder,
-                                      input_size=size, flip_pairs=coco.keypoint_set.flip_pairs,
-                                      batch_size=batch_size)
+        try:
+            keypoints = predict_keypoints(model, image, image_boxes, flip_test=flip_test, decoder=decoder,
+                                          input_size=size, flip_pairs=coco.keypoint_set.flip_pairs,
+                                          batch_size=batch_size)
+        except NonFiniteOutputError as e:
+            raise NonFiniteOutputError(f"{paths[image_id]} (image id {image_id}): {e}") from None
         _, scale = box_to_center_scale(image_boxes, aspect)
         areas = np.prod(scale * PIXEL_STD, axis=1)  # the padded crop's area, as the official NMS uses
         for kpts, score, area in zip(keypoints.numpy(), scores, areas):
@@ -308,8 +293,9 @@ def predict_people(model, coco: CocoKeypoints, boxes: dict, *, input_size=None, 
 def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, flip_test: bool = True,
              decoder: str | None = None, sigmas=None, flip_pairs=None, category_id=None,
              in_vis_thre: float = IN_VIS_THRESHOLD, oks_thre: float = OKS_THRESHOLD, det_score_thre: float = 0.0,
-             results_file=None, workers: int = 0, batch_size: int = 64, progress: bool = False) -> dict:
-    """Keypoint AP (pycocotools) of ``model`` on a COCO keypoint file, the official way.
+             results_file=None, workers: int = 0, batch_size: int = 64, progress: bool = False,
+             metrics=None) -> dict:
+    """Keypoint AP (pycocotools), PCK, AUC and NME of ``model`` on a COCO keypoint file, the official way.
 
     Args:
         model: a pose model in eval mode (refused in train mode: inference never switches the
@@ -321,12 +307,20 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
         sigmas, flip_pairs, category_id: as [`hrnet_zoo.data.load_coco_keypoints()`][hrnet_zoo.data.load_coco_keypoints].
         in_vis_thre, oks_thre: rescoring and OKS-NMS thresholds (official 0.2 and 0.9).
         det_score_thre: detections scoring below are dropped.
-        results_file: also write the COCO keypoint results there.
+        results_file: also write the COCO keypoint results there (strict JSON, atomically).
+        workers: image-decoding processes (0: decode in this one).
+        metrics: the headline metrics, as `evaluate_results()` (by default the keypoint set's).
 
     Returns:
-        The 10 COCOeval stats (``AP`` … ``ARl``), ``PCK@0.05``, ``PCK@0.1``, ``mean_error_px``,
-        ``per_keypoint_error_px``, ``unmatched``, ``num_results``.
+        The 10 COCOeval stats (``AP`` … ``ARl``), ``PCK@0.05``, ``PCK@0.1``, ``AUC``, ``NME``,
+        ``NME_normaliser``, ``mean_error_px``, ``per_keypoint_error_px``, ``unmatched``, ``num_results``
+        and ``metrics`` (the headline names).
+
+    Raises:
+        NonFiniteOutputError: the model's heatmaps hold NaN or infinity (the message names the image).
     """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise InvalidArgumentError(f"workers must be 0 or a positive integer, got {workers!r}")
     coco = ann_file if isinstance(ann_file, CocoKeypoints) else load_coco_keypoints(
         ann_file, image_dir, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas, check_images=False)
     model_k = getattr(model, "num_joints", None)
@@ -339,13 +333,8 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
     people = predict_people(model, coco, image_boxes, input_size=input_size, flip_test=flip_test,
                             decoder=decoder, workers=workers, batch_size=batch_size, progress=progress)
     results = postprocess(people, coco.category_id, coco.keypoint_set.sigmas, in_vis_thre, oks_thre)
-    if results_file is not None:
-        write_json(results_file, results)
-    metrics = evaluate_results(results, coco)
-    return metrics
+    return evaluate_results(results, coco, metrics=metrics, results_file=results_file)
 
 
-def write_json(path, data) -> None:
-    """Write JSON through a temporary file and an atomic rename (nothing half-written is left)."""
-    write_atomically(Path(path), lambda tmp: tmp.write_text(json.dumps(data), encoding="utf-8"))
-
+__all__ = ["evaluate", "evaluate_results", "coco_keypoint_ap", "keypoint_errors", "load_detections",
+           "load_results", "oks_nms", "postprocess", "rescore", "write_json", "conventional_metrics"]

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from hrnet_zoo.codecs.decode import DECODE_METHODS, decode_heatmaps
 from hrnet_zoo.codecs.flip import default_flip_pairs, flip_back
-from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.errors import InvalidArgumentError, NonFiniteOutputError
 from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, pose_cfg
 
 PIXEL_STD = 200.0  # the official code measures scale in units of 200 px
@@ -296,6 +296,10 @@ def predict_keypoints(model, image, boxes, flip_test: bool = True, decoder: str 
     shift = (not udp) if shift_heatmap is None else shift_heatmap
     heatmaps, center, scale = predict_heatmaps(model, image, boxes, input_size, flip_test, flip_pairs, shift,
                                                rotation, udp, batch_size)
+    if not torch.isfinite(heatmaps).all():  # decoding NaN gives garbage or a traceback deep in the codec
+        bad = int((~torch.isfinite(heatmaps)).flatten(1).any(1).sum())
+        raise NonFiniteOutputError(f"the model's heatmaps hold NaN or infinity for {bad} of {len(heatmaps)} "
+                                   "box(es): its weights are broken (a diverged training run?)")
     coords, scores = decode_heatmaps(heatmaps, decoder, blur_kernel_size or cfg.blur_kernel_size)
     back = get_affine_transform(center, scale, _check_rotation(rotation, len(center)), heatmaps.shape[-2:],
                                 inv=True, udp=udp)

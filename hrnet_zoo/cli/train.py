@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from hrnet_zoo.cli import CommandError, UsageError, one_line, refuse_overwrite
+from hrnet_zoo.cli.pose_io import (detections_per_image, drawing_paths, image_ids_of_images, metrics_option,
+                                   naming_model, predict_images, print_metrics)
 
 TRAIN_EPILOG = """examples:
   hrnet-zoo train --model w32 --train-ann train.json --train-images train/ \\
@@ -36,8 +38,12 @@ PREDICT_EPILOG = """examples:
   hrnet-zoo predict --model runs/fish/best --images a.jpg b.jpg --box 10,20,200,120 --output out/
   hrnet-zoo predict --model w32 --images img/*.jpg --boxes detections.json --output out/ --json
 
-Writes OUT/keypoints.json (COCO keypoint results; image_id is the index of the image in --images
-unless --boxes gives ids and --image-ids maps them) and OUT/<image name>.jpg with the keypoints drawn.
+  hrnet-zoo predict --model w32 --images val/*.jpg --ann val.json --boxes detections.json --output out/
+
+Writes OUT/keypoints.json (COCO keypoint results; image_id is the image's index in --images, or with
+--ann its COCO id: an --images path ends with the file_name of its entry in --ann, and --boxes uses
+the same ids) and OUT/<image stem>_keypoints.jpg with the keypoints drawn (<stem>-2_keypoints.jpg …
+when images share a stem). Existing files are kept unless --force.
 """
 
 
@@ -149,35 +155,47 @@ def _load_model(spec: str, device: str | None):
     return model.to(device).eval()
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from hrnet_zoo.evaluation import evaluate, evaluate_results
-
+def _check_evaluate_args(args: argparse.Namespace) -> None:
     _check_file(args.ann, "--ann")
     _check_file(args.boxes, "--boxes")
+    _check_file(args.results, "--results")
+    if args.workers < 0:
+        raise UsageError(f"--workers must be 0 or more, got {args.workers}")
     if args.results is not None:
-        _check_file(args.results, "--results")
         if args.model is not None or args.boxes is not None:
             raise UsageError("--results scores an existing results file: no --model or --boxes with it")
-        metrics = _run_guarded(lambda: evaluate_results(args.results, args.ann, sigmas=_floats(args.sigmas, "--sigmas")))
+    elif args.model is None or args.images is None:
+        raise UsageError("evaluate needs --model and --images (or --results R.json)")
     else:
-        if args.model is None or args.images is None:
-            raise UsageError("evaluate needs --model and --images (or --results R.json)")
         _check_dir(args.images, "--images")
+    if args.output is not None:
+        refuse_overwrite([Path(args.output)], [args.ann, args.boxes, args.results], args.force)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from hrnet_zoo.evaluation import evaluate, evaluate_results
+    from hrnet_zoo.result_files import dumps
+
+    _check_evaluate_args(args)
+    metric_names = metrics_option(args.metrics)
+    if args.results is not None:
+        metrics = _run_guarded(lambda: evaluate_results(
+            args.results, args.ann, sigmas=_floats(args.sigmas, "--sigmas"), metrics=metric_names,
+            results_file=args.output))
+    else:
         size = _size_or_none(args.input_size)
 
         def run():
             model = _load_model(args.model, args.device)
-            return evaluate(model, args.ann, args.images, boxes=args.boxes, input_size=size,
-                            flip_test=not args.no_flip_test, decoder=args.decoder,
-                            sigmas=_floats(args.sigmas, "--sigmas"), flip_pairs=_pairs(args.flip_pairs),
-                            results_file=args.output, workers=args.workers, progress=not args.json)
+            return naming_model(args.model, lambda: evaluate(
+                model, args.ann, args.images, boxes=args.boxes, input_size=size, flip_test=not args.no_flip_test,
+                decoder=args.decoder, sigmas=_floats(args.sigmas, "--sigmas"), flip_pairs=_pairs(args.flip_pairs),
+                results_file=args.output, workers=args.workers, progress=not args.json, metrics=metric_names))
         metrics = _run_guarded(run)
     if args.json:
-        print(json.dumps(metrics))
+        print(dumps(metrics))
     else:
-        for key in ("AP", "AP50", "AP75", "APm", "APl", "AR", "PCK@0.05", "PCK@0.1", "mean_error_px"):
-            value = metrics.get(key)
-            print(f"{key:>14}  {value:.4f}" if isinstance(value, float) else f"{key:>14}  {value}")
+        print_metrics(metrics)
     return 0
 
 
@@ -191,67 +209,44 @@ def _parse_box(text: str):
     return values
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from hrnet_zoo import draw_keypoints, predict_keypoints
-    from hrnet_zoo.data.coco import read_image, read_json
-    from hrnet_zoo.errors import DatasetError
-
+def _check_predict_args(args: argparse.Namespace) -> None:
     if (args.box is None) == (args.boxes is None):
         raise UsageError("give exactly one of --box x,y,w,h and --boxes DETECTIONS.json")
+    seen = set()
     for image in args.images:
         _check_file(image, "--images")
+        if Path(image).resolve() in seen:
+            raise UsageError(f"--images lists {image} twice")
+        seen.add(Path(image).resolve())
     _check_file(args.boxes, "--boxes")
+    _check_file(args.ann, "--ann")
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--output {out} exists and is not a folder")
-    drawn = [out / (Path(p).stem + "_keypoints.jpg") for p in args.images]
-    refuse_overwrite([out / "keypoints.json"] + drawn, [*args.images, args.boxes], args.force)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from hrnet_zoo.result_files import dumps, write_json
+
+    _check_predict_args(args)
+    out = Path(args.output)
+    drawn = drawing_paths(out, args.images)
+    refuse_overwrite([out / "keypoints.json"] + drawn, [*args.images, args.boxes, args.ann], args.force)
     box = _parse_box(args.box) if args.box is not None else None
-
-    def run():
-        per_image = {}
-        if args.boxes is not None:
-            detections = read_json(args.boxes, "detections file")
-            if not isinstance(detections, list):
-                raise DatasetError(f"{args.boxes}: a detections file is a JSON list of COCO results")
-            for i, det in enumerate(detections):
-                if not isinstance(det, dict) or "image_id" not in det or "bbox" not in det:
-                    raise DatasetError(f"{args.boxes}: detection [{i}] needs 'image_id' and 'bbox'")
-                if not 0 <= int(det["image_id"]) < len(args.images):
-                    raise DatasetError(f"{args.boxes}: detection [{i}]: image id {det['image_id']} is not an "
-                                       f"index of the {len(args.images)} --images")
-                b = det["bbox"]
-                if len(b) != 4 or not (float(b[2]) > 0 and float(b[3]) > 0):
-                    raise DatasetError(f"{args.boxes}: detection [{i}] (image id {det['image_id']}): box {b} "
-                                       "has zero size")
-                if float(det.get("score", 1.0)) >= args.score_threshold:
-                    per_image.setdefault(int(det["image_id"]), []).append((b, float(det.get("score", 1.0))))
-        model = _load_model(args.model, args.device)
-        kset = model.pretrained_cfg.keypoints
-        results = []
+    image_ids, category_id = image_ids_of_images(args)
+    per_image = _run_guarded(lambda: detections_per_image(args, image_ids)) if args.boxes is not None else {}
+    try:
         out.mkdir(parents=True, exist_ok=True)
-        for index, path in enumerate(args.images):
-            image = read_image(path, index)
-            entries = [(box, 1.0)] if box is not None else per_image.get(index, [])
-            boxes = np.asarray([b for b, _ in entries], dtype=np.float64).reshape(-1, 4)
-            keypoints = predict_keypoints(model, image, boxes, flip_test=not args.no_flip_test,
-                                          decoder=args.decoder, input_size=_size_or_none(args.input_size))
-            for (b, score), kpts in zip(entries, keypoints.numpy()):
-                results.append({"image_id": index, "file_name": str(path), "category_id": 1, "box": list(b),
-                                "keypoints": [round(float(v), 3) for v in kpts.reshape(-1)],
-                                "score": float(score * kpts[:, 2].mean())})
-            picture = draw_keypoints(image, keypoints, keypoint_set=kset)
-            picture.save(drawn[index], quality=92)
-        return results
-
-    results = _run_guarded(run)
-    from hrnet_zoo.evaluation import write_json
-    write_json(out / "keypoints.json", results)
+    except OSError as e:
+        raise CommandError(f"cannot create --output {out}: {e.strerror or e}") from None
+    entries = [[(box, 1.0)] if box is not None else per_image.get(i, []) for i in image_ids]
+    jobs = list(zip(args.images, image_ids, entries, drawn))
+    results = _run_guarded(lambda: naming_model(args.model, lambda: predict_images(
+        _load_model(args.model, args.device), args, jobs, category_id, _size_or_none(args.input_size))))
+    _run_guarded(lambda: write_json(out / "keypoints.json", results))
     if args.json:
-        print(json.dumps({"results": str(out / "keypoints.json"), "images": [str(p) for p in drawn],
-                          "people": len(results)}))
+        print(dumps({"results": str(out / "keypoints.json"), "images": [str(p) for p in drawn],
+                     "people": len(results)}))
     else:
         print(f"wrote {out / 'keypoints.json'} ({len(results)} people) and {len(drawn)} drawn image(s)")
     return 0
@@ -302,8 +297,12 @@ def register(subparsers) -> None:
     _add_inference_options(p)
     p.add_argument("--sigmas", help="K comma-separated OKS sigmas (default: the dataset's)")
     p.add_argument("--flip-pairs", help="0-based left:right pairs (default: from the names)")
-    p.add_argument("--output", metavar="R.json", help="also write the keypoint results here")
-    p.add_argument("--workers", type=int, default=0, help="image decoding workers")
+    p.add_argument("--output", metavar="R.json",
+                   help="also write the keypoint results here (with --results: the results as scored)")
+    p.add_argument("--force", action="store_true", help="replace an existing --output file (never an input)")
+    p.add_argument("--metrics", metavar="NAMES",
+                   help="headline metrics, from AP,PCK,AUC,NME (default: the keypoint set's conventional ones)")
+    p.add_argument("--workers", type=int, default=0, help="image decoding workers (0: none)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -312,7 +311,10 @@ def register(subparsers) -> None:
     p.add_argument("--model", required=True, help="model name/alias, or a save_pretrained folder")
     p.add_argument("--images", required=True, nargs="+", metavar="IMG")
     p.add_argument("--box", metavar="x,y,w,h", help="one box, used for every image")
-    p.add_argument("--boxes", metavar="DETS.json", help="COCO detections; image_id = index in --images")
+    p.add_argument("--boxes", metavar="DETS.json",
+                   help="COCO detections; image_id = index in --images, or the COCO id with --ann")
+    p.add_argument("--ann", metavar="A.json",
+                   help="COCO file whose images (id, file_name) give the image ids of --images and --boxes")
     p.add_argument("--score-threshold", type=float, default=0.0, help="drop detections scoring below")
     p.add_argument("--output", required=True, metavar="DIR")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")

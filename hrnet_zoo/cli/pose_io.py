@@ -1,0 +1,123 @@
+"""Helpers of ``hrnet-zoo evaluate`` and ``hrnet-zoo predict`` (their commands and parsers are in
+`hrnet_zoo.cli.train`): the metrics table, image ids from a COCO file, detections, output names."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hrnet_zoo.cli import CommandError, UsageError
+
+
+def metrics_option(text: str | None):
+    """``--metrics AP,NME`` → ``["AP", "NME"]`` (None: the keypoint set's conventional ones)."""
+    if text is None:
+        return None
+    from hrnet_zoo.metrics import METRIC_NAMES
+
+    names = [n.strip().upper() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in METRIC_NAMES]
+    if unknown or not names:
+        raise UsageError(f"malformed --metrics {text!r}: choose from {','.join(METRIC_NAMES)}")
+    return names
+
+
+#: The lines of each headline metric in `evaluate`'s table.
+_METRIC_LINES = {"AP": ("AP", "AP50", "AP75", "APm", "APl", "AR"), "PCK": ("PCK@0.05", "PCK@0.1"),
+                 "AUC": ("AUC",), "NME": ("NME",)}
+
+
+def print_metrics(metrics: dict) -> None:
+    keys = [key for name in metrics["metrics"] for key in _METRIC_LINES[name]] + ["mean_error_px", "unmatched"]
+    for key in keys:
+        value = metrics.get(key)
+        print(f"{key:>14}  {value:.4f}" if isinstance(value, float) else f"{key:>14}  {value}")
+    if "NME" in metrics["metrics"]:
+        print(f"{'':>14}  (NME normalised by {metrics['NME_normaliser']})")
+
+
+def naming_model(spec: str, fn):
+    """Run ``fn``; a model whose outputs are not finite is named in the one-line error."""
+    from hrnet_zoo.errors import NonFiniteOutputError
+
+    try:
+        return fn()
+    except NonFiniteOutputError as e:
+        raise NonFiniteOutputError(f"--model {spec}: {e}") from None
+
+
+def drawing_paths(out: Path, images: list[str]) -> list[Path]:
+    """``OUT/<stem>_keypoints.jpg`` for each image; a stem shared by several images (``a/x.png``,
+    ``b/x.png``) gets ``-2``, ``-3`` … so that no drawing replaces another."""
+    used, paths = set(), []
+    for image in images:
+        stem = Path(image).stem
+        name, n = stem, 1
+        while name.lower() in used:  # lower: case-insensitive file systems
+            n += 1
+            name = f"{stem}-{n}"
+        used.add(name.lower())
+        paths.append(out / f"{name}_keypoints.jpg")
+    return paths
+
+
+def image_ids_of_images(args: argparse.Namespace):
+    """The image id of each --images entry (its index, or its id in --ann), and the results' category."""
+    if args.ann is None:
+        return list(range(len(args.images))), 1
+    from hrnet_zoo.result_files import image_id_of, read_image_index
+
+    by_file, category_id = read_image_index(args.ann)
+    ids = []
+    for path in args.images:
+        image_id = image_id_of(path, by_file)
+        if image_id is None:
+            raise UsageError(f"--images {path} is not among the images (file_name) of --ann {args.ann}")
+        ids.append(image_id)
+    return ids, (category_id if category_id is not None else 1)
+
+
+def detections_per_image(args: argparse.Namespace, image_ids: list) -> dict:
+    """``{image id: [(box, score), …]}`` of the --boxes file, validated (one line per problem)."""
+    from hrnet_zoo.errors import DatasetError
+    from hrnet_zoo.result_files import check_detection, read_list
+
+    known = set(image_ids)
+    per_image = {}
+    for i, det in enumerate(read_list(args.boxes, "detections file")):
+        image_id, box, score = check_detection(det, i, args.boxes)
+        if args.ann is None and not 0 <= image_id < len(args.images):
+            raise DatasetError(f"{args.boxes}: detection [{i}]: image id {image_id} is not an index of the "
+                               f"{len(args.images)} --images (give --ann A.json to use COCO image ids)")
+        if image_id in known and score >= args.score_threshold:
+            per_image.setdefault(image_id, []).append((box, score))
+    return per_image
+
+
+def predict_images(model, args: argparse.Namespace, jobs: list, category_id, input_size) -> list[dict]:
+    """Run ``model`` on each ``(path, image id, [(box, score)], drawing path)`` → COCO keypoint results."""
+    import numpy as np
+
+    from hrnet_zoo import draw_keypoints, predict_keypoints
+    from hrnet_zoo.data.coco import read_image
+    from hrnet_zoo.errors import NonFiniteOutputError
+
+    kset = model.pretrained_cfg.keypoints
+    results = []
+    for path, image_id, entries, drawing in jobs:
+        image = read_image(path, image_id)
+        boxes = np.asarray([b for b, _ in entries], dtype=np.float64).reshape(-1, 4)
+        try:
+            keypoints = predict_keypoints(model, image, boxes, flip_test=not args.no_flip_test,
+                                          decoder=args.decoder, input_size=input_size)
+        except NonFiniteOutputError as e:
+            raise NonFiniteOutputError(f"{path}: {e}") from None
+        for (b, score), kpts in zip(entries, keypoints.numpy()):
+            results.append({"image_id": image_id, "file_name": str(path), "category_id": category_id,
+                            "box": [float(v) for v in b],
+                            "keypoints": [round(float(v), 3) for v in kpts.reshape(-1)],
+                            "score": float(score * kpts[:, 2].mean())})
+        try:
+            draw_keypoints(image, keypoints, keypoint_set=kset).save(drawing, quality=92)
+        except OSError as e:
+            raise CommandError(f"cannot write {drawing}: {e.strerror or e}") from None
+    return results
