@@ -224,7 +224,8 @@ def test_pck_and_mean_error(tmp_path):
         r["keypoints"] = [v + 3.0 if i % 3 == 0 else v for i, v in enumerate(r["keypoints"])]
     metrics = evaluate_results(shifted, coco)
     assert metrics["mean_error_px"] == pytest.approx(3.0)
-    sizes = np.array([max(r.box[2], r.box[3]) for r in coco.records])
+    annotated = {a["id"]: a["bbox"] for a in gt["annotations"]}   # PCK's normaliser: the box as annotated
+    sizes = np.array([max(annotated[r.ann_id][2], annotated[r.ann_id][3]) for r in coco.records])
     labelled = np.array([(r.visible > 0).sum() for r in coco.records])
     assert metrics["PCK@0.05"] == pytest.approx((labelled * (3.0 <= 0.05 * sizes)).sum() / labelled.sum())
     assert set(metrics["per_keypoint_error_px"]) == set(coco.keypoint_set.keypoint_names)
