@@ -335,4 +335,6 @@ def test_evaluate_takes_an_optimized_runner_in_place_of_the_model(tiny, tmp_path
     runner_results = json.loads((tmp_path / "r.json").read_text())
     assert len(runner_results) == len(model_results) > 0
     for a, b in zip(model_results, runner_results):
-        assert np.allclose(a["keypoints"], b["keypoints"], atol=1e-2)
+        # BatchNorm folding changes fp32 rounding; on this untrained model's flat heatmaps the DARK offset
+        # moves a keypoint by up to ~0.013 px on some CPUs: 0.05 px still catches a wrong crop or decoder
+        assert np.allclose(a["keypoints"], b["keypoints"], atol=5e-2)
