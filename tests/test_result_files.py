@@ -163,3 +163,19 @@ def test_evaluate_workers_must_not_be_negative(tmp_path, capsys):
     assert main(["evaluate", "--model", "w32", "--images", str(tmp_path), "--ann", str(gt), "--workers", "-1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--workers must be 0 or more, got -1" in err
+
+
+@pytest.mark.parametrize("change", [{"bbox": 5}, {"bbox": ["1", "2", "30", "40"]}, {"score": "high"},
+                                    {"image_id": [0]}, {"image_id": "0"}])
+def test_predict_reads_detections_strictly(tmp_path, capsys, change):
+    from PIL import Image
+
+    Image.new("RGB", (64, 48)).save(tmp_path / "0001.png")
+    det = {"image_id": 0, "category_id": 1, "bbox": [1, 2, 30, 40], "score": 0.9, **change}
+    (tmp_path / "dets.json").write_text(json.dumps([det]))
+    argv = ["predict", "--model", "w32", "--images", str(tmp_path / "0001.png"), "--boxes", str(tmp_path / "dets.json"),
+            "--output", str(tmp_path / "out")]
+    assert main(argv) == 1          # refused before any model is loaded
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "dets.json: detection [0]" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
