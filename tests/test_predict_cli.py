@@ -54,6 +54,11 @@ def test_predict_boxes_with_coco_image_ids_through_ann(tiny, tmp_path, capsys):
                  "--output", str(tmp_path / "out2")]) == 1
     err = capsys.readouterr().err
     assert "is not an index of the 3 --images" in err and "--ann" in err and err.count("\n") == 1
+    dets.append({"image_id": 7, "category_id": 1, "bbox": [1, 1, 9, 9], "score": 0.9})
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    assert main(["predict", "--model", tiny["model_dir"], "--images", *images, "--ann", str(tmp_path / "val.json"),
+                 "--boxes", str(tmp_path / "dets.json"), "--output", str(tmp_path / "out4")]) == 1
+    assert f"detection [{len(dets) - 1}]: image id 7 is not in --ann" in capsys.readouterr().err
     assert main(["predict", "--model", tiny["model_dir"], "--images", str(tmp_path / "val.json"), "--box", "1,1,9,9",
                  "--ann", str(tmp_path / "val.json"), "--output", str(tmp_path / "out3")]) == 2
     assert "is not among the images" in capsys.readouterr().err

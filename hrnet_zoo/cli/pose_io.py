@@ -61,23 +61,27 @@ def drawing_paths(out: Path, images: list[str]) -> list[Path]:
 
 
 def image_ids_of_images(args: argparse.Namespace):
-    """The image id of each --images entry (its index, or its id in --ann), and the results' category."""
+    """The image id of each --images entry (its index, or its id in --ann), the results' category, and
+    every image id that --boxes may name (None: the indices)."""
     if args.ann is None:
-        return list(range(len(args.images))), 1
+        return list(range(len(args.images))), 1, None
     from hrnet_zoo.result_files import image_id_of, read_image_index
 
     by_file, category_id = read_image_index(args.ann)
-    ids = []
+    ids = {}
     for path in args.images:
         image_id = image_id_of(path, by_file)
         if image_id is None:
             raise UsageError(f"--images {path} is not among the images (file_name) of --ann {args.ann}")
-        ids.append(image_id)
-    return ids, (category_id if category_id is not None else 1)
+        if image_id in ids:
+            raise UsageError(f"--images {ids[image_id]} and {path} are both image id {image_id} of --ann {args.ann}")
+        ids[image_id] = path
+    return list(ids), (category_id if category_id is not None else 1), set(by_file.values())
 
 
-def detections_per_image(args: argparse.Namespace, image_ids: list) -> dict:
-    """``{image id: [(box, score), …]}`` of the --boxes file, validated (one line per problem)."""
+def detections_per_image(args: argparse.Namespace, image_ids: list, all_ids) -> dict:
+    """``{image id: [(box, score), …]}`` of the --boxes file for ``image_ids``, validated (one line per
+    problem); ``all_ids``: the ids of --ann (None: ids are indices of --images)."""
     from hrnet_zoo.errors import DatasetError
     from hrnet_zoo.result_files import check_detection, read_list
 
@@ -88,6 +92,8 @@ def detections_per_image(args: argparse.Namespace, image_ids: list) -> dict:
         if args.ann is None and not 0 <= image_id < len(args.images):
             raise DatasetError(f"{args.boxes}: detection [{i}]: image id {image_id} is not an index of the "
                                f"{len(args.images)} --images (give --ann A.json to use COCO image ids)")
+        if all_ids is not None and image_id not in all_ids:
+            raise DatasetError(f"{args.boxes}: detection [{i}]: image id {image_id} is not in --ann {args.ann}")
         if image_id in known and score >= args.score_threshold:
             per_image.setdefault(image_id, []).append((box, score))
     return per_image

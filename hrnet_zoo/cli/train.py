@@ -233,8 +233,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     drawn = drawing_paths(out, args.images)
     refuse_overwrite([out / "keypoints.json"] + drawn, [*args.images, args.boxes, args.ann], args.force)
     box = _parse_box(args.box) if args.box is not None else None
-    image_ids, category_id = image_ids_of_images(args)
-    per_image = _run_guarded(lambda: detections_per_image(args, image_ids)) if args.boxes is not None else {}
+    image_ids, category_id, all_ids = image_ids_of_images(args)
+    per_image = detections_per_image(args, image_ids, all_ids) if args.boxes is not None else {}
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
