@@ -27,3 +27,14 @@ class DatasetError(HRNetZooError, ValueError):
     """A keypoint dataset, detections file or results file that cannot be used: a missing field, an
     unknown image id, a missing or unreadable image, a box of zero size. The message names the file
     and, where there is one, the annotation or image id."""
+
+
+class DetectorError(HRNetZooError, RuntimeError):
+    """A person (or object) detector that cannot be used: an ONNX file whose inputs or outputs are not
+    the layout of its family, or a detections file without an entry for the image asked for. The
+    message names the file and what to do."""
+
+
+class VideoError(HRNetZooError, RuntimeError):
+    """A video that cannot be read or written (a missing file, a format FFmpeg cannot decode, a
+    folder that cannot be written); the message names the file."""
