@@ -250,6 +250,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # a Hub server and a client interpreter
 def test_hub_file_is_downloaded_into_the_hub_cache_and_verified(tmp_path):
     from hub_server import LocalHub
 

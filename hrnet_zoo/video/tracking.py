@@ -83,7 +83,7 @@ class PoseTracker:
         if not use_oks:
             return box_iou(boxes, track_boxes)
         if keypoints is None or any(t.keypoints is None for t in self.tracks):
-            raise InvalidArgumentError("metric='oks' needs keypoints in every frame")
+            raise InvalidArgumentError("metric='oks' needs keypoints in every frame (or use metric='iou')")
         previous = np.stack([t.keypoints for t in self.tracks]).astype(np.float64)
         labelled = np.where(previous[..., 2] >= self.keypoint_threshold, 2.0, 0.0)
         ground_truth = np.concatenate([previous[..., :2], labelled[..., None]], axis=-1)
@@ -103,6 +103,8 @@ class PoseTracker:
         """
         boxes = np.asarray(boxes, dtype=np.float64)
         boxes = np.zeros((0, 4)) if boxes.size == 0 else boxes.reshape(-1, boxes.shape[-1])[:, :4]
+        if keypoints is None and self.metric == "oks":
+            raise InvalidArgumentError("metric='oks' needs keypoints in every frame (or use metric='iou')")
         if keypoints is not None:
             keypoints = np.asarray(keypoints, dtype=np.float64)
             if keypoints.ndim != 3 or keypoints.shape[0] != len(boxes) or keypoints.shape[2] != 3:
