@@ -218,7 +218,7 @@ def test_unusable_files_and_outputs_are_one_line_errors(tmp_path):
     graphs.yolox_constant(tmp_path / "short.onnx", np.zeros((1, 80, 7), np.float32))
     with pytest.raises(DetectorError, match=r"must be 1×84×\(5\+C\)"):
         OnnxDetector(tmp_path / "short.onnx")(np.zeros((8, 8, 3), np.uint8))
-    with pytest.raises(InvalidArgumentError, match="not a file, an https:// URL or hf-hub"):
+    with pytest.raises(InvalidArgumentError, match="missing.onnx.: no such file, and not an https:// URL or hf-hub"):
         OnnxDetector(tmp_path / "missing.onnx")
     with pytest.raises(InvalidArgumentError, match="family"):
         OnnxDetector(tmp_path / "short.onnx", family="yolov8")
@@ -269,3 +269,38 @@ def test_hub_file_is_downloaded_into_the_hub_cache_and_verified(tmp_path):
     assert out["cached"].startswith(str(tmp_path / "client" / "hf"))
     kind, message = out["error"]
     assert kind == "ChecksumError" and "\n" not in message and "megvii/yolox-test/onnx/yolox_s.onnx" in message
+
+
+def test_make_detector_from_what_a_user_writes(tmp_path):
+    from hrnet_zoo.detect import make_detector
+
+    graphs.end2end_constant(tmp_path / "rtmdet_nano_end2end.onnx", np.array([[0, 0, 8, 8, 0.9]]), np.array([0]))
+    (tmp_path / "dets.json").write_text(json.dumps([{"image_id": 0, "bbox": [1, 2, 3, 4], "score": 0.5}]))
+    own = lambda image: np.zeros((0, 5))  # noqa: E731
+    assert make_detector(own) is own
+    assert isinstance(make_detector("full"), FullImageDetector)
+    assert make_detector(str(tmp_path / "dets.json")).lookup(0).tolist() == [[1, 2, 3, 4, 0.5]]
+    onnx_detector = make_detector(tmp_path / "rtmdet_nano_end2end.onnx", score_threshold=0.5)
+    assert onnx_detector.family == "rtmdet" and onnx_detector.score_threshold == 0.5
+    for spec, message in [(None, "choose a detector: \"full\""), ("yolo", "'yolo' is none of")]:
+        with pytest.raises(DetectorError, match=message) as info:
+            make_detector(spec)
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_missing_onnxruntime_is_a_one_line_error(tmp_path):
+    fake = tmp_path / "no_ort"
+    (fake / "onnxruntime").mkdir(parents=True)
+    (fake / "onnxruntime" / "__init__.py").write_text("raise ImportError('No module named onnxruntime (simulated)')\n")
+    graphs.yolox_constant(tmp_path / "yolox.onnx", hand_made_raw())
+    script = ("import sys\nfrom hrnet_zoo.errors import HRNetZooError\nfrom hrnet_zoo.detect import OnnxDetector\n"
+              "try:\n    OnnxDetector(sys.argv[1])\nexcept HRNetZooError as e:\n"
+              "    print(type(e).__name__, isinstance(e, ImportError), repr(str(e)))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "yolox.onnx")], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line, = proc.stdout.strip().splitlines()
+    assert line.startswith("BackendUnavailableError True") and 'pip install "hrnet-zoo[onnxruntime]"' in line
+    assert "\\n" not in line

@@ -56,7 +56,8 @@ def resolve_onnx_file(source, sha256: str | None = None) -> Path:
         path, _ = fetch_hf_file("/".join(parts[:2]), "/".join(parts[2:]), revision=revision or None,
                                 expected_sha256=sha256.lower() if sha256 else None)
         return path
-    raise InvalidArgumentError(f"detector {text!r} is not a file, an https:// URL or hf-hub:org/repo/file.onnx")
+    raise InvalidArgumentError(f"detector {text!r}: no such file, and not an https:// URL or "
+                               "hf-hub:org/repo/file.onnx")
 
 
 def _onnxruntime_run(path: Path, threads: int):
