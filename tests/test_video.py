@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from hrnet_zoo.errors import HRNetZooError, InvalidArgumentError, VideoError
+from hrnet_zoo.errors import InvalidArgumentError, VideoError
 from hrnet_zoo.keypoints import COCO_SIGMAS
 from hrnet_zoo.video import (KeypointSmoother, OneEuroFilter, PoseJsonlWriter, PoseTracker, VideoWriter, probe_video,
                              read_frames)
@@ -170,7 +171,7 @@ def test_one_euro_follows_motion_with_speed_adaptation():
 def test_pose_jsonl_is_strict_json_and_flushed_per_line(tmp_path):
     path = tmp_path / "poses.jsonl"
     with PoseJsonlWriter(path) as writer:
-        keypoints = np.array([[1.5, 2.25, 0.9], [np.nan, 3.0, 0.0]], np.float32)
+        keypoints = torch.tensor([[1.5, 2.25, 0.9], [np.nan, 3.0, 0.0]])   # tensors as well as arrays
         writer.write(0, 0.0, [{"track_id": np.int64(3), "box": np.array([1.0, 2.0, 3.0, 4.0]), "box_score": 0.99,
                                "keypoints": keypoints, "score": np.float32(0.75)}])
         written = path.read_text()   # before close: the line is on disk already
@@ -227,3 +228,10 @@ def test_missing_pyav_is_a_one_line_error(tmp_path):
     for line in lines:
         assert line.startswith("BackendUnavailableError True")
         assert 'pip install "hrnet-zoo[video]"' in line and "\\n" not in line
+
+
+def test_writers_into_a_missing_folder_are_one_line_errors(tmp_path):
+    with pytest.raises(VideoError, match="no_such_dir/out.mp4: cannot write an MP4 there, the folder .*no_such_dir does not exist"):
+        VideoWriter(tmp_path / "no_such_dir" / "out.mp4", fps=25).write(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(VideoError, match="no_such_dir/out.jsonl: cannot write it"):
+        PoseJsonlWriter(tmp_path / "no_such_dir" / "out.jsonl")

@@ -80,11 +80,12 @@ def yolox_grid(input_size: tuple[int, int], strides=YOLOX_STRIDES) -> tuple[np.n
     return np.concatenate(cells).astype(np.float64), np.concatenate(cell_strides).astype(np.float64)
 
 
-def decode_yolox(raw: np.ndarray, input_size: tuple[int, int], ratio: float,
-                 class_ids=None) -> tuple[np.ndarray, np.ndarray]:
+def decode_yolox(raw: np.ndarray, input_size: tuple[int, int], ratio: float, class_ids=None,
+                 score_threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """YOLOX's raw ``1×A×(5+C)`` output → (M×5 ``x, y, w, h, score`` in image pixels, M labels).
 
-    One row per anchor point and class of ``class_ids`` (None: every class), before any threshold.
+    One row per anchor point and class of ``class_ids`` (None: every class) scoring at least
+    ``score_threshold``, in anchor order.
     """
     raw = np.asarray(raw, dtype=np.float64)
     if raw.ndim == 3:
@@ -100,8 +101,9 @@ def decode_yolox(raw: np.ndarray, input_size: tuple[int, int], ratio: float,
     classes = np.arange(scores.shape[1]) if class_ids is None else np.asarray(list(class_ids), dtype=np.int64)
     if classes.size and (classes.min() < 0 or classes.max() >= scores.shape[1]):
         raise DetectorError(f"class_ids {list(classes)} out of range: the model has {scores.shape[1]} classes")
-    dets = np.concatenate([np.repeat(boxes, len(classes), axis=0), scores[:, classes].reshape(-1, 1)], axis=1)
-    return dets, np.tile(classes, len(boxes))
+    anchor, column = np.nonzero(scores[:, classes] >= score_threshold)  # before 8400 × 80 rows are built
+    dets = np.concatenate([boxes[anchor], scores[anchor, classes[column]][:, None]], axis=1)
+    return dets, classes[column]
 
 
 def decode_end2end(dets: np.ndarray, labels: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:

@@ -172,7 +172,8 @@ class OnnxDetector:
         if self._layout == "end2end":
             dets, labels = decode_end2end(outputs["dets"], outputs["labels"], ratio)
         else:
-            dets, labels = decode_yolox(outputs[self.output_names[0]], self.input_size, ratio, self.class_ids)
+            dets, labels = decode_yolox(outputs[self.output_names[0]], self.input_size, ratio, self.class_ids,
+                                        self.score_threshold)
         keep = kept_indices(dets, self.score_threshold, labels, self.class_ids, self.nms_iou)
         return dets[keep], labels[keep]
 
