@@ -35,3 +35,14 @@ class NonFiniteOutputError(HRNetZooError, FloatingPointError):
 
 class OutputWriteError(HRNetZooError, OSError):
     """An output file or folder that cannot be written (read-only location, full disk); the message names it."""
+
+
+class DetectorError(HRNetZooError, RuntimeError):
+    """A person (or object) detector that cannot be used: an ONNX file whose inputs or outputs are not
+    the layout of its family, or a detections file without an entry for the image asked for. The
+    message names the file and what to do."""
+
+
+class VideoError(HRNetZooError, RuntimeError):
+    """A video that cannot be read or written (a missing file, a format FFmpeg cannot decode, a
+    folder that cannot be written); the message names the file."""
