@@ -92,7 +92,7 @@ class CocoKeypoints:
 
     def image_path(self, image_id: int) -> str:
         name = self.images[image_id]["file_name"]
-        return name if self.image_dir is None else os.path.join(self.image_dir, name)
+        return name if self.image_dir is None else os.path.join(self.image_dir, os.path.normpath(name))
 
     def declared_hw(self, image_id: int) -> tuple[float, float] | None:
         """``(H, W)`` the file gives for an image, or None when it gives no ``width``/``height``."""
