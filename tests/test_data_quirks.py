@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from hrnet_zoo.cli import main
+from hrnet_zoo.data import images as images_module
 from hrnet_zoo.data import CocoKeypointDataset, DatasetError, ImageFolderDataset, load_coco_keypoints, read_image
 from hrnet_zoo.evaluation import STAT_NAMES, evaluate_results
 
@@ -217,13 +218,16 @@ def exif_jpeg(path, size, orientation):
     image.save(path, exif=exif.tobytes(), quality=95)
 
 
-def test_exif_orientation_is_not_applied_anywhere(tmp_path, caplog):
+def test_exif_orientation_is_not_applied_anywhere(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(images_module, "_exif_noted", False)
     data = dog_file()
     path = write(tmp_path, data)
     exif_jpeg(tmp_path / "images" / "000000000011.jpg", (80, 60), 6)   # viewers turn it to 60×80
     with caplog.at_level(logging.WARNING, logger="hrnet_zoo.data"):
         pixels = read_image(tmp_path / "images" / "000000000011.jpg")
     assert pixels.shape == (60, 80, 3) and pixels[2, 2, 0] > 200            # stored order, not rotated
+    noted = [r.getMessage() for r in caplog.records if "EXIF orientation 6" in r.getMessage()]
+    assert len(noted) == 1 and "stored pixel order" in noted[0]
     coco = load_coco_keypoints(path, tmp_path / "images")                   # the json's 80×60 is the stored size
     ds = CocoKeypointDataset(coco, input_size=INPUT)
     assert ds[0]["image"].shape == (3, 64, 48)

@@ -9,7 +9,7 @@ import copy
 import logging
 import math
 import os
-from pathlib import PureWindowsPath
+import re
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from hrnet_zoo.errors import DatasetError
 
 _logger = logging.getLogger("hrnet_zoo.data")
 _TOP_LEVEL_LISTS = ("images", "annotations", "categories")
+_WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:[\\/]")  # C:\x.jpg, C:/x.jpg; "12:30.jpg" is a Linux file name
 
 
 def require(entry, fields, where: str) -> None:
@@ -76,7 +77,7 @@ def check_image(path: str, index: int, image: dict, image_dir) -> None:
 
 def leaves_folder(name: str) -> bool:
     """True for an absolute file name, or one whose ``..`` parts climb out of its folder."""
-    if os.path.isabs(name) or PureWindowsPath(name).drive or name.startswith(("/", "\\")):
+    if os.path.isabs(name) or name.startswith(("/", "\\")) or _WINDOWS_ABSOLUTE.match(name):
         return True
     normal = os.path.normpath(name.replace("\\", "/"))
     return normal == ".." or normal.startswith("../")
