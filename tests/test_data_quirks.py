@@ -110,6 +110,14 @@ def test_stale_num_keypoints_is_recomputed_with_one_warning(tmp_path, caplog):
     assert {n: metrics[n] for n in STAT_NAMES} == expected
     warnings = [r.getMessage() for r in caplog.records if "num_keypoints" in r.getMessage()]
     assert len(warnings) == 1 and "2 annotation(s)" in warnings[0] and "id 102" in warnings[0]
+    (tmp_path / "res.json").write_text(json.dumps(results))
+    caplog.clear()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        argv = ["evaluate", "--results", str(tmp_path / "res.json"), "--ann", str(tmp_path / "dogs.json"), "--json"]
+        assert main(argv) == 0
+    assert json.loads(out.getvalue())["AP"] == expected["AP"]
+    assert sum("num_keypoints" in r.getMessage() for r in caplog.records) == 1
 
 
 # --------------------------------------------------------------------------------------------- visibility -1
@@ -291,3 +299,20 @@ def test_file_names_in_subfolders_are_fine(tmp_path):
     (tmp_path / "images" / "dogs").mkdir()
     Image.new("RGB", (80, 60)).save(tmp_path / "images" / "dogs" / "000000000012.jpg")
     assert len(load_coco_keypoints(path, tmp_path / "images").records) == 3
+
+
+# --------------------------------------------------------------------------------------------- a training run
+@pytest.mark.slow
+def test_training_validates_and_saves_on_a_tool_converted_file(tmp_path):
+    """No ``num_keypoints`` and v = -1 in both files: validation scores, ``best/`` is saved (the
+    validation used to die with pycocotools' KeyError after the epoch, and nothing was saved)."""
+    import hrnet_zoo
+
+    data = dog_file(num_keypoints=False)
+    data["annotations"][0]["keypoints"][2] = -1
+    ann = write(tmp_path, data)
+    result = hrnet_zoo.train(model="hrnet_w18_small_v1", train_ann=str(ann), train_images=str(tmp_path / "images"),
+                             val_ann=str(ann), val_images=str(tmp_path / "images"), out=str(tmp_path / "run"),
+                             input_size=INPUT, epochs=1, batch_size=3, pretrained=False, workers=0,
+                             progress=False, max_steps=1)
+    assert result["best_ap"] is not None and (tmp_path / "run" / "best").is_dir()
