@@ -5,8 +5,9 @@ Policy (documented in docs/data-quirks.md):
 * **EXIF orientation is not applied.** Pixels are used in the order they are stored in the file, the
   order COCO's ``width``/``height`` and keypoints refer to, and the one the official pipeline reads
   (OpenCV with ``IMREAD_IGNORE_ORIENTATION``). A file with an orientation tag is noted once per process.
-* **16-bit images** (Pillow modes ``I;16*`` and ``I``) are scaled to 8 bits by 1/257 (65535 → 255), not
-  clipped at 255. Grey images become three equal channels; alpha is dropped.
+* **16-bit images** (Pillow modes ``I;16*``, and ``I``, the mode older Pillows give 16-bit PNGs) are
+  scaled to 8 bits by 1/257 (65535 → 255), not clipped at 255 as Pillow's ``convert`` does. Grey images
+  become three equal channels; alpha is dropped.
 * **Sizes** are the stored pixels' ``(H, W)``. When the annotation file gives ``width``/``height``, a
   decoded image of another size is an error naming both sizes.
 * A header claiming more pixels than Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``)
