@@ -198,6 +198,8 @@ def test_unlabelled_points_may_be_nan_and_unscored_annotations_may_have_zero_are
     data["annotations"][3]["area"] = 0                                          # the crowd: never scored
     coco = load_coco_keypoints(write(tmp_path, data), tmp_path / "images")
     assert np.isfinite(coco.records[2].joints).all()
+    sample = CocoKeypointDataset(coco, input_size=INPUT, train=True)[2]
+    assert torch.isfinite(sample["target"]).all() and sample["target_weight"][1] == 0
     assert evaluate_results(perfect_results(dog_file()), coco)["AP"] == 1.0
 
 

@@ -246,7 +246,8 @@ def _record_of(dataset: CocoKeypoints, where: str, ann: dict, k: int, category_n
         raise DatasetError(f"{where} (image id {ann['image_id']}): box {box} lies outside the "
                            f"{width}×{height} image")
     area = float(ann["area"]) if "area" in ann else float(box[2]) * float(box[3])
-    return KeypointRecord(ann["id"], ann["image_id"], clean, kpts[:, :2].copy(), labelled.astype(np.float64), area)
+    # As the official min(v, 1): the training weight of a labelled keypoint; 0 for v <= 0 (parse_keypoints).
+    return KeypointRecord(ann["id"], ann["image_id"], clean, kpts[:, :2].copy(), np.minimum(kpts[:, 2], 1.0), area)
 
 
 class CocoKeypointDataset(torch.utils.data.Dataset):

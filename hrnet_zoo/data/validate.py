@@ -84,7 +84,8 @@ def leaves_folder(name: str) -> bool:
 
 
 def check_annotation(where: str, ann: dict, seen_ids: set) -> None:
-    """Integer ``id`` (once in the file), ``image_id`` and ``category_id``; ``iscrowd`` 0 or 1; a numeric, finite ``area``."""
+    """Integer ``id`` (once in the file), ``image_id`` and ``category_id``; ``iscrowd`` 0 or 1; a finite
+    numeric ``area``; a ``bbox`` of 4 numbers."""
     check_integer(ann["id"], where, "id")
     if ann["id"] in seen_ids:
         raise DatasetError(f"{where}: annotation id {ann['id']} appears twice in 'annotations' (pycocotools keeps "
@@ -113,9 +114,11 @@ def parse_keypoints(where: str, values, k: int, category_name) -> np.ndarray:
         raise DatasetError(f"{where}: 'keypoints' must be {3 * k} numbers (x, y, v for each of the {k} "
                            f"keypoints of category {category_name!r})")
     kpts = np.asarray(values, dtype=np.float64).reshape(k, 3)
-    if not np.isfinite(kpts[:, 2]).all():
-        raise DatasetError(f"{where}: keypoint {int(np.flatnonzero(~np.isfinite(kpts[:, 2]))[0])} has visibility "
-                           f"{kpts[~np.isfinite(kpts[:, 2]), 2][0]}; it must be a finite number (0, 1 or 2)")
+    unknown = ~np.isfinite(kpts[:, 2])
+    if unknown.any():
+        i = int(np.flatnonzero(unknown)[0])
+        raise DatasetError(f"{where}: keypoint {i} has visibility {kpts[i, 2]}; v must be 0 or -1 (not annotated), "
+                           "1 or 2 (labelled)")
     kpts[:, 2] = np.maximum(kpts[:, 2], 0.0)
     labelled = kpts[:, 2] > 0
     bad = labelled & ~np.isfinite(kpts[:, :2]).all(1)
