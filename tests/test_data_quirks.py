@@ -318,3 +318,27 @@ def test_training_validates_and_saves_on_a_tool_converted_file(tmp_path):
                              input_size=INPUT, epochs=1, batch_size=3, pretrained=False, workers=0,
                              progress=False, max_steps=1)
     assert result["best_ap"] is not None and (tmp_path / "run" / "best").is_dir()
+
+
+def test_predict_reads_tagged_images_in_stored_order_too(tmp_path, capsys):
+    """``predict`` goes through the same `read_image`: a tagged copy of an image gives the same keypoints
+    and a drawing of the stored size."""
+    import hrnet_zoo
+    from hrnet_zoo.keypoints import KeypointSet
+
+    torch.manual_seed(0)
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", keypoints=KeypointSet.from_names(NAMES),
+                                   pretrained_cfg_overlay={"input_size": INPUT})
+    model.save_pretrained(tmp_path / "model")
+    pixels = np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "plain.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(pixels).save(tmp_path / "tagged.png", exif=exif.tobytes())
+    assert Image.open(tmp_path / "tagged.png").getexif().get(0x0112) == 6
+    argv = ["predict", "--model", str(tmp_path / "model"), "--images", str(tmp_path / "plain.png"),
+            str(tmp_path / "tagged.png"), "--box", "10,5,50,50", "--output", str(tmp_path / "out")]
+    assert main(argv) == 0
+    plain, tagged = json.loads((tmp_path / "out" / "keypoints.json").read_text())
+    assert plain["keypoints"] == tagged["keypoints"]
+    assert Image.open(tmp_path / "out" / "tagged_keypoints.jpg").size == (80, 60)
