@@ -16,7 +16,8 @@ AP figures are pycocotools' own (nothing re-implemented): ``AP``, ``AP50``, ``AP
 ``AR``, ``AR50``, ``AR75``, ``ARm``, ``ARl`` are ``COCOeval.stats`` in order. pycocotools gives −1
 where a figure is undefined (no ground truth in that area range); that value is passed on unchanged.
 A ground-truth annotation without ``area`` gets its box area (COCO's own files give the segment area),
-and one without ``iscrowd`` gets 0.
+one without ``iscrowd`` gets 0, and ``num_keypoints`` is always the count of labelled keypoints (v > 0;
+docs/data-quirks.md).
 
 Besides AP, `hrnet_zoo.metrics.keypoint_errors()` reports PCK@0.05 and PCK@0.1, AUC and NME (see
 `hrnet_zoo.metrics`: predictions matched one to one with the ground-truth people, normalised by the
@@ -40,6 +41,7 @@ import numpy as np
 import torch
 
 from hrnet_zoo.data.coco import CocoKeypoints, ImageFolderDataset, load_coco_keypoints
+from hrnet_zoo.data.validate import ground_truth_dataset
 from hrnet_zoo.errors import DatasetError, InvalidArgumentError, NonFiniteOutputError
 from hrnet_zoo.inference import PIXEL_STD, box_to_center_scale, model_cfg, predict_keypoints
 from hrnet_zoo.metrics import METRIC_NAMES, conventional_metrics, keypoint_errors
@@ -129,16 +131,13 @@ def postprocess(people: list[dict], category_id, sigmas, in_vis_thre: float = IN
 
 # --------------------------------------------------------------------------------------------- scoring
 def _ground_truth(coco: CocoKeypoints):
-    """A pycocotools COCO of the file, with ``area``/``iscrowd`` filled where missing."""
+    """A pycocotools COCO of the file, with the quirks of real files settled (see
+    `hrnet_zoo.data.validate.ground_truth_dataset`): ``num_keypoints`` counted from the visibilities,
+    visibility −1 as 0, ``area``/``iscrowd``/``category_id`` filled where missing."""
     from pycocotools.coco import COCO
 
-    data = copy.deepcopy(coco.data)
-    for ann in data["annotations"]:
-        if "area" not in ann and "bbox" in ann:
-            ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3])
-        ann.setdefault("iscrowd", 0)
     gt = COCO()
-    gt.dataset = data
+    gt.dataset = ground_truth_dataset(coco.data, (coco.category_id,), coco.keypoint_set.num_keypoints)
     with contextlib.redirect_stdout(io.StringIO()):
         gt.createIndex()
     return gt
@@ -270,7 +269,8 @@ def predict_people(model, coco: CocoKeypoints, boxes: dict, *, input_size=None, 
     size = cfg.input_size if input_size is None else tuple(input_size)
     aspect = size[1] / size[0]
     paths = {image_id: coco.image_path(image_id) for image_id in boxes}
-    loader = torch.utils.data.DataLoader(ImageFolderDataset(paths), batch_size=None, num_workers=workers)
+    sizes = {image_id: coco.declared_hw(image_id) for image_id in boxes if coco.declared_hw(image_id)}
+    loader = torch.utils.data.DataLoader(ImageFolderDataset(paths, sizes), batch_size=None, num_workers=workers)
     if progress:
         from tqdm import tqdm
         loader = tqdm(loader, desc="evaluate", unit="img", leave=False)

@@ -104,7 +104,10 @@ def test_missing_and_unreadable_images(tmp_path, synthetic):
     for image in data["images"]:
         (broken_dir / image["file_name"]).write_bytes(b"not a png")
     (tmp_path / "broken.json").write_text(json.dumps(data))
-    ds = CocoKeypointDataset(tmp_path / "broken.json", broken_dir, INPUT)
+    with pytest.raises(DatasetError, match=r"000001.png \(image id 1\): cannot decode the image"):
+        CocoKeypointDataset(tmp_path / "broken.json", broken_dir, INPUT)   # headers are read when loading
+    ds = CocoKeypointDataset(load_coco_keypoints(tmp_path / "broken.json", broken_dir, check_images=False),
+                             input_size=INPUT)
     with pytest.raises(DatasetError, match=r"000001.png \(image id 1\): cannot decode the image"):
         ds[0]
     with pytest.raises(DatasetError, match="not found"):

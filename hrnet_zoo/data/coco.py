@@ -7,15 +7,20 @@ A keypoint file is COCO's: ``images`` (``id``, ``file_name``, ``width``, ``heigh
 
 As the official ``COCODataset._load_coco_keypoint_annotation_kernal``:
 
-* crowd annotations and annotations with no labelled keypoint (all ``v = 0``) are skipped;
+* crowd annotations and annotations with no labelled keypoint (no ``v > 0``) are skipped;
 * the box is clipped to the image (``x2 = min(W − 1, x1 + max(0, w − 1))``, the same for y);
-* a keypoint with ``v > 0`` is labelled (weight 1); ``v`` is clipped to 1;
+* a keypoint with ``v > 0`` is labelled (weight 1), any other is not (weight 0; ``v = −1``, some tools'
+  "not annotated", included);
 * the box becomes a centre and a scale with `hrnet_zoo.inference.box_to_center_scale()`
   (the model's aspect, ×1.25 padding).
 
 Every problem raises [`DatasetError`][hrnet_zoo.errors.DatasetError] naming the file and the annotation or
-image id: a missing field, a keypoint list of the wrong length, an image id that is not in
-``images``, a box of zero size, an image missing on disk or that Pillow cannot decode.
+image id: a missing field, an id that is not an integer or appears twice, a keypoint list of the wrong
+length or with a non-finite labelled point, an image id that is not in ``images``, a box of zero size, a
+non-finite or non-positive ``area``, a ``file_name`` outside the image folder, an image missing on disk,
+that Pillow cannot decode, or whose size is not the file's ``width``/``height``. Images are read by
+`hrnet_zoo.data.images.read_image()` (stored pixel order, no EXIF rotation). docs/data-quirks.md lists
+every quirk of real files and what is done with it.
 """
 from __future__ import annotations
 
@@ -29,7 +34,17 @@ import numpy as np
 import torch
 
 from hrnet_zoo.codecs.codec import HeatmapCodec
+from hrnet_zoo.data.images import check_image_size, image_size_of, read_image
 from hrnet_zoo.data.transforms import AugmentConfig, crop_transforms, random_crop
+from hrnet_zoo.data.validate import (
+    NumKeypointsAudit,
+    check_annotation,
+    check_area,
+    check_image,
+    check_top_level,
+    parse_keypoints,
+)
+from hrnet_zoo.data.validate import require as _require
 from hrnet_zoo.errors import DatasetError, InvalidArgumentError
 from hrnet_zoo.inference import affine_points, box_to_center_scale, crop_images, normalize
 from hrnet_zoo.keypoints import COCO_KEYPOINTS, KeypointSet
@@ -48,34 +63,6 @@ def read_json(path, what: str = "file"):
         raise DatasetError(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DatasetError(f"{path}: cannot read {what} as JSON ({e})") from None
-
-
-def read_image(path, image_id=None) -> np.ndarray:
-    """H×W×3 uint8 RGB array decoded by Pillow; a [`DatasetError`][hrnet_zoo.errors.DatasetError] naming the file and image id."""
-    from PIL import Image, UnidentifiedImageError
-
-    where = f"{path}" + (f" (image id {image_id})" if image_id is not None else "")
-    try:
-        with Image.open(path) as image:
-            return np.array(image.convert("RGB"))
-    except FileNotFoundError:
-        raise DatasetError(f"{where}: image file not found") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DatasetError(f"{where}: cannot decode the image ({e})") from None
-
-
-def image_size_of(path, image_id=None) -> tuple[int, int]:
-    """``(H, W)`` of an image file from its header (Pillow reads no pixels)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except FileNotFoundError:
-        raise DatasetError(f"{path} (image id {image_id}): image file not found") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise DatasetError(f"{path} (image id {image_id}): cannot decode the image ({e})") from None
-    return height, width
 
 
 @dataclass
@@ -101,31 +88,35 @@ class CocoKeypoints:
     images: dict[int, dict]
     records: list[KeypointRecord]
     data: dict = field(repr=False)
+    header_hw: dict = field(default_factory=dict, repr=False)  # (H, W) read from images the file gives no size of
 
     def image_path(self, image_id: int) -> str:
         name = self.images[image_id]["file_name"]
-        return name if self.image_dir is None else os.path.join(self.image_dir, name)
+        return name if self.image_dir is None else os.path.join(self.image_dir, os.path.normpath(name))
+
+    def declared_hw(self, image_id: int) -> tuple[float, float] | None:
+        """``(H, W)`` the file gives for an image, or None when it gives no ``width``/``height``."""
+        image = self.images[image_id]
+        return (image["height"], image["width"]) if "height" in image and "width" in image else None
 
     def image_hw(self, image_id: int) -> tuple[int, int]:
-        image = self.images[image_id]
-        if "height" not in image or "width" not in image:
-            image["height"], image["width"] = image_size_of(self.image_path(image_id), image_id)
-        return int(image["height"]), int(image["width"])
+        """``(H, W)`` of an image: the file's ``width``/``height``, else read from the image's header."""
+        declared = self.declared_hw(image_id)
+        if declared is not None:
+            return int(declared[0]), int(declared[1])
+        if image_id not in self.header_hw:
+            self.header_hw[image_id] = image_size_of(self.image_path(image_id), image_id)
+        return self.header_hw[image_id]
 
     def check_images_exist(self, image_ids=None) -> None:
-        """A [`DatasetError`][hrnet_zoo.errors.DatasetError] for the first image missing on disk (all images by default)."""
+        """A [`DatasetError`][hrnet_zoo.errors.DatasetError] for the first image missing on disk, or whose stored
+        size is not the file's ``width``/``height`` (all images by default; headers only, no pixels)."""
         for image_id in self.images if image_ids is None else image_ids:
             path = self.image_path(image_id)
             if not os.path.isfile(path):
                 raise DatasetError(f"{self.path}: image id {image_id}: file {path} not found")
-
-
-def _require(entry, fields, where: str) -> None:
-    if not isinstance(entry, dict):
-        raise DatasetError(f"{where}: expected a JSON object, got {type(entry).__name__}")
-    missing = [f for f in fields if f not in entry]
-    if missing:
-        raise DatasetError(f"{where}: missing field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
+            if self.declared_hw(image_id) is not None:
+                check_image_size(path, image_id, self.declared_hw(image_id))
 
 
 def _keypoint_category(path, categories, category_id):
@@ -171,7 +162,7 @@ def load_coco_keypoints(ann_file, image_dir=None, *, category_id: int | None = N
         check_images: check that every image with a usable annotation exists on disk.
     """
     path = str(ann_file)
-    data = read_json(path, "annotation file")
+    data = check_top_level(path, read_json(path, "annotation file"))
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: expected a COCO object with images, annotations and categories")
     _require(data, ("images", "annotations", "categories"), path)
@@ -188,50 +179,75 @@ def load_coco_keypoints(ann_file, image_dir=None, *, category_id: int | None = N
                                               sigmas=COCO_KEYPOINTS.sigmas)
     k = keypoint_set.num_keypoints
 
-    images = {}
-    for i, image in enumerate(data["images"]):
-        _require(image, _IMAGE_FIELDS, f"{path}: images[{i}]" + (f" (id {image['id']})" if isinstance(image, dict)
-                                                                   and "id" in image else ""))
-        if image["id"] in images:
-            raise DatasetError(f"{path}: image id {image['id']} appears twice in 'images'")
-        images[image["id"]] = dict(image)
-
+    images = _parse_images(path, data["images"], image_dir)
+    _check_annotations(path, data["annotations"])
     dataset = CocoKeypoints(path, None if image_dir is None else str(image_dir), keypoint_set, category["id"],
                             images, [], data)
+    audit = NumKeypointsAudit(path)
     for i, ann in enumerate(data["annotations"]):
         where = f"{path}: annotation " + (f"id {ann['id']}" if isinstance(ann, dict) and "id" in ann else f"[{i}]")
         _require(ann, _ANNOTATION_FIELDS, where)
         if ann.get("category_id", category["id"]) != category["id"]:
             continue
-        if ann["image_id"] not in images:
-            raise DatasetError(f"{where}: image id {ann['image_id']} is not in the file's 'images'")
-        keypoints = np.asarray(ann["keypoints"], dtype=np.float64).reshape(-1) if _numeric(ann["keypoints"]) else None
-        if keypoints is None or keypoints.size != 3 * k:
-            raise DatasetError(f"{where}: 'keypoints' must be {3 * k} numbers (x, y, v for each of the {k} "
-                               f"keypoints of category {category.get('name')!r})")
-        if ann.get("iscrowd", 0) or keypoints.max(initial=0) == 0:
-            continue  # the official loader skips these
-        box = ann["bbox"]
-        if not _numeric(box) or len(box) != 4 or not np.isfinite(np.asarray(box, dtype=np.float64)).all():
-            raise DatasetError(f"{where}: 'bbox' must be 4 numbers x, y, width, height, got {box!r}")
-        if float(box[2]) <= 0 or float(box[3]) <= 0:
-            raise DatasetError(f"{where} (image id {ann['image_id']}): box {box} has zero size")
-        height, width = dataset.image_hw(ann["image_id"])
-        clean = clean_box(box, height, width)
-        if clean is None:
-            raise DatasetError(f"{where} (image id {ann['image_id']}): box {box} lies outside the "
-                               f"{width}×{height} image")
-        kpts = keypoints.reshape(k, 3)
-        area = float(ann["area"]) if "area" in ann else float(box[2]) * float(box[3])
-        dataset.records.append(KeypointRecord(ann["id"], ann["image_id"], clean, kpts[:, :2].copy(),
-                                              np.minimum(kpts[:, 2], 1.0), area))
+        record = _record_of(dataset, where, ann, k, category.get("name"), audit)
+        if record is not None:
+            dataset.records.append(record)
+    audit.warn()
     if check_images:
         dataset.check_images_exist(dict.fromkeys(r.image_id for r in dataset.records))
     return dataset
 
 
-def _numeric(values) -> bool:
-    return isinstance(values, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+def _annotation_where(path: str, index: int, ann) -> str:
+    return f"{path}: annotation " + (f"id {ann['id']}" if isinstance(ann, dict) and "id" in ann else f"[{index}]")
+
+
+def _parse_images(path: str, entries: list, image_dir) -> dict:
+    """``{id: entry}`` of a file's ``images`` (fields checked, ids unique)."""
+    images = {}
+    for i, image in enumerate(entries):
+        _require(image, _IMAGE_FIELDS, f"{path}: images[{i}]" + (f" (id {image['id']})" if isinstance(image, dict)
+                                                                   and "id" in image else ""))
+        check_image(path, i, image, image_dir)
+        if image["id"] in images:
+            raise DatasetError(f"{path}: image id {image['id']} appears twice in 'images'")
+        images[image["id"]] = dict(image)
+    return images
+
+
+def _check_annotations(path: str, annotations: list) -> None:
+    """Fields every annotation needs, whatever its category; ids unique (pycocotools keeps one of a pair)."""
+    seen_ids = set()
+    for i, ann in enumerate(annotations):
+        where = _annotation_where(path, i, ann)
+        _require(ann, _ANNOTATION_FIELDS, where)
+        check_annotation(where, ann, seen_ids)
+
+
+def _record_of(dataset: CocoKeypoints, where: str, ann: dict, k: int, category_name, audit: NumKeypointsAudit):
+    """The `KeypointRecord` of an annotation of the keypoint category, or None when the official loader
+    skips it (crowd, or no labelled keypoint)."""
+    if ann["image_id"] not in dataset.images:
+        raise DatasetError(f"{where}: image id {ann['image_id']} is not in the file's 'images'")
+    kpts = parse_keypoints(where, ann["keypoints"], k, category_name)
+    audit.check(ann, kpts)
+    labelled = kpts[:, 2] > 0
+    if ann.get("iscrowd", 0) or not labelled.any():
+        return None
+    check_area(where, ann)
+    box = ann["bbox"]
+    if not np.isfinite(np.asarray(box, dtype=np.float64)).all():
+        raise DatasetError(f"{where}: 'bbox' must be 4 finite numbers x, y, width, height, got {box!r}")
+    if float(box[2]) <= 0 or float(box[3]) <= 0:
+        raise DatasetError(f"{where} (image id {ann['image_id']}): box {box} has zero size")
+    height, width = dataset.image_hw(ann["image_id"])
+    clean = clean_box(box, height, width)
+    if clean is None:
+        raise DatasetError(f"{where} (image id {ann['image_id']}): box {box} lies outside the "
+                           f"{width}×{height} image")
+    area = float(ann["area"]) if "area" in ann else float(box[2]) * float(box[3])
+    # As the official min(v, 1): the training weight of a labelled keypoint; 0 for v <= 0 (parse_keypoints).
+    return KeypointRecord(ann["id"], ann["image_id"], clean, kpts[:, :2].copy(), np.minimum(kpts[:, 2], 1.0), area)
 
 
 class CocoKeypointDataset(torch.utils.data.Dataset):
@@ -306,7 +322,8 @@ class CocoKeypointDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict:
         record = self.coco.records[index]
         path = self.coco.image_path(record.image_id)
-        image = torch.from_numpy(read_image(path, record.image_id)).permute(2, 0, 1)
+        pixels = read_image(path, record.image_id, expected_hw=self.coco.declared_hw(record.image_id))
+        image = torch.from_numpy(pixels).permute(2, 0, 1)
         height, width = image.shape[-2:]
         center, scale, rotation, flip = self.crop_parameters(index)
         forward, inverse = crop_transforms(center, scale, rotation, self.input_size,
@@ -333,14 +350,21 @@ class CocoKeypointDataset(torch.utils.data.Dataset):
 
 
 class ImageFolderDataset(torch.utils.data.Dataset):
-    """``(image_id, 3×H×W uint8 tensor)`` of the given image ids, decoded by Pillow (for evaluation)."""
+    """``(image_id, 3×H×W uint8 tensor)`` of the given image ids, decoded by `read_image()` (for evaluation).
 
-    def __init__(self, paths: dict):
+    Args:
+        paths: ``{image_id: file}``.
+        sizes: ``{image_id: (H, W)}`` the annotation file declares (an image of another size is an error).
+    """
+
+    def __init__(self, paths: dict, sizes: dict | None = None):
         self.items = list(paths.items())
+        self.sizes = dict(sizes or {})
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int):
         image_id, path = self.items[index]
-        return image_id, torch.from_numpy(read_image(Path(path), image_id)).permute(2, 0, 1).contiguous()
+        pixels = read_image(Path(path), image_id, expected_hw=self.sizes.get(image_id))
+        return image_id, torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
