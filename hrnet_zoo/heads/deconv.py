@@ -122,13 +122,16 @@ class MultiScaleDeconvHead(nn.Module):
                     x = torch.cat([x, heatmaps], dim=1)
         return predictions
 
-    def merge(self, predictions: list[torch.Tensor]) -> torch.Tensor:
-        """Mean of the predictions, each resized to the last (finest) one's H×W."""
+    def resize_to_finest(self, predictions: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Each prediction resized (``upsample_mode``) to the last (finest) one's H×W."""
         size = predictions[-1].shape[-2:]
         align = {} if self.upsample_mode == "nearest" else {"align_corners": False}
-        resized = [p if p.shape[-2:] == size else F.interpolate(p, size=size, mode=self.upsample_mode, **align)
-                   for p in predictions]
-        return torch.stack(resized).mean(dim=0)
+        return [p if p.shape[-2:] == size else F.interpolate(p, size=size, mode=self.upsample_mode, **align)
+                for p in predictions]
+
+    def merge(self, predictions: list[torch.Tensor]) -> torch.Tensor:
+        """Mean of the predictions, each resized to the last (finest) one's H×W."""
+        return torch.stack(self.resize_to_finest(predictions)).mean(dim=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.merge(self.forward_all(x))
