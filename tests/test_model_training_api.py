@@ -225,3 +225,32 @@ def test_cli_convert_gives_a_checkpoint_of_another_size_its_head(tmp_path, capsy
     assert "num_classes=10" in capsys.readouterr().out
     again = hrnet_zoo.from_pretrained(str(tmp_path / "cls"))
     assert again.num_classes == 10 and torch.equal(again.head.classifier.weight, small.head.classifier.weight)
+
+
+def test_a_manifest_load_resolves_its_entry_once_and_resets_the_fresh_head(tmp_path, monkeypatch):
+    """ImageNet backbone weights (``in1k``, ``init: backbone``) from a prepared cache, offline: the
+    manifest entry is resolved once per load, and the pose head they leave fresh gets reset_head's
+    initialisation."""
+    from hrnet_zoo.weights import pretrained
+    from hrnet_zoo.weights.cache import converted_stem, write_converted
+    from hrnet_zoo.weights.manifest import resolve_weights
+
+    monkeypatch.setenv("HRNET_ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    source = hrnet_zoo.create_model("hrnet_w18_small_v1")
+    entry, sha256 = resolve_weights("hrnet_w18_small_v1", "in1k"), "ab" * 32
+    pretrained._remember_sha256(entry, sha256)  # as after a verified download
+    write_converted(converted_stem(sha256, "HRNetBackbone"), source.backbone.state_dict(),
+                    {"source": "test", "source_layout": "hrnet_zoo", "format": "hrnet_zoo"})
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return resolve_weights(*args, **kwargs)
+    monkeypatch.setattr(pretrained, "resolve_weights", counted)
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained="in1k")
+    assert calls == [("hrnet_w18_small_v1", "in1k")]
+    assert model.load_result.reinitialized_layers == ("head",) and model.load_result.ok
+    assert torch.equal(model.backbone.conv1.weight, source.backbone.conv1.weight)
+    head = model.head.final_layer
+    assert float(head.weight.detach().std()) < 0.0015 and torch.count_nonzero(head.bias) == 0
