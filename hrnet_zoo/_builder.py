@@ -36,7 +36,7 @@ def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str 
         model_cls.check_config(spec.model_kwargs, str(pretrained))  # a saved config.json is anyone's
     if features_only:
         if features_cls is None:
-            raise ValueError(f"{variant} has no features_only form")
+            raise InvalidArgumentError(f"{variant} has no features_only form")
         if keypoint_set is not None:
             raise TypeError("features_only models have no keypoints (they output feature maps)")
         model = features_cls(**{**(features_kwargs or {}), **kwargs})

@@ -82,7 +82,8 @@ def test_hourglass_train_step_supervises_every_stack(tmp_path):
                         progress=False, max_steps=1, flip_pairs=[[1, 2], [3, 4]])
     finally:
         handle.remove()
-    before, after = read_state_dict(folder / "model.safetensors"), read_state_dict(tmp_path / "run/last/model.safetensors")
+    before = read_state_dict(folder / "model.safetensors")
+    after = read_state_dict(tmp_path / "run/last/model.safetensors")
     assert not torch.equal(before["heads.0.weight"], after["heads.0.weight"])  # Adam moves it only with a gradient
 
     (forward, _, stacks), = [c for c in calls if isinstance(c[0], TrainingForward)]
@@ -173,7 +174,8 @@ def test_create_model_with_other_keypoints_reports_and_resets_the_new_head(tmp_p
     assert result.layout == "hrnet_zoo" and not result.missing_keys and not result.unexpected_keys
     assert sorted(k for k, _, _ in result.shape_mismatches) == ["head.final_layer.bias", "head.final_layer.weight"]
     weight = model.head.final_layer.weight
-    assert weight.shape[0] == 5 and float(weight.detach().std()) < 0.0015 and torch.count_nonzero(model.head.final_layer.bias) == 0
+    assert weight.shape[0] == 5 and float(weight.detach().std()) < 0.0015
+    assert torch.count_nonzero(model.head.final_layer.bias) == 0
     # Weights that fit: nothing re-initialised, the saved head kept.
     same = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path))
     assert same.load_result.ok and same.load_result.reinitialized_layers == ()

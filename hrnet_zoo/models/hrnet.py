@@ -20,6 +20,7 @@ from torch import nn
 from hrnet_zoo._builder import build_model
 from hrnet_zoo._registry import register_model
 from hrnet_zoo.backbones.hrnet import FUSE_MODES, HRNET_CONFIGS, HRNetBackbone
+from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.heads import HRFPN, HeatmapHead, HRNetClassificationHead, SegmentationHead, concat_branches
 from hrnet_zoo.models.base import FeaturesModel, PoseModelMixin, ZooModel
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
@@ -163,7 +164,7 @@ class HRNetClassifier(ZooModel):
     def reset_classifier(self, num_classes: int) -> None:
         """A fresh classifier for ``num_classes`` (0: none, ``forward`` returns pooled 2048-d features)."""
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be a non-negative integer, got {num_classes!r}")
+            raise InvalidArgumentError(f"num_classes must be a non-negative integer, got {num_classes!r}")
         self.num_classes = num_classes
         self.head.classifier = nn.Linear(self.head.num_features, num_classes) if num_classes else nn.Identity()
         if self._hub_mixin_config is not None:  # saved config.json rebuilds the new head

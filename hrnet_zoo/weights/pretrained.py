@@ -117,16 +117,12 @@ def _resolve_source(variant: str, pretrained, *, new_head: bool, features_only: 
 def resolve_pretrained(variant: str, pretrained, model_cls: type | None = None,
                        known_architectures: Iterable[str] = (), *, new_head: bool = False,
                        features_only: bool = False) -> ResolvedWeights:
-    """Resolve ``pretrained`` for the model ``variant`` builds (a ``model_cls``) once: manifest entry or
-    saved folder, the constructor arguments the weights need, their ``pretrained_cfg``.
+    """Resolve ``pretrained`` for the model ``variant`` builds (a ``model_cls``), once per load.
 
-    A manifest entry may require constructor arguments (e.g. timm's SSLD heads have no conv bias).
-    hrnet_zoo's own format carries all of them in ``config.json`` (``num_joints`` of a fine-tuned
-    model, say) with its ``pretrained_cfg``, so a model built from a saved folder or ``hf-hub:`` repo
-    gets the saved head and keypoint set instead of fresh ones. A config.json whose ``architecture``
-    is none of ``known_architectures`` (timm's, say) is another library's: its weights load by their
-    key layout and its arguments are ignored. ``new_head``: the caller chose the prediction layer's
-    size; ``features_only``: the model is a backbone.
+    A manifest entry may require constructor arguments (timm's SSLD heads have no conv bias); a saved
+    folder or ``hf-hub:`` repo brings all of them in ``config.json`` with its ``pretrained_cfg``, unless
+    its ``architecture`` is none of ``known_architectures`` (timm's, say): then it loads by key layout
+    only. ``new_head``: the caller chose the prediction layer's size; ``features_only``: a backbone.
     """
     if not pretrained:
         return ResolvedWeights({}, variant=variant)
@@ -189,12 +185,6 @@ def _is_backbone(model: nn.Module) -> bool:
     # Full models save themselves; anything else is a bare backbone (a features-only model's
     # .backbone, or a full model's), into which checkpoints of full models load partially.
     return not hasattr(model, "save_pretrained")
-
-
-def _weights_target(model: nn.Module, entry: dict | None) -> nn.Module:
-    """The module weights go into: the backbone of a features-only model and for ``init: "backbone"`` entries."""
-    backbone_only = getattr(model, "features_only", False) or (entry is not None and entry["init"] == "backbone")
-    return model.backbone if backbone_only and hasattr(model, "backbone") else model
 
 
 def _load_into(model: nn.Module, state_dict: dict, label: str, new_head: bool = False) -> LoadResult:
@@ -356,10 +346,11 @@ def prepare_weights(model_name: str, tag: bool | str = True, model: nn.Module | 
 
     Returns a dict with the entry, the verified source ``path`` and ``sha256`` and the ``converted`` file.
     """
-    entry = resolve_weights(model_name, tag)
+    resolved = _resolve_source(model_name, tag, new_head=False, features_only=getattr(model, "features_only", False))
+    entry = resolved.entry
     if model is None:
-        model = get_model_entrypoint(model_name)(**entry.get("model_kwargs", {}))  # the entry names a registered model
-    target = _weights_target(model, entry)
+        model = get_model_entrypoint(model_name)(**resolved.model_kwargs)  # the entry names a registered model
+    target = resolved.target(model)
     with _source_lock(entry) as read_only:  # the same lock as loads: never two writers of one download
         _refuse_read_only(entry, read_only, None)
         cached, damage = _cached_conversion(entry, target, read_only)
