@@ -179,13 +179,6 @@ def init_prediction_layers(model) -> None:
         init_prediction_layer(model.get_submodule(name))
 
 
-def _loss(criterion, output, target, weight):
-    """``criterion`` summed over a list of outputs (intermediate supervision), or of one output."""
-    if isinstance(output, (list, tuple)):
-        return sum(criterion(o, target, weight) for o in output)
-    return criterion(output, target, weight)
-
-
 class _Distributed:
     """torchrun's environment: rank, world size, device; a process group made (and destroyed) here."""
 
