@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Sequence
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
@@ -127,7 +127,8 @@ class PoseModelMixin:
         final heatmaps alone."""
         return [self(images)]
 
-    def loss(self, outputs, targets: torch.Tensor, target_weight: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(self, outputs: torch.Tensor | Sequence[torch.Tensor], targets: torch.Tensor,
+             target_weight: torch.Tensor | None = None) -> torch.Tensor:
         """Sum of ``criterion`` over ``outputs`` (from ``forward_train``; one tensor is taken as a list of one).
 
         ``targets`` N×K×h×w, ``target_weight`` N×K (or N×K×1) → a scalar. Outputs are compared in
@@ -161,7 +162,7 @@ class PoseModelMixin:
         reference = next(self.parameters())
         for name in self.head_layers or self.prediction_layers:
             parent_name, _, child = name.rpartition(".")
-            layer = fresh.get_submodule(name).to(reference.device, reference.dtype)
+            layer = fresh.get_submodule(name).to(reference.device, reference.dtype).train(self.training)
             setattr(self.get_submodule(parent_name) if parent_name else self, child, layer)
         for module in self.modules():  # heads remember their size too
             if isinstance(getattr(module, "num_joints", None), int):

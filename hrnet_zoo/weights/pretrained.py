@@ -99,8 +99,10 @@ class ResolvedWeights(WeightsSpec):
     backbone_only: bool = False
 
     def target(self, model: nn.Module) -> nn.Module:
-        """The module the weights go into: ``model.backbone`` for backbone-only weights, else ``model``."""
-        return model.backbone if self.backbone_only and hasattr(model, "backbone") else model
+        """The module the weights go into: ``model.backbone`` for backbone-only weights or a features-only
+        model, else ``model``."""
+        backbone_only = self.backbone_only or getattr(model, "features_only", False)
+        return model.backbone if backbone_only and hasattr(model, "backbone") else model
 
 
 def _resolve_source(variant: str, pretrained, *, new_head: bool, features_only: bool) -> ResolvedWeights:
