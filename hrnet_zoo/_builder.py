@@ -8,7 +8,7 @@ from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.keypoints import resolve_keypoint_set
 from hrnet_zoo.models.base import ZooModel, zoo_model_classes
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
-from hrnet_zoo.weights.pretrained import HEAD_SIZE_ARGUMENTS, load_pretrained, weights_spec
+from hrnet_zoo.weights.pretrained import HEAD_SIZE_ARGUMENTS, load_resolved, resolve_pretrained
 
 
 def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str = False, *,
@@ -30,12 +30,13 @@ def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str 
         if kwargs.setdefault("num_joints", keypoint_set.num_keypoints) != keypoint_set.num_keypoints:
             raise InvalidArgumentError(f"num_joints={kwargs['num_joints']} disagrees with the "
                                        f"{keypoint_set.num_keypoints} keypoints of {keypoint_set.name!r}")
-    spec = weights_spec(variant, pretrained, model_cls, zoo_model_classes())
+    spec = resolve_pretrained(variant, pretrained, model_cls, zoo_model_classes(),
+                              new_head=any(k in kwargs for k in HEAD_SIZE_ARGUMENTS), features_only=features_only)
     if pretrained:
         model_cls.check_config(spec.model_kwargs, str(pretrained))  # a saved config.json is anyone's
     if features_only:
         if features_cls is None:
-            raise ValueError(f"{variant} has no features_only form")
+            raise InvalidArgumentError(f"{variant} has no features_only form")
         if keypoint_set is not None:
             raise TypeError("features_only models have no keypoints (they output feature maps)")
         model = features_cls(**{**(features_kwargs or {}), **kwargs})
@@ -44,8 +45,8 @@ def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str 
         model = model_cls(**{**spec.model_kwargs, **kwargs})
         default_cfg = model.default_pretrained_cfg()
     if pretrained:
-        new_head = any(k in kwargs for k in HEAD_SIZE_ARGUMENTS)
-        load_pretrained(model, variant, pretrained, new_head=new_head)
+        model.load_result = load_resolved(model, spec)
+        _reset_fresh_head(model, model.load_result.reinitialized_layers)
     cfg = spec.pretrained_cfg(default_cfg)
     num_joints = getattr(model, "num_joints", None)
     if num_joints is not None:
@@ -58,3 +59,12 @@ def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str 
         cfg = cfg.replace(**pretrained_cfg_overlay)
     model.pretrained_cfg = cfg
     return model
+
+
+def _reset_fresh_head(model: ZooModel, fresh_layers) -> None:
+    """The official initialisation for a pose model's prediction layers that the weights did not fill."""
+    if not hasattr(model, "reset_head"):
+        return
+    fresh = tuple(fresh_layers)
+    if any(name == layer or name.startswith(layer + ".") for name in model.prediction_layers for layer in fresh):
+        model.reset_head(model.num_joints)

@@ -50,7 +50,9 @@ def create_model(name: str, pretrained: bool | str = False, **kwargs) -> nn.Modu
         pretrained: ``False``; ``True`` for the default weights the manifest names; a manifest tag;
             ``"hf-hub:org/repo[@rev]"`` or a local folder in hrnet_zoo's own format, whose
             ``config.json`` supplies constructor arguments that ``kwargs`` do not set, and the
-            ``pretrained_cfg``.
+            ``pretrained_cfg``. What loading did is in ``model.load_result`` (a `LoadResult`); a pose
+            model's prediction layer that the weights do not fill (another ``keypoints`` count)
+            gets ``reset_head``'s official initialisation.
         **kwargs: passed to the factory: ``num_joints``, ``num_classes``, ``in_chans``, ``keypoints``
             (a [`KeypointSet`][hrnet_zoo.keypoints.KeypointSet], built-in name or list of names; sets ``num_joints``),
             ``pretrained_cfg_overlay`` (a dict of [`PretrainedCfg`][hrnet_zoo.pretrained_cfg.PretrainedCfg] fields), or

@@ -4,17 +4,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hrnet_zoo.errors import InvalidArgumentError
+
 
 def _weighted_squared_error(output: torch.Tensor, target: torch.Tensor, target_weight, use_target_weight: bool):
     """N×K×H×W prediction/target (+ N×K or N×K×1 weights) → N×K×(H·W) of 0.5·(w·(pred − gt))²."""
     if output.shape != target.shape or output.ndim != 4:
-        raise ValueError(f"output and target must both be N×K×H×W, got {tuple(output.shape)} and "
+        raise InvalidArgumentError(f"output and target must both be N×K×H×W, got {tuple(output.shape)} and "
                          f"{tuple(target.shape)}")
     n, k = output.shape[:2]
     pred, gt = output.flatten(2), target.flatten(2)  # not reshape(n, k, -1): ambiguous for an empty batch
     if use_target_weight:
         if target_weight is None:
-            raise ValueError("use_target_weight=True needs target_weight (N×K)")
+            raise InvalidArgumentError("use_target_weight=True needs target_weight (N×K)")
         weight = target_weight.reshape(n, k, 1).to(pred.dtype)
         pred, gt = pred * weight, gt * weight
     return 0.5 * (pred - gt) ** 2
@@ -48,14 +50,14 @@ class JointsOHKMMSELoss(nn.Module):
     def __init__(self, use_target_weight: bool = True, topk: int = 8):
         super().__init__()
         if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
-            raise ValueError(f"topk must be a positive integer (the hardest joints averaged), got {topk!r}")
+            raise InvalidArgumentError(f"topk must be a positive integer (the hardest joints averaged), got {topk!r}")
         self.use_target_weight = use_target_weight
         self.topk = topk
 
     def forward(self, output: torch.Tensor, target: torch.Tensor, target_weight=None) -> torch.Tensor:
         per_joint = _weighted_squared_error(output, target, target_weight, self.use_target_weight).mean(-1)
         if self.topk > per_joint.shape[1]:
-            raise ValueError(f"topk={self.topk} exceeds the {per_joint.shape[1]} joints")
+            raise InvalidArgumentError(f"topk={self.topk} exceeds the {per_joint.shape[1]} joints")
         if per_joint.shape[0] == 0:  # an empty batch: zero, still connected to output's graph
             return per_joint.sum()
         hardest = per_joint.topk(self.topk, dim=1, sorted=False).values

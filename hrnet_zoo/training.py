@@ -49,14 +49,13 @@ from hrnet_zoo.data.transforms import AugmentConfig
 from hrnet_zoo.errors import HRNetZooError
 from hrnet_zoo.evaluation import evaluate
 from hrnet_zoo.keypoints import KeypointSet
-from hrnet_zoo.losses import JointsMSELoss
-from hrnet_zoo.models.base import from_pretrained
+from hrnet_zoo.heads.heatmap import init_prediction_layer
+from hrnet_zoo.models.base import TrainingForward, from_pretrained
 from hrnet_zoo.pretrained_cfg import check_size
 from hrnet_zoo.training_state import (STATE_FILE, append_metrics, load_scheduler_state, recover_checkpoint_dir,
                                       reschedule, rng_state, save_checkpoint_dir, scheduler_state, set_rng_state,
                                       truncate_metrics)
 from hrnet_zoo.weights import load_checkpoint
-from hrnet_zoo.weights.pretrained import load_pretrained
 
 #: The official schedule: 210 epochs, lr ×0.1 at 170 and 200.
 OFFICIAL_EPOCHS = 210
@@ -133,13 +132,14 @@ def build_model(spec: str, keypoint_set: KeypointSet, *, pretrained: bool | str 
 
     ``spec`` is a registered name (``pretrained``: True, False or a manifest tag; weights with another
     keypoint count get a new prediction layer, which the log says) or a folder from ``save_pretrained``
-    (its keypoint count must equal the dataset's unless ``new_head``).
+    (its keypoint count must equal the dataset's unless ``new_head``). What the weights did not fill
+    is read from the model's ``load_result``; ``reset_head`` initialises any fresh prediction layer.
     """
     k = keypoint_set.num_keypoints
     if os.path.isdir(spec):
         model = from_pretrained(spec)
         saved_k = getattr(model, "num_joints", None)
-        if saved_k is None:
+        if saved_k is None or not hasattr(model, "reset_head"):
             raise TrainingError(f"{spec} holds a {type(model).__name__}, not a keypoint model")
         if saved_k != k:
             if not new_head:
@@ -147,30 +147,21 @@ def build_model(spec: str, keypoint_set: KeypointSet, *, pretrained: bool | str 
                     f"{spec} predicts {saved_k} keypoints but the dataset has {k} "
                     f"({', '.join(keypoint_set.keypoint_names)}); pass --new-head (new_head=True) to replace "
                     "its prediction layer and keep the rest of its weights")
-            config = {**(model._hub_mixin_config or {}), "num_joints": k}
-            config = {key: v for key, v in config.items() if key not in ("architecture", "pretrained_cfg")}
-            cfg = model.pretrained_cfg
-            model = type(model)(**config)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                load_pretrained(model, "", spec, new_head=True)
-            model.pretrained_cfg = cfg
-            init_prediction_layers(model)
+            model.reset_head(k)
             log(f"new prediction layer: {spec} predicts {saved_k} keypoints, the dataset {k}; every other "
                 "weight is loaded")
     else:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the load result below says what the warning would
             model = create_model(spec, pretrained=pretrained, keypoints=keypoint_set)
-        fresh = not pretrained
-        for w in caught:
-            if "prediction layer" in str(w.message):
-                fresh = True
-                log(f"new prediction layer for the dataset's {k} keypoints: {w.message}")
+        if not hasattr(model, "reset_head"):
+            raise TrainingError(f"{spec} is not a keypoint (heatmap) model")
+        fresh = model.load_result.reinitialized_layers if model.load_result is not None else ()
         if fresh:
-            init_prediction_layers(model)
-    if getattr(model, "num_joints", None) is None:
-        raise TrainingError(f"{spec} is not a keypoint (heatmap) model")
+            log(f"new prediction layer for the dataset's {k} keypoints: {', '.join(fresh)} not in the "
+                f"{pretrained!r} weights of {spec} (initialised N(0, 0.001²)); every other weight is loaded")
+        if not pretrained:
+            model.reset_head(k)
     cfg = model.pretrained_cfg.replace(keypoints=keypoint_set)
     if input_size is not None:
         cfg = cfg.replace(input_size=check_size(input_size))
@@ -179,24 +170,13 @@ def build_model(spec: str, keypoint_set: KeypointSet, *, pretrained: bool | str 
 
 
 def init_prediction_layers(model) -> None:
-    """The official initialisation of a fresh prediction layer: weights N(0, 0.001²), biases 0.
-
-    PyTorch's default initialisation makes a new 1×1 layer output heatmaps of about ±1, far above
-    the targets (peak 1 on a background of 0), and the first hundreds of steps only shrink them.
-    """
+    """The official initialisation of a fresh prediction layer: weights N(0, 0.001²), biases 0
+    (``model.reset_head(model.num_joints)`` for pose models, which own it)."""
+    if hasattr(model, "reset_head"):
+        model.reset_head(model.num_joints)
+        return
     for name in getattr(model, "prediction_layers", ()):
-        layer = model.get_submodule(name)
-        for module in layer.modules():
-            if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)):
-                torch.nn.init.normal_(module.weight, std=0.001)
-                if module.bias is not None:
-                    torch.nn.init.zeros_(module.bias)
-
-
-def _loss(criterion, output, target, weight):
-    if isinstance(output, (list, tuple)):  # intermediate supervision: every stage against the target
-        return sum(criterion(o, target, weight) for o in output)
-    return criterion(output, target, weight)
+        init_prediction_layer(model.get_submodule(name))
 
 
 class _Distributed:
@@ -352,11 +332,10 @@ def _train(config: TrainConfig, env: _Distributed) -> dict:
             raise TrainingError("--sync-bn (sync_bn=True) needs CUDA devices: PyTorch's SyncBatchNorm does not "
                                 "run on CPU processes")
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    net = model
+    net = TrainingForward(model)  # forward is model.forward_train, so DDP hooks the training forward
     if env.enabled:
         net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    criterion = JointsMSELoss(use_target_weight=True)
+            net, device_ids=[device.index] if device.type == "cuda" else None)
 
     generator = torch.Generator()
     sampler = None
@@ -393,8 +372,8 @@ def _train(config: TrainConfig, env: _Distributed) -> dict:
             target = batch["target"].to(device, non_blocking=True)
             weight = batch["target_weight"].to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                output = net(images)
-            loss = _loss(criterion, _to_float(output), target, weight)
+                outputs = net(images)  # model.forward_train: every output the model supervises
+            loss = model.loss(outputs, target, weight)  # float32, whatever autocast computed in
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -452,12 +431,6 @@ def _train(config: TrainConfig, env: _Distributed) -> dict:
               "best_epoch": best_epoch, "epochs": epochs_run, "steps": step, "out": str(out),
               "seconds": time.perf_counter() - start_time}
     return result
-
-
-def _to_float(output):
-    if isinstance(output, (list, tuple)):
-        return [o.float() for o in output]
-    return output.float()
 
 
 def _progress(loader, epoch: int, config: TrainConfig, rank: int):

@@ -56,19 +56,24 @@ def model_for_checkpoint(name: str, state_dict: dict, kwargs: dict):
     """``name`` built to fit ``state_dict`` and loaded strictly → (model, LoadResult).
 
     Without ``num_joints``/``num_classes`` in ``kwargs``, a checkpoint whose prediction layer alone
-    differs in size (an MPII checkpoint's 16 joints, say) rebuilds the model with its size, and a line
-    says so. Raises CheckpointError when it does not fit.
+    differs in size (an MPII checkpoint's 16 joints, say) gets a head of its size (``reset_head`` /
+    ``reset_classifier``, else a rebuild), and a line says so. Raises CheckpointError when it does not fit.
     """
     from hrnet_zoo import create_model
     from hrnet_zoo.weights.convert import load_checkpoint
     from hrnet_zoo.weights.pretrained import only_prediction_layer_differs
 
     model = create_model(name, **kwargs)
-    result = load_checkpoint(model, state_dict, strict=False)
-    if not kwargs and only_prediction_layer_differs(model, result):
-        key, ckpt_shape, _ = result.shape_mismatches[0]
+    trial = load_checkpoint(model, state_dict, strict=False)
+    if not kwargs and only_prediction_layer_differs(model, trial):
+        key, ckpt_shape, _ = trial.shape_mismatches[0]
         count = "num_joints" if hasattr(model, "num_joints") else "num_classes"
-        model = create_model(name, **{count: ckpt_shape[0]})
+        if hasattr(model, "reset_head"):
+            model.reset_head(ckpt_shape[0])
+        elif hasattr(model, "reset_classifier"):
+            model.reset_classifier(ckpt_shape[0])
+        else:
+            model = create_model(name, **{count: ckpt_shape[0]})
         print(f"{count}={ckpt_shape[0]} (from {key} in the checkpoint)")
     return model, load_checkpoint(model, state_dict, strict=True)
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.heads.heatmap import HeatmapHead
 from hrnet_zoo.layers import batch_norm, conv1x1
 
@@ -22,7 +23,8 @@ DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
 def deconv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 4, bias: bool = False) -> list[nn.Module]:
     """Stride-2 ConvTranspose2d → BN → ReLU, N×C_in×H×W → N×C_out×2H×2W (as a list of 3 modules)."""
     if kernel_size not in DECONV_PADDING:
-        raise ValueError(f"deconvolution kernel size must be one of {sorted(DECONV_PADDING)}, got {kernel_size}")
+        raise InvalidArgumentError(
+            f"deconvolution kernel size must be one of {sorted(DECONV_PADDING)}, got {kernel_size}")
     padding, output_padding = DECONV_PADDING[kernel_size]
     return [
         nn.ConvTranspose2d(in_channels, out_channels, kernel_size, stride=2, padding=padding,
@@ -34,7 +36,8 @@ def deconv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 4, bi
 
 def _check_deconv_config(num_filters: Sequence[int], kernel_sizes: Sequence[int]) -> None:
     if len(num_filters) != len(kernel_sizes):
-        raise ValueError(f"{len(num_filters)} deconvolution filter counts but {len(kernel_sizes)} kernel sizes")
+        raise InvalidArgumentError(
+            f"{len(num_filters)} deconvolution filter counts but {len(kernel_sizes)} kernel sizes")
 
 
 class DeconvHead(HeatmapHead):
@@ -85,7 +88,8 @@ class MultiScaleDeconvHead(nn.Module):
         _check_deconv_config(num_filters, kernel_sizes)
         num_stages = len(num_filters) + 1
         if not 1 <= num_resolutions <= num_stages:
-            raise ValueError(f"num_resolutions must be in 1…{num_stages} for {num_stages - 1} deconvolutions, "
+            raise InvalidArgumentError(f"num_resolutions must be in 1…{num_stages} for {num_stages - 1} "
+                                       "deconvolutions, "
                              f"got {num_resolutions}")
         self.num_joints = num_joints
         self.num_resolutions = num_resolutions
@@ -122,13 +126,16 @@ class MultiScaleDeconvHead(nn.Module):
                     x = torch.cat([x, heatmaps], dim=1)
         return predictions
 
-    def merge(self, predictions: list[torch.Tensor]) -> torch.Tensor:
-        """Mean of the predictions, each resized to the last (finest) one's H×W."""
+    def resize_to_finest(self, predictions: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Each prediction resized (``upsample_mode``) to the last (finest) one's H×W."""
         size = predictions[-1].shape[-2:]
         align = {} if self.upsample_mode == "nearest" else {"align_corners": False}
-        resized = [p if p.shape[-2:] == size else F.interpolate(p, size=size, mode=self.upsample_mode, **align)
-                   for p in predictions]
-        return torch.stack(resized).mean(dim=0)
+        return [p if p.shape[-2:] == size else F.interpolate(p, size=size, mode=self.upsample_mode, **align)
+                for p in predictions]
+
+    def merge(self, predictions: list[torch.Tensor]) -> torch.Tensor:
+        """Mean of the predictions, each resized to the last (finest) one's H×W."""
+        return torch.stack(self.resize_to_finest(predictions)).mean(dim=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.merge(self.forward_all(x))

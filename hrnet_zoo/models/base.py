@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Sequence
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
@@ -18,6 +18,8 @@ from torch import nn
 
 from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.features import FeatureInfo
+from hrnet_zoo.heads.heatmap import init_prediction_layer
+from hrnet_zoo.losses import JointsMSELoss
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.config import Rule, validate_model_config
 from hrnet_zoo.weights.convert import load_checkpoint
@@ -52,6 +54,9 @@ class ZooModel(
     #: A rule (type and sane range) for every constructor argument, checked before a model is built
     #: from a ``config.json`` (see `hrnet_zoo.weights.config`).
     config_rules: ClassVar[dict[str, Rule]] = {}
+    #: What loading weights did (a `LoadResult`: layout, skipped keys, layers left fresh), set by
+    #: ``create_model(pretrained=...)`` and ``from_pretrained``; None for a model built without weights.
+    load_result = None
 
     @classmethod
     def check_config(cls, config: dict, source: str) -> dict:
@@ -93,11 +98,92 @@ class ZooModel(
         cls.check_config(model_kwargs, model_id)  # the mixin read them from config.json: anyone's
         model = cls(**model_kwargs)
         path = zoo_weights_file(model_id, revision, **hub_kwargs)
-        load_checkpoint(model, path, strict=strict)
+        model.load_result = load_checkpoint(model, path, strict=strict)
         saved_cfg = read_zoo_config(model_id, revision, **hub_kwargs).get("pretrained_cfg")
         if saved_cfg:
             model.pretrained_cfg = PretrainedCfg.from_dict(saved_cfg)
         return model.to(map_location).eval()
+
+
+class PoseModelMixin:
+    """The training objective and the fresh head of a heatmap pose model (mixed into a `ZooModel`).
+
+    A family gets, for free: ``forward_train`` (the heatmaps its loss supervises; by default the
+    final ones), ``loss`` (``criterion`` summed over them) and ``reset_head``. Families with
+    intermediate supervision override ``forward_train`` only. The class declares ``num_joints`` and
+    ``prediction_layers``; ``head_layers`` (default: ``prediction_layers``) are the modules rebuilt
+    when the keypoint count changes, for heads whose inner widths follow it.
+    """
+
+    head_layers: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def criterion(self) -> nn.Module:
+        """The loss of one heatmap prediction: [`JointsMSELoss`][hrnet_zoo.losses.JointsMSELoss] with target weights."""
+        return JointsMSELoss(use_target_weight=True)
+
+    def forward_train(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """N×in_chans×H×W → the heatmaps ``loss`` supervises, each N×K×h×w (the target's size): here the
+        final heatmaps alone."""
+        return [self(images)]
+
+    def loss(self, outputs: torch.Tensor | Sequence[torch.Tensor], targets: torch.Tensor,
+             target_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Sum of ``criterion`` over ``outputs`` (from ``forward_train``; one tensor is taken as a list of one).
+
+        ``targets`` N×K×h×w, ``target_weight`` N×K (or N×K×1) → a scalar. Outputs are compared in
+        float32, so that a forward under fp16/bf16 autocast still gets a float32 loss.
+        """
+        outputs = [outputs] if isinstance(outputs, torch.Tensor) else list(outputs)
+        if not outputs:
+            raise InvalidArgumentError("loss needs at least one heatmap prediction (outputs is empty)")
+        criterion = self.criterion
+        losses = [criterion(output.float(), targets, target_weight) for output in outputs]
+        return torch.stack(losses).sum()
+
+    def reset_head(self, num_keypoints: int) -> None:
+        """A fresh head for ``num_keypoints`` heatmaps, like ``reset_classifier``: the prediction layers get
+        the official initialisation (weights N(0, 0.001²), biases 0); every other weight is kept.
+
+        For another keypoint count the ``head_layers`` are rebuilt first (on the model's device and
+        dtype), and ``num_joints``, the saved config and ``pretrained_cfg`` follow it.
+        """
+        if isinstance(num_keypoints, bool) or not isinstance(num_keypoints, int) or num_keypoints < 1:
+            raise InvalidArgumentError(f"num_keypoints must be a positive integer, got {num_keypoints!r}")
+        if num_keypoints != self.num_joints:
+            self._rebuild_head(num_keypoints)
+        for name in self.prediction_layers:
+            init_prediction_layer(self.get_submodule(name))
+
+    def _rebuild_head(self, num_keypoints: int) -> None:
+        config = {k: v for k, v in (self._hub_mixin_config or {}).items()
+                  if k not in ("architecture", "pretrained_cfg")}
+        fresh = type(self)(**{**config, "num_joints": num_keypoints})
+        reference = next(self.parameters())
+        for name in self.head_layers or self.prediction_layers:
+            parent_name, _, child = name.rpartition(".")
+            layer = fresh.get_submodule(name).to(reference.device, reference.dtype).train(self.training)
+            setattr(self.get_submodule(parent_name) if parent_name else self, child, layer)
+        for module in self.modules():  # heads remember their size too
+            if isinstance(getattr(module, "num_joints", None), int):
+                module.num_joints = num_keypoints
+        self._hub_mixin_config = {**config, "num_joints": num_keypoints}
+        self.pretrained_cfg = self.pretrained_cfg.with_num_keypoints(num_keypoints)
+
+
+class TrainingForward(nn.Module):
+    """Wraps a pose model so that its ``forward`` is the model's ``forward_train``: what
+    DistributedDataParallel (which only hooks ``forward``) must wrap for a training step.
+
+    ``forward(images: N×C×H×W)`` → ``model.forward_train(images)``; parameters are the model's.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor):
+        return self.model.forward_train(images)
 
 
 def zoo_model_classes() -> dict[str, type[ZooModel]]:

@@ -4,6 +4,13 @@
 ``forward(x: N×3×H×W)`` → the last stack's heatmaps N×K×⌈H/4⌉×⌈W/4⌉ (exactly H/4×W/4 at multiples of 4);
 ``forward_stacks(x)`` → every stack's heatmaps, for intermediate supervision.
 
+Training supervises every stack: ``forward_train`` is ``forward_stacks`` and ``loss`` is the sum over
+stacks of the heatmap loss against the same target. That is the paper's intermediate supervision as
+Newell's Lua release trains it (``nn.ParallelCriterion`` with one MSE criterion of weight 1 per stack,
+``src/util/pose.lua`` of princeton-vl/pose-hg-train). princeton-vl/pytorch_stacked_hourglass computes
+the same per-stack losses (``PoseNet.calc_loss``) but averages them in its training step, i.e. the sum
+divided by ``num_stacks``: a constant factor that the learning rate absorbs.
+
 Keys: ``stem.*``, ``hourglasses.{i}.*``, ``features.{i}.*``, ``heads.{i}.*``, ``merge_features.{i}.*``,
 ``merge_preds.{i}.*`` (the stacks feed their predictions back, so there is no backbone/head split).
 princeton-vl/pytorch_stacked_hourglass ``PoseNet`` state dicts load through `princeton_to_zoo()`.
@@ -20,7 +27,7 @@ from hrnet_zoo._registry import register_model
 from hrnet_zoo.backbones.hourglass import Hourglass, HourglassStem, PreActResidual
 from hrnet_zoo.errors import LayoutNotRecognized
 from hrnet_zoo.layers import conv1x1, conv_bn
-from hrnet_zoo.models.base import ZooModel
+from hrnet_zoo.models.base import PoseModelMixin, ZooModel
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
 from hrnet_zoo.weights.config import IN_CHANS, NUM_JOINTS, integer
 
@@ -62,7 +69,7 @@ def princeton_to_zoo(state_dict: dict) -> dict:
     return out
 
 
-class StackedHourglass(ZooModel):
+class StackedHourglass(PoseModelMixin, ZooModel):
     """Newell's stacked hourglass network.
 
     Args:
@@ -112,6 +119,10 @@ class StackedHourglass(ZooModel):
             if i < self.num_stacks - 1:
                 x = x + self.merge_preds[i](heatmaps) + self.merge_features[i](features)
         return predictions
+
+    def forward_train(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Every stack's heatmaps (`forward_stacks`), each supervised by ``loss``."""
+        return self.forward_stacks(images)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_stacks(x)[-1]

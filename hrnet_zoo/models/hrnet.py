@@ -20,8 +20,9 @@ from torch import nn
 from hrnet_zoo._builder import build_model
 from hrnet_zoo._registry import register_model
 from hrnet_zoo.backbones.hrnet import FUSE_MODES, HRNET_CONFIGS, HRNetBackbone
+from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.heads import HRFPN, HeatmapHead, HRNetClassificationHead, SegmentationHead, concat_branches
-from hrnet_zoo.models.base import FeaturesModel, ZooModel
+from hrnet_zoo.models.base import FeaturesModel, PoseModelMixin, ZooModel
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
 from hrnet_zoo.weights.config import (FINAL_CONV_KERNEL, IN_CHANS, NUM_CLASSES, NUM_JOINTS, boolean, integer,
                                       integer_list, one_of, optional)
@@ -42,11 +43,12 @@ _WIDTH = one_of(*HRNET_CONFIGS)
 _FUSE_MODE = one_of(*FUSE_MODES)
 
 
-class HRNetPose(ZooModel):
+class HRNetPose(PoseModelMixin, ZooModel):
     """HRNetV1 for top-down pose: the stride-4 branch and a 1×1 heatmap head.
 
     As in the official pose code the last stage-4 module fuses only into the stride-4 branch.
-    ``forward(x: N×in_chans×H×W)`` → N×num_joints×⌈H/4⌉×⌈W/4⌉.
+    ``forward(x: N×in_chans×H×W)`` → N×num_joints×⌈H/4⌉×⌈W/4⌉; training supervises these heatmaps
+    (``forward_train``, ``loss``, ``reset_head`` of `PoseModelMixin`).
     """
 
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
@@ -162,7 +164,7 @@ class HRNetClassifier(ZooModel):
     def reset_classifier(self, num_classes: int) -> None:
         """A fresh classifier for ``num_classes`` (0: none, ``forward`` returns pooled 2048-d features)."""
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be a non-negative integer, got {num_classes!r}")
+            raise InvalidArgumentError(f"num_classes must be a non-negative integer, got {num_classes!r}")
         self.num_classes = num_classes
         self.head.classifier = nn.Linear(self.head.num_features, num_classes) if num_classes else nn.Identity()
         if self._hub_mixin_config is not None:  # saved config.json rebuilds the new head

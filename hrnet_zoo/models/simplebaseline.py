@@ -24,7 +24,7 @@ from hrnet_zoo._registry import register_model
 from hrnet_zoo.backbones.resnet import RESNET_CONFIGS, ResNetBackbone
 from hrnet_zoo.errors import LayoutNotRecognized
 from hrnet_zoo.heads.deconv import DECONV_PADDING, DeconvHead, MultiScaleDeconvHead
-from hrnet_zoo.models.base import FeaturesModel, ZooModel
+from hrnet_zoo.models.base import FeaturesModel, PoseModelMixin, ZooModel
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
 from hrnet_zoo.weights.config import FINAL_CONV_KERNEL, IN_CHANS, NUM_JOINTS, boolean, integer, integer_list, one_of
 from hrnet_zoo.weights.convert import split_backbone_head
@@ -56,7 +56,7 @@ _LAYOUTS = {
 }
 
 
-class SimpleBaseline(ZooModel):
+class SimpleBaseline(PoseModelMixin, ZooModel):
     """ResNet backbone + `DeconvHead`.
 
     Args:
@@ -98,15 +98,21 @@ class SimpleBaseline(ZooModel):
         return self.forward_head(self.forward_features(x))
 
 
-class SimpleBaselineMSDH(ZooModel):
+class SimpleBaselineMSDH(PoseModelMixin, ZooModel):
     """ResNet backbone + `MultiScaleDeconvHead` (Kang & Cho).
 
     ``forward(x)`` → the mean of the ``num_resolutions`` predictions, N×K×8⌈H/32⌉×8⌈W/32⌉;
-    ``forward_resolutions(x)`` → each prediction at its own size, coarsest first (training loss).
+    ``forward_resolutions(x)`` → each prediction at its own size, coarsest first.
+
+    Training (``forward_train``) supervises every resolution and the mean: each prediction resized to
+    the final size as ``forward`` resizes it, then the mean itself, each against the one target
+    (docs/msdh.md says why). Another keypoint count rebuilds the whole head (``head_layers``): its
+    deconvolutions carry the heatmap channels.
     """
 
     checkpoint_layouts = _LAYOUTS
     prediction_layers = ("head.predictors",)
+    head_layers = ("head",)
     config_rules = {"depth": _DEPTH, "num_joints": NUM_JOINTS, "in_chans": IN_CHANS, "num_resolutions": integer(1, 6),
                     "num_deconv_filters": _DECONV_FILTERS, "num_deconv_kernels": _DECONV_KERNELS,
                     "upsample_mode": one_of("nearest", "bilinear", "bicubic", "area", "nearest-exact")}
@@ -129,6 +135,12 @@ class SimpleBaselineMSDH(ZooModel):
     def forward_resolutions(self, x: torch.Tensor) -> list[torch.Tensor]:
         """N×in_chans×H×W → ``num_resolutions`` heatmaps N×K×(2^s·⌈H/32⌉)×(2^s·⌈W/32⌉), coarsest first."""
         return self.head.forward_all(self.forward_features(x))
+
+    def forward_train(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """N×in_chans×H×W → ``num_resolutions + 1`` heatmaps N×K×8⌈H/32⌉×8⌈W/32⌉: each resolution's
+        prediction resized to the final size (coarsest first), then their mean (``forward``'s output)."""
+        predictions = self.head.forward_all(self.forward_features(images))
+        return [*self.head.resize_to_finest(predictions), self.head.merge(predictions)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))

@@ -43,6 +43,9 @@ class LoadResult:
     missing_keys: list[str] = field(default_factory=list)
     unexpected_keys: list[str] = field(default_factory=list)
     shape_mismatches: list[tuple[str, tuple, tuple]] = field(default_factory=list)
+    #: Layers of the model this load did not fill and that keep a fresh initialisation (a new head, or
+    #: everything outside the backbone for backbone-only weights); ``reset_head`` re-initialises them.
+    reinitialized_layers: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

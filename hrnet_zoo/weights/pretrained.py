@@ -9,6 +9,7 @@ whose checksum is not pinned in the manifest).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -48,9 +49,9 @@ from hrnet_zoo.weights.hub import (
 )
 from hrnet_zoo.weights.manifest import cfg_from_manifest, resolve_weights, source_label
 
-__all__ = ["PretrainedWeightsError", "WeightsSpec", "load_pretrained", "fetch_weights", "prepare_weights",
-           "weights_spec", "pretrained_model_kwargs", "only_prediction_layer_differs", "zoo_weights_file",
-           "read_zoo_config"]
+__all__ = ["PretrainedWeightsError", "WeightsSpec", "ResolvedWeights", "resolve_pretrained", "load_resolved",
+           "load_pretrained", "fetch_weights", "prepare_weights", "weights_spec", "pretrained_model_kwargs",
+           "only_prediction_layer_differs", "zoo_weights_file", "read_zoo_config"]
 
 _logger = logging.getLogger(__name__)
 HUB_PREFIX = "hf-hub:"
@@ -82,35 +83,71 @@ class WeightsSpec:
         return default
 
 
-def weights_spec(variant: str, pretrained, model_cls: type | None = None,
-                 known_architectures: Iterable[str] = ()) -> WeightsSpec:
-    """Read what ``pretrained`` asks of the model ``variant`` builds (a ``model_cls``).
+@dataclass(frozen=True)
+class ResolvedWeights(WeightsSpec):
+    """A ``pretrained=`` value resolved once, before the model is built, and loaded with `load_resolved()`.
 
-    A manifest entry may require constructor arguments (e.g. timm's SSLD heads have no conv bias).
-    hrnet_zoo's own format carries all of them in ``config.json`` (``num_joints`` of a fine-tuned
-    model, say) with its ``pretrained_cfg``, so a model built from a saved folder or ``hf-hub:`` repo
-    gets the saved head and keypoint set instead of fresh ones. A config.json whose ``architecture``
-    is none of ``known_architectures`` (timm's, say) is another library's: its weights load by their
-    key layout and its arguments are ignored.
+    Besides `WeightsSpec` (constructor arguments, manifest ``entry``, saved ``pretrained_cfg``): where
+    the weights come from (``label``; ``zoo_source`` for a folder or ``hf-hub:`` repo in hrnet_zoo's
+    format), whether the caller asked for a new head, and whether they fill the backbone only.
+    """
+
+    variant: str = ""
+    label: str = ""
+    zoo_source: str | None = None
+    new_head: bool = False
+    backbone_only: bool = False
+
+    def target(self, model: nn.Module) -> nn.Module:
+        """The module the weights go into: ``model.backbone`` for backbone-only weights or a features-only
+        model, else ``model``."""
+        backbone_only = self.backbone_only or getattr(model, "features_only", False)
+        return model.backbone if backbone_only and hasattr(model, "backbone") else model
+
+
+def _resolve_source(variant: str, pretrained, *, new_head: bool, features_only: bool) -> ResolvedWeights:
+    """Where ``pretrained`` points, without reading a saved config.json (the manifest is read once)."""
+    if _is_zoo_format(pretrained):
+        return ResolvedWeights({}, variant=variant, label=str(pretrained), zoo_source=str(pretrained),
+                               new_head=new_head, backbone_only=features_only)
+    entry = resolve_weights(variant, pretrained)
+    return ResolvedWeights(dict(entry.get("model_kwargs", {})), entry=entry, variant=variant,
+                           label=f"{variant}:{entry['tag']}", new_head=new_head,
+                           backbone_only=features_only or entry["init"] == "backbone")
+
+
+def resolve_pretrained(variant: str, pretrained, model_cls: type | None = None,
+                       known_architectures: Iterable[str] = (), *, new_head: bool = False,
+                       features_only: bool = False) -> ResolvedWeights:
+    """Resolve ``pretrained`` for the model ``variant`` builds (a ``model_cls``), once per load.
+
+    A manifest entry may require constructor arguments (timm's SSLD heads have no conv bias); a saved
+    folder or ``hf-hub:`` repo brings all of them in ``config.json`` with its ``pretrained_cfg``, unless
+    its ``architecture`` is none of ``known_architectures`` (timm's, say): then it loads by key layout
+    only. ``new_head``: the caller chose the prediction layer's size; ``features_only``: a backbone.
     """
     if not pretrained:
-        return WeightsSpec({})
-    if not _is_zoo_format(pretrained):
-        entry = resolve_weights(variant, pretrained)
-        return WeightsSpec(dict(entry.get("model_kwargs", {})), entry=entry)
-    spec = str(pretrained)
-    if os.path.isdir(spec) and not (Path(spec) / "config.json").is_file():
-        return WeightsSpec({})  # weights alone: the caller's arguments decide
+        return ResolvedWeights({}, variant=variant)
+    resolved = _resolve_source(variant, pretrained, new_head=new_head, features_only=features_only)
+    spec = resolved.zoo_source
+    if spec is None or (os.path.isdir(spec) and not (Path(spec) / "config.json").is_file()):
+        return resolved  # a manifest entry, or weights alone: the caller's arguments decide
     config = dict(read_zoo_config(spec))
     architecture = config.pop("architecture", None)
     saved_cfg = config.pop("pretrained_cfg", None)
     if architecture not in set(known_architectures):
-        return WeightsSpec({})
+        return resolved
     if model_cls is not None and architecture != model_cls.__name__:
         raise PretrainedWeightsError(
             f"{spec} holds a {architecture} (config.json), but {variant} builds a {model_cls.__name__}; "
             f"load it with hrnet_zoo.from_pretrained({spec!r})")
-    return WeightsSpec(config, saved_cfg=saved_cfg)
+    return dataclasses.replace(resolved, model_kwargs=config, saved_cfg=saved_cfg)
+
+
+def weights_spec(variant: str, pretrained, model_cls: type | None = None,
+                 known_architectures: Iterable[str] = ()) -> WeightsSpec:
+    """What ``pretrained`` asks of the model ``variant`` builds: `resolve_pretrained()` (a `ResolvedWeights`)."""
+    return resolve_pretrained(variant, pretrained, model_cls, known_architectures)
 
 
 def pretrained_model_kwargs(variant: str, pretrained, model_cls: type | None = None,
@@ -123,28 +160,33 @@ def load_pretrained(model: nn.Module, variant: str, pretrained: bool | str, new_
     """Load the weights ``pretrained`` names into ``model`` (built for the registered ``variant``).
 
     With ``new_head`` (the caller chose ``num_joints``/``num_classes``), a prediction layer whose size
-    differs from the checkpoint's keeps its fresh initialisation (a warning names it); otherwise, and
-    for every other key, the weights must fit.
+    differs from the checkpoint's keeps its fresh initialisation (a warning names it, and the result's
+    ``reinitialized_layers`` lists it); otherwise, and for every other key, the weights must fit.
     """
-    if _is_zoo_format(pretrained):
-        path = zoo_weights_file(str(pretrained))
-        return _load_into(_weights_target(model, None), read_state_dict(path), str(pretrained), new_head)
-    entry = resolve_weights(variant, pretrained)
-    target = _weights_target(model, entry)
-    state_dict = converted_state_dict(entry, target)
-    return _load_into(target, state_dict, f"{variant}:{entry['tag']}", new_head)
+    resolved = _resolve_source(variant, pretrained, new_head=new_head,
+                               features_only=getattr(model, "features_only", False))
+    return load_resolved(model, resolved)
+
+
+def load_resolved(model: nn.Module, resolved: ResolvedWeights) -> LoadResult:
+    """Load ``resolved`` into ``model`` → `LoadResult`: the layout detected, the keys skipped, and
+    ``reinitialized_layers``, the layers these weights did not fill (a new head; for backbone-only
+    weights into a full model, every top-level module besides the backbone)."""
+    target = resolved.target(model)
+    if resolved.zoo_source is not None:
+        state_dict = read_state_dict(zoo_weights_file(resolved.zoo_source))
+    else:
+        state_dict = converted_state_dict(resolved.entry, target)
+    result = _load_into(target, state_dict, resolved.label, resolved.new_head)
+    if target is not model and not getattr(model, "features_only", False):
+        result.reinitialized_layers = tuple(name for name, _ in model.named_children() if name != "backbone")
+    return result
 
 
 def _is_backbone(model: nn.Module) -> bool:
     # Full models save themselves; anything else is a bare backbone (a features-only model's
     # .backbone, or a full model's), into which checkpoints of full models load partially.
     return not hasattr(model, "save_pretrained")
-
-
-def _weights_target(model: nn.Module, entry: dict | None) -> nn.Module:
-    """The module weights go into: the backbone of a features-only model and for ``init: "backbone"`` entries."""
-    backbone_only = getattr(model, "features_only", False) or (entry is not None and entry["init"] == "backbone")
-    return model.backbone if backbone_only and hasattr(model, "backbone") else model
 
 
 def _load_into(model: nn.Module, state_dict: dict, label: str, new_head: bool = False) -> LoadResult:
@@ -172,7 +214,8 @@ def _load_into(model: nn.Module, state_dict: dict, label: str, new_head: bool = 
         layers = ", ".join(f"'{layer}'" for layer in model.prediction_layers)
         warnings.warn(f"{label}: the prediction layer {layers} has a different size in the checkpoint "
                       f"({shapes}); it was not loaded and keeps its fresh initialisation. "
-                      "Every other weight was loaded.", stacklevel=4)
+                      "Every other weight was loaded.", stacklevel=5)
+        result.reinitialized_layers = tuple(model.prediction_layers)
         return result
     raise CheckpointError(f"{label} does not fit {type(model).__name__}: {result.describe()}")
 
@@ -305,10 +348,11 @@ def prepare_weights(model_name: str, tag: bool | str = True, model: nn.Module | 
 
     Returns a dict with the entry, the verified source ``path`` and ``sha256`` and the ``converted`` file.
     """
-    entry = resolve_weights(model_name, tag)
+    resolved = _resolve_source(model_name, tag, new_head=False, features_only=getattr(model, "features_only", False))
+    entry = resolved.entry
     if model is None:
-        model = get_model_entrypoint(model_name)(**entry.get("model_kwargs", {}))  # the entry names a registered model
-    target = _weights_target(model, entry)
+        model = get_model_entrypoint(model_name)(**resolved.model_kwargs)  # the entry names a registered model
+    target = resolved.target(model)
     with _source_lock(entry) as read_only:  # the same lock as loads: never two writers of one download
         _refuse_read_only(entry, read_only, None)
         cached, damage = _cached_conversion(entry, target, read_only)
