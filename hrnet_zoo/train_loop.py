@@ -70,7 +70,7 @@ class LossWatch:
                 and loss > LOSS_GROWTH_WARNING * reference):
             self.warned = True
             self.log(f"warning: the loss grew to {loss:.4g} at step {step} (epoch {epoch}), "
-                     f"{loss / reference:.0f}x the first epoch's mean {reference:.4g}; the learning rate "
+                     f"{loss / reference:.3g}x the first epoch's mean {reference:.4g}; the learning rate "
                      f"{lr:.3g} may be too high (--lr)")
         if epoch == self.first_epoch:
             self.total, self.count = self.total + loss, self.count + 1

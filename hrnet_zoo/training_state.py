@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from hrnet_zoo.errors import HRNetZooError
 
@@ -94,7 +95,7 @@ def save_checkpoint_dir(model, dest: Path, state: dict | None = None, info: dict
         for path in tmp.iterdir():  # on disk before the rename makes them the checkpoint
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
-    except (OSError, RuntimeError, ValueError) as e:  # torch.save and safetensors report I/O as these
+    except (OSError, RuntimeError, ValueError, SafetensorError) as e:  # how torch.save and safetensors report I/O
         if isinstance(e, HRNetZooError) or not _is_write_error(e):
             raise
         shutil.rmtree(tmp, ignore_errors=True)
