@@ -14,14 +14,17 @@ What a run writes under ``out``:
   set and training input size in ``pretrained_cfg``, model.safetensors) plus ``training_state.pt``
   (optimizer, scheduler, scaler, epoch, step, best AP, random states; only tensors, numbers, strings,
   lists and dicts, so ``torch.load(weights_only=True)`` reads it). ``resume=True`` continues from it.
-* ``best/``: the model of the best validation AP so far (a ``save_pretrained`` folder).
+* ``best/``: the model of the best validation AP so far (a ``save_pretrained`` folder), with its epoch
+  and score in ``best.json``; the returned ``best_ap``/``best_epoch`` are read back from it.
 * ``metrics.jsonl``: one JSON object per epoch (epoch, step, loss, lr, the COCOeval stats, PCK,
   images_per_s, data_wait_fraction, seconds).
 
 Checkpoints (``hrnet_zoo.training_state``) are written into a temporary folder first and renamed
 into place, so a kill never leaves a half-written ``last/`` or ``best/`` in place of a good one (if a
 kill falls between the two renames of a swap, the previous checkpoint is still there under
-``.last.old-*`` and ``resume`` puts it back).
+``.last.old-*`` and ``resume`` puts it back). The folder itself (``hrnet_zoo.run_folder``) is locked
+(``.lock``) while a run writes into it, and a non-empty folder that is not a run is refused unless
+``force``. A non-finite loss or weights stop the run before anything of that epoch is saved.
 
 Several GPUs or machines: launch with ``torchrun``; the run then uses DistributedDataParallel, a
 ``DistributedSampler``, optional SyncBatchNorm, and logs, evaluates and saves on rank 0 only.
@@ -260,7 +263,10 @@ def train(config: TrainConfig | None = None, **kwargs) -> dict:
         schedule: ``"multistep"`` (official; ``milestones``, ``gamma``) or ``"cosine"``.
         amp: mixed precision; None = on for CUDA.
         sync_bn: SyncBatchNorm under torchrun (CUDA only, as PyTorch's SyncBatchNorm).
-        resume: continue from ``out/last/`` (a fresh start when there is none).
+        resume: continue from ``out/last/`` (a fresh start when there is none) with the run's options;
+            given ``lr``, ``epochs``, ``max_steps`` that differ are applied, other differences refused.
+        force: write into a non-empty ``out`` that is not a run (never over files it did not write).
+        given: the field names set explicitly (None: those that differ from the defaults).
         device: ``"cpu"``, ``"cuda"``, …; by default CUDA when available.
         flip_pairs, sigmas: the keypoint set's, when the names and the default do not give them.
         flip_test: flip test in validation.

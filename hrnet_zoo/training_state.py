@@ -124,10 +124,12 @@ def _is_write_error(error: BaseException) -> bool:
 def describe_write_error(error: BaseException, folder: Path) -> str:
     """Why a write into ``folder`` failed, in words: a full disk said as such."""
     code = _errno_of(error)
-    try:
-        full = shutil.disk_usage(folder).free < 1 << 20
-    except OSError:
-        full = False
+    full = False
+    if code is None:  # torch.save's "unexpected pos" names no cause: look at the free space
+        try:
+            full = shutil.disk_usage(folder).free < 1 << 20
+        except OSError:
+            pass
     if code in (errno.ENOSPC, errno.EDQUOT) or full:
         return f"the disk is full (no space left in {folder})"
     if code == errno.EFBIG:
@@ -199,5 +201,9 @@ def truncate_metrics(path: Path, next_epoch: int, log=print) -> None:
             kept.append(line)
     if len(kept) != len(lines):
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise TrainingError(f"cannot rewrite {path}: {describe_write_error(e, path.parent)}") from e

@@ -184,11 +184,11 @@ def test_a_kill_around_best_is_recovered_on_resume(data, tmp_path, capsys, where
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert torch.load(out / "last" / "training_state.pt", weights_only=True)["epoch"] == 1
     assert main(train_argv(data, out, "--epochs", "2", "--resume", "--json")) == 0
+    assert not [p.name for p in out.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+    assert same_weights(out / "best", out / "last")          # the best epoch is the last one here
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["best_epoch"] == 1
     assert json.loads((out / "best" / "best.json").read_text())["epoch"] == 1
-    assert same_weights(out / "best", out / "last")          # the best epoch is the last one here
-    assert not [p.name for p in out.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
 
 
 # ------------------------------------------------------------------------------ item 6: the loss
