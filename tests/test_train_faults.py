@@ -231,7 +231,8 @@ def test_resume_applies_lr_and_epochs_and_refuses_other_changes(data, tmp_path, 
         assert f"--resume cannot change {said}" in line and "may change only --lr, --epochs and --max-steps" in line
     assert main(train_argv(data, out, "--epochs", "2", "--lr", "1e-5", "--resume")) == 0
     err = capsys.readouterr().err
-    assert "resume: --lr 1e-05 applied (the run had 0.001)" in err and "resume: --epochs 2 applied (the run had 1)" in err
+    assert "resume: --lr 1e-05 applied (the run had 0.001)" in err
+    assert "resume: --epochs 2 applied (the run had 1)" in err
     # Options not given keep the run's: its input size (not the model's 256x192) and the lr given last.
     argv = train_argv(data, out, "--epochs", "3", "--resume")
     argv[argv.index("--input-size"):argv.index("--input-size") + 2] = []

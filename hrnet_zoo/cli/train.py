@@ -284,8 +284,8 @@ def register(subparsers) -> None:
     p.add_argument("--val-ann", metavar="B.json")
     p.add_argument("--val-images", metavar="DIR")
     p.add_argument("--input-size", metavar="HxW", help="crop size (default: the model's)")
-    p.add_argument("--epochs", type=int, help="default 210 (a resume: the run's)")
-    p.add_argument("--batch-size", type=int, help="per process; default 32 (a resume: the run's)")
+    p.add_argument("--epochs", type=int, metavar="N", help="default 210 (a resume: the run's)")
+    p.add_argument("--batch-size", type=int, metavar="B", help="per process; default 32 (a resume: the run's)")
     p.add_argument("--lr", type=float, help="default 1e-3 (a resume: the run's)")
     p.add_argument("--out", required=True, metavar="RUN")
     p.add_argument("--force", action="store_true",
@@ -296,7 +296,7 @@ def register(subparsers) -> None:
                    help="a saved folder with another keypoint count: replace its prediction layer")
     p.add_argument("--max-steps", type=int, metavar="S", help="stop after S optimizer steps")
     p.add_argument("--workers", type=int, default=2, metavar="W", help="DataLoader workers (0: none)")
-    p.add_argument("--seed", type=int, help="default 0 (a resume: the run's)")
+    p.add_argument("--seed", type=int, metavar="S", help="default 0 (a resume: the run's)")
     p.add_argument("--schedule", choices=("multistep", "cosine"), help="default multistep (a resume: the run's)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision (default: on for CUDA)")
