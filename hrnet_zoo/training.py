@@ -14,14 +14,17 @@ What a run writes under ``out``:
   set and training input size in ``pretrained_cfg``, model.safetensors) plus ``training_state.pt``
   (optimizer, scheduler, scaler, epoch, step, best AP, random states; only tensors, numbers, strings,
   lists and dicts, so ``torch.load(weights_only=True)`` reads it). ``resume=True`` continues from it.
-* ``best/``: the model of the best validation AP so far (a ``save_pretrained`` folder).
+* ``best/``: the model of the best validation AP so far (a ``save_pretrained`` folder), with its epoch
+  and score in ``best.json``; the returned ``best_ap``/``best_epoch`` are read back from it.
 * ``metrics.jsonl``: one JSON object per epoch (epoch, step, loss, lr, the COCOeval stats, PCK,
   images_per_s, data_wait_fraction, seconds).
 
 Checkpoints (``hrnet_zoo.training_state``) are written into a temporary folder first and renamed
 into place, so a kill never leaves a half-written ``last/`` or ``best/`` in place of a good one (if a
 kill falls between the two renames of a swap, the previous checkpoint is still there under
-``.last.old-*`` and ``resume`` puts it back).
+``.last.old-*`` and ``resume`` puts it back). The folder itself (``hrnet_zoo.run_folder``) is locked
+(``.lock``) while a run writes into it, and a non-empty folder that is not a run is refused unless
+``force``. A non-finite loss or weights stop the run before anything of that epoch is saved.
 
 Several GPUs or machines: launch with ``torchrun``; the run then uses DistributedDataParallel, a
 ``DistributedSampler``, optional SyncBatchNorm, and logs, evaluates and saves on rank 0 only.
@@ -46,14 +49,14 @@ from hrnet_zoo._factory import create_model
 from hrnet_zoo.codecs.codec import HeatmapCodec
 from hrnet_zoo.data.coco import CocoKeypointDataset, load_coco_keypoints
 from hrnet_zoo.data.transforms import AugmentConfig
-from hrnet_zoo.errors import HRNetZooError
-from hrnet_zoo.evaluation import evaluate
 from hrnet_zoo.keypoints import KeypointSet
 from hrnet_zoo.heads.heatmap import init_prediction_layer
 from hrnet_zoo.models.base import TrainingForward, from_pretrained
 from hrnet_zoo.pretrained_cfg import check_size
-from hrnet_zoo.training_state import (STATE_FILE, append_metrics, load_scheduler_state, recover_checkpoint_dir,
-                                      reschedule, rng_state, save_checkpoint_dir, scheduler_state, set_rng_state,
+from hrnet_zoo.run_folder import (load_resume_state, open_run_folder, reported_best, resume_config,
+                                  resumed_best)
+from hrnet_zoo.train_loop import LossWatch, Run, check_config, finish_epoch, run_epoch
+from hrnet_zoo.training_state import (TrainingError, load_scheduler_state, reschedule, set_rng_state,
                                       truncate_metrics)
 from hrnet_zoo.weights import load_checkpoint
 
@@ -62,9 +65,7 @@ OFFICIAL_EPOCHS = 210
 OFFICIAL_MILESTONES = (170, 200)
 
 
-class TrainingError(HRNetZooError, ValueError):
-    """A run that cannot start as asked (a model whose keypoint count differs from the dataset's, an
-    output folder that already holds another run, a checkpoint that does not fit)."""
+__all__ = ["TrainConfig", "TrainingError", "train", "build_model", "init_prediction_layers"]
 
 
 @dataclass
@@ -93,12 +94,16 @@ class TrainConfig:
     amp: bool | None = None
     sync_bn: bool = False
     resume: bool = False
+    force: bool = False
     device: str | None = None
     flip_pairs: list | None = None
     sigmas: list | None = None
     flip_test: bool = True
     progress: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    #: The fields the caller set explicitly (the CLI passes them; None: those that differ from the
+    #: defaults). A resume applies given lr/epochs/max_steps and refuses other given changes.
+    given: frozenset | None = None
 
     def scaled_milestones(self) -> list[int]:
         if self.milestones is not None:
@@ -238,7 +243,10 @@ def train(config: TrainConfig | None = None, **kwargs) -> dict:
         schedule: ``"multistep"`` (official; ``milestones``, ``gamma``) or ``"cosine"``.
         amp: mixed precision; None = on for CUDA.
         sync_bn: SyncBatchNorm under torchrun (CUDA only, as PyTorch's SyncBatchNorm).
-        resume: continue from ``out/last/`` (a fresh start when there is none).
+        resume: continue from ``out/last/`` (a fresh start when there is none) with the run's options;
+            given ``lr``, ``epochs``, ``max_steps`` that differ are applied, other differences refused.
+        force: write into a non-empty ``out`` that is not a run (never over files it did not write).
+        given: the field names set explicitly (None: those that differ from the defaults).
         device: ``"cpu"``, ``"cuda"``, …; by default CUDA when available.
         flip_pairs, sigmas: the keypoint set's, when the names and the default do not give them.
         flip_test: flip test in validation.
@@ -252,6 +260,7 @@ def train(config: TrainConfig | None = None, **kwargs) -> dict:
         config = TrainConfig(**kwargs)
     elif kwargs:
         config = dataclasses.replace(config, **kwargs)
+    check_config(config)
     env = _Distributed(config.device)
     try:
         return _train(config, env)
@@ -261,39 +270,63 @@ def train(config: TrainConfig | None = None, **kwargs) -> dict:
 
 def _train(config: TrainConfig, env: _Distributed) -> dict:
     start_time = time.perf_counter()
-    rank = env.rank
-    log = (lambda message: _log(message, rank))
+    log = (lambda message: _log(message, env.rank))
     out = Path(config.out)
-    if config.epochs < 1 or config.batch_size < 1 or not config.lr > 0:
-        raise TrainingError(f"epochs and batch_size must be positive and lr > 0, got epochs={config.epochs}, "
-                            f"batch_size={config.batch_size}, lr={config.lr}")
-    last_dir = recover_checkpoint_dir(out / "last") if rank == 0 else None
-    env.barrier()
-    last_dir = out / "last" if (out / "last").is_dir() else None
-    if last_dir is not None and not config.resume:
-        raise TrainingError(f"{out} already holds a run (last/ checkpoint); pass --resume (resume=True) to "
-                            "continue it, or choose another output folder")
-    seed_everything(config.seed)
+    lock = open_run_folder(out, resume=config.resume, force=config.force) if env.rank == 0 else None
+    try:
+        env.barrier()
+        state = None
+        if config.resume and (out / "last").is_dir():
+            state = load_resume_state(out / "last")
+            config = resume_config(config, state, out / "last", log)
+        run = _setup(config, env, log)
+        start_epoch = _restore(run, state, out / "last") if state is not None else 0
+        _place(run)
+        if env.rank == 0:
+            truncate_metrics(out / "metrics.jsonl", start_epoch, log=log)
+        epochs_run = 0
+        for epoch in range(start_epoch, config.epochs):
+            if run.stopped():
+                break
+            trained = run_epoch(run, epoch, lambda loader, e: _progress(loader, e, config, env.rank))
+            run.scheduler.step()
+            epoch_loss = env.mean(trained["loss_sum"], trained["seen"])
+            epochs_run += 1
+            if env.rank == 0:
+                finish_epoch(run, epoch, trained, epoch_loss)
+            env.barrier()
+    finally:
+        if lock is not None:
+            lock.release()
+    best_score, best_epoch = reported_best(out)  # what best/ holds, not what this process remembers
+    return {"best_ap": best_score if config.val_ann is not None else None, "best_epoch": best_epoch,
+            "epochs": epochs_run, "steps": run.step, "out": str(out), "seconds": time.perf_counter() - start_time}
 
+
+def _load_data(config: TrainConfig):
     train_coco = load_coco_keypoints(config.train_ann, config.train_images, flip_pairs=config.flip_pairs,
                                      sigmas=config.sigmas)
-    keypoint_set = train_coco.keypoint_set
     val_coco = None
     if config.val_ann is not None:
         val_coco = load_coco_keypoints(config.val_ann, config.val_images, flip_pairs=config.flip_pairs,
                                        sigmas=config.sigmas)
-        if val_coco.keypoint_set.keypoint_names != keypoint_set.keypoint_names:
+        names = train_coco.keypoint_set.keypoint_names
+        if val_coco.keypoint_set.keypoint_names != names:
             raise TrainingError(f"{config.val_ann} has keypoints {list(val_coco.keypoint_set.keypoint_names)} but "
-                                f"{config.train_ann} has {list(keypoint_set.keypoint_names)}")
+                                f"{config.train_ann} has {list(names)}")
+    return train_coco, val_coco
 
+
+def _setup(config: TrainConfig, env: _Distributed, log) -> Run:
+    """Data, model, optimizer, schedule and scaler of a run, on the CPU (`_place` moves them)."""
+    seed_everything(config.seed)
+    train_coco, val_coco = _load_data(config)
+    keypoint_set = train_coco.keypoint_set
     model = build_model(config.model, keypoint_set, pretrained=config.pretrained, new_head=config.new_head,
                         input_size=config.input_size, log=log)
-    input_size = model.pretrained_cfg.input_size
-    codec = HeatmapCodec.for_model(model)
     cfg = model.pretrained_cfg
-    train_set = CocoKeypointDataset(train_coco, input_size=input_size, codec=codec, train=True,
-                                    augment=config.augment, seed=config.seed, mean=cfg.mean, std=cfg.std)
-
+    train_set = CocoKeypointDataset(train_coco, input_size=cfg.input_size, codec=HeatmapCodec.for_model(model),
+                                    train=True, augment=config.augment, seed=config.seed, mean=cfg.mean, std=cfg.std)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     if config.schedule == "multistep":
         scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, config.scaled_milestones(), config.gamma)
@@ -303,134 +336,68 @@ def _train(config: TrainConfig, env: _Distributed) -> dict:
         raise TrainingError(f"unknown schedule {config.schedule!r}: choose multistep or cosine")
     device = env.device
     use_amp = (device.type == "cuda") if config.amp is None else bool(config.amp)
-    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and device.type == "cuda")
+    run = Run(config=config, env=env, model=model, net=model, optimizer=optimizer, scheduler=scheduler,
+              scaler=torch.amp.GradScaler("cuda", enabled=use_amp and device.type == "cuda"), loader=None,
+              train_set=train_set, sampler=None, generator=torch.Generator(),
+              loss_fn=model.loss, val_coco=val_coco,
+              keypoint_names=list(keypoint_set.keypoint_names), input_size=cfg.input_size, use_amp=use_amp,
+              amp_dtype=torch.float16 if device.type == "cuda" else torch.bfloat16, out=Path(config.out), log=log)
+    run.watch = LossWatch(log)
+    return run
 
-    start_epoch, step, best_ap, best_epoch = 0, 0, -math.inf, None
-    if last_dir is not None:
-        state = torch.load(last_dir / STATE_FILE, map_location="cpu", weights_only=True)
-        if list(state.get("keypoint_names", [])) != list(keypoint_set.keypoint_names):
-            raise TrainingError(f"{last_dir} was trained on keypoints {state.get('keypoint_names')}, not the "
-                                f"dataset's {list(keypoint_set.keypoint_names)}")
-        load_checkpoint(model, last_dir / "model.safetensors")
-        optimizer.load_state_dict(state["optimizer"])
-        load_scheduler_state(scheduler, state["scheduler"])
-        reschedule(scheduler, optimizer, config.epochs, config.scaled_milestones())
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
-        best_ap, best_epoch = float(state["best_ap"]), state.get("best_epoch")
-        set_rng_state(state["rng"])
-        best = f", best AP {best_ap:.4f}" if val_coco is not None and best_ap > -math.inf else ""
-        log(f"resumed from {last_dir}: epoch {start_epoch}, step {step}{best}")
-        if rank == 0:
-            truncate_metrics(out / "metrics.jsonl", start_epoch)
 
+def _restore(run: Run, state: dict, last_dir: Path) -> int:
+    """Load ``last/`` into ``run`` (weights, optimizer, schedule, random states); the epoch to go on with."""
+    if list(state.get("keypoint_names", [])) != run.keypoint_names:
+        raise TrainingError(f"{last_dir} was trained on keypoints {state.get('keypoint_names')}, not the "
+                            f"dataset's {run.keypoint_names}")
+    load_checkpoint(run.model, last_dir / "model.safetensors")
+    optimizer, scheduler, config = run.optimizer, run.scheduler, run.config
+    optimizer.load_state_dict(state["optimizer"])
+    load_scheduler_state(scheduler, state["scheduler"])
+    if "options" in state:  # the run's lr, or the one given with --resume: the schedule scales from it
+        for group in optimizer.param_groups:
+            group["initial_lr"] = config.lr
+        scheduler.base_lrs = [config.lr] * len(optimizer.param_groups)
+    reschedule(scheduler, optimizer, config.epochs, config.scaled_milestones())
+    if state.get("scaler"):
+        run.scaler.load_state_dict(state["scaler"])
+    run.step, run.saved_epoch = int(state["step"]), int(state["epoch"])
+    set_rng_state(state["rng"])
+    run.best_score, run.best_epoch = float(state["best_ap"]), state.get("best_epoch")
+    if run.env.rank == 0:
+        run.best_score, run.best_epoch = resumed_best(run.model, run.out, state, run.log)
+    best = f", best AP {run.best_score:.4f}" if run.val_coco is not None and run.best_score > -math.inf else ""
+    run.log(f"resumed from {last_dir}: epoch {run.saved_epoch + 1}, step {run.step}{best}")
+    if run.stopped():
+        run.log(f"the run already made its --max-steps {config.max_steps} steps; pass a larger --max-steps to go on")
+    return run.saved_epoch + 1
+
+
+def _place(run: Run) -> None:
+    """Model on its device (DDP-wrapped under torchrun) and the training DataLoader."""
+    env, config, model = run.env, run.config, run.model
+    device = env.device
     model.to(device)
     if env.enabled and config.sync_bn:
         if device.type != "cuda":
             raise TrainingError("--sync-bn (sync_bn=True) needs CUDA devices: PyTorch's SyncBatchNorm does not "
                                 "run on CPU processes")
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    net = TrainingForward(model)  # forward is model.forward_train, so DDP hooks the training forward
+        model = run.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    run.net = TrainingForward(model)  # forward is model.forward_train, so DDP hooks the training forward
     if env.enabled:
-        net = torch.nn.parallel.DistributedDataParallel(
-            net, device_ids=[device.index] if device.type == "cuda" else None)
-
-    generator = torch.Generator()
-    sampler = None
-    if env.enabled:
-        sampler = torch.utils.data.distributed.DistributedSampler(
-            train_set, num_replicas=env.world_size, rank=rank, shuffle=True, seed=config.seed)
-    loader = torch.utils.data.DataLoader(
-        train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
-        num_workers=config.workers, worker_init_fn=seed_worker, generator=generator,
-        pin_memory=device.type == "cuda", drop_last=len(train_set) > config.batch_size)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        log(f"{type(model).__name__} on {len(train_set)} samples of {keypoint_set.num_keypoints} keypoints "
-            f"({', '.join(keypoint_set.keypoint_names)}), input {input_size[0]}x{input_size[1]}, "
-            f"{env.world_size} process(es) on {device}, amp {'on' if use_amp else 'off'}")
-
-    epochs_run = 0
-    for epoch in range(start_epoch, config.epochs):
-        if config.max_steps is not None and step >= config.max_steps:
-            break
-        epoch_start = time.perf_counter()
-        train_set.set_epoch(epoch)
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        generator.manual_seed(config.seed * 1000003 + epoch)
-        net.train()
-        loss_sum, seen, data_wait = 0.0, 0, 0.0
-        lr = optimizer.param_groups[0]["lr"]
-        bar = _progress(loader, epoch, config, rank)
-        tick = time.perf_counter()
-        for batch in bar:
-            data_wait += time.perf_counter() - tick
-            images = batch["image"].to(device, non_blocking=True)
-            target = batch["target"].to(device, non_blocking=True)
-            weight = batch["target_weight"].to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                outputs = net(images)  # model.forward_train: every output the model supervises
-            loss = model.loss(outputs, target, weight)  # float32, whatever autocast computed in
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            step += 1
-            loss_sum += float(loss.detach()) * len(images)
-            seen += len(images)
-            if bar is not loader:
-                elapsed = time.perf_counter() - epoch_start
-                bar.set_postfix(loss=f"{loss_sum / seen:.5f}", lr=f"{lr:.2e}",
-                                img_s=f"{seen * env.world_size / elapsed:.1f}", refresh=False)
-            if config.max_steps is not None and step >= config.max_steps:
-                break
-            tick = time.perf_counter()
-        train_seconds = time.perf_counter() - epoch_start
-        scheduler.step()
-        epoch_loss = env.mean(loss_sum, seen)
-        epochs_run += 1
-
-        metrics = {"epoch": epoch, "step": step, "loss": epoch_loss, "lr": lr}
-        if rank == 0:
-            if val_coco is not None:
-                model.eval()  # the loop owns its model; evaluate() leaves modes to the caller
-                try:
-                    stats = evaluate(model, val_coco, input_size=input_size, flip_test=config.flip_test,
-                                     workers=min(config.workers, 2), progress=config.progress)
-                finally:
-                    model.train()
-                metrics.update({k: stats[k] for k in ("AP", "AP50", "AP75", "APm", "APl", "AR", "PCK@0.05",
-                                                      "PCK@0.1", "mean_error_px")})
-                score = stats["AP"]
-            else:
-                score = -epoch_loss
-            metrics.update({"images_per_s": seen * env.world_size / max(train_seconds, 1e-9),
-                            "data_wait_fraction": data_wait / max(train_seconds, 1e-9),
-                            "seconds": time.perf_counter() - epoch_start, "world_size": env.world_size})
-            improved = score > best_ap
-            if improved:
-                best_ap, best_epoch = score, epoch
-            state = {"epoch": epoch, "step": step, "best_ap": float(best_ap), "best_epoch": best_epoch,
-                     "optimizer": optimizer.state_dict(), "scheduler": scheduler_state(scheduler),
-                     "scaler": scaler.state_dict() if scaler.is_enabled() else {}, "rng": rng_state(),
-                     "keypoint_names": list(keypoint_set.keypoint_names), "input_size": list(input_size)}
-            append_metrics(out / "metrics.jsonl", metrics)
-            save_checkpoint_dir(model, out / "last", state)
-            if improved:
-                save_checkpoint_dir(model, out / "best")
-            ap = f", AP {metrics['AP']:.4f}" if "AP" in metrics else ""
-            log(f"epoch {epoch}: loss {epoch_loss:.6f}, lr {lr:.2e}{ap}, "
-                f"{metrics['images_per_s']:.1f} img/s, {metrics['seconds']:.1f} s"
-                + (" (best)" if improved else ""))
-        env.barrier()
-
-    result = {"best_ap": float(best_ap) if val_coco is not None and best_ap > -math.inf else None,
-              "best_epoch": best_epoch, "epochs": epochs_run, "steps": step, "out": str(out),
-              "seconds": time.perf_counter() - start_time}
-    return result
+        run.net = torch.nn.parallel.DistributedDataParallel(
+            run.net, device_ids=[device.index] if device.type == "cuda" else None)
+        run.sampler = torch.utils.data.distributed.DistributedSampler(
+            run.train_set, num_replicas=env.world_size, rank=env.rank, shuffle=True, seed=config.seed)
+    run.loader = torch.utils.data.DataLoader(
+        run.train_set, batch_size=config.batch_size, shuffle=run.sampler is None, sampler=run.sampler,
+        num_workers=config.workers, worker_init_fn=seed_worker, generator=run.generator,
+        pin_memory=device.type == "cuda", drop_last=len(run.train_set) > config.batch_size)
+    h, w = run.input_size
+    run.log(f"{type(model).__name__} on {len(run.train_set)} samples of {len(run.keypoint_names)} keypoints "
+            f"({', '.join(run.keypoint_names)}), input {h}x{w}, {env.world_size} process(es) on {device}, "
+            f"amp {'on' if run.use_amp else 'off'}")
 
 
 def _progress(loader, epoch: int, config: TrainConfig, rank: int):

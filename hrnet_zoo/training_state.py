@@ -8,16 +8,30 @@ has one JSON object per epoch. Folders are swapped in atomically; see `save_chec
 from __future__ import annotations
 
 import collections
+import errno
 import json
+import math
 import os
 import random
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+
+from hrnet_zoo.errors import HRNetZooError
 
 STATE_FILE = "training_state.pt"
+#: In ``best/``: which epoch it holds and its score, so what a run reports is what the folder holds.
+BEST_FILE = "best.json"
+
+
+class TrainingError(HRNetZooError, ValueError):
+    """A run that cannot start or go on as asked (a model whose keypoint count differs from the
+    dataset's, an output folder that holds something else, a checkpoint that does not fit, a loss
+    that is no longer finite, a checkpoint that cannot be written)."""
 
 
 def rng_state() -> dict:
@@ -63,24 +77,78 @@ def reschedule(scheduler, optimizer, epochs: int, milestones: list[int]) -> None
     scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
 
 
-def save_checkpoint_dir(model, dest: Path, state: dict | None = None) -> None:
-    """``model.save_pretrained`` (+ ``training_state.pt``) into ``dest``, atomically: written into a
-    temporary sibling folder, then renamed into place; the previous folder is removed only after."""
+def save_checkpoint_dir(model, dest: Path, state: dict | None = None, info: dict | None = None) -> None:
+    """``model.save_pretrained`` (+ ``training_state.pt``, + ``info`` as ``best.json``) into ``dest``,
+    atomically: written into a temporary sibling folder, then renamed into place; the previous folder
+    is removed only after. A failed write (a full disk) raises `TrainingError` naming ``dest`` and
+    leaves the previous folder as it was."""
     dest = Path(dest)
     tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
     old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    if state is not None:
-        torch.save(state, tmp / STATE_FILE)
-    for path in tmp.iterdir():  # on disk before the rename makes them the checkpoint
-        with open(path, "rb") as f:
-            os.fsync(f.fileno())
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        if state is not None:
+            torch.save(state, tmp / STATE_FILE)
+        if info is not None:
+            (tmp / BEST_FILE).write_text(json.dumps(info), encoding="utf-8")
+        for path in tmp.iterdir():  # on disk before the rename makes them the checkpoint
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+    except (OSError, RuntimeError, ValueError, SafetensorError) as e:  # how torch.save and safetensors report I/O
+        if isinstance(e, HRNetZooError) or not _is_write_error(e):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise TrainingError(f"cannot save the checkpoint {dest}: {describe_write_error(e, dest.parent)}; "
+                            f"{dest} still holds the previous one") from e
     if dest.exists():
         shutil.rmtree(old, ignore_errors=True)
         os.replace(dest, old)
     os.replace(tmp, dest)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _errno_of(error: BaseException) -> int | None:
+    if isinstance(error, OSError) and error.errno:
+        return error.errno
+    match = re.search(r"(?:os error|code:)\s*(\d+)", str(error))  # safetensors' Rust io::Error text
+    return int(match[1]) if match else None
+
+
+def _is_write_error(error: BaseException) -> bool:
+    text = str(error)
+    return (isinstance(error, OSError) or _errno_of(error) is not None or "unexpected pos" in text
+            or "PytorchStreamWriter" in text or "serializ" in text.lower())
+
+
+def describe_write_error(error: BaseException, folder: Path) -> str:
+    """Why a write into ``folder`` failed, in words: a full disk said as such."""
+    code = _errno_of(error)
+    full = False
+    if code is None:  # torch.save's "unexpected pos" names no cause: look at the free space
+        try:
+            full = shutil.disk_usage(folder).free < 1 << 20
+        except OSError:
+            pass
+    if code in (errno.ENOSPC, errno.EDQUOT) or full:
+        return f"the disk is full (no space left in {folder})"
+    if code == errno.EFBIG:
+        return f"a file grew past the size limit of the file system or process (File too large) in {folder}"
+    reason = os.strerror(code) if code else " ".join(str(error).split())[:200]
+    return f"the write into {folder} failed ({reason})"
+
+
+def read_best_info(folder: Path) -> dict | None:
+    """``best.json`` of a ``best/`` folder (``{"epoch", "step", "score", "metric"}``), or None when it
+    has none (a run of an older version) or it cannot be read."""
+    try:
+        info = json.loads((Path(folder) / BEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict) or not isinstance(info.get("epoch"), int):
+        return None
+    score = info.get("score")
+    return info if isinstance(score, (int, float)) and math.isfinite(score) else None
 
 
 def recover_checkpoint_dir(dest: Path) -> Path | None:
@@ -98,17 +166,44 @@ def recover_checkpoint_dir(dest: Path) -> Path | None:
 
 
 def append_metrics(path: Path, metrics: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(metrics) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(metrics) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise TrainingError(f"cannot append to {path}: {describe_write_error(e, path.parent)}") from e
 
 
-def truncate_metrics(path: Path, next_epoch: int) -> None:
-    """Drop metric lines of epochs after the checkpoint (written before a kill, then redone)."""
+def truncate_metrics(path: Path, next_epoch: int, log=print) -> None:
+    """Drop metric lines of epochs from ``next_epoch`` on (written before a kill, then redone).
+
+    A torn or non-object last line (what a full disk or a kill leaves) is dropped with a message to
+    ``log``; such a line before others is a `TrainingError` naming the file and line.
+    """
     if not path.is_file():
         return
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    kept = [line for line in lines if json.loads(line).get("epoch", -1) < next_epoch]
+    lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    kept = []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            if number == len(lines):
+                log(f"warning: {path} line {number} is not a complete JSON object (torn by a kill or a full "
+                    "disk?); dropped it")
+                continue
+            raise TrainingError(f"{path} line {number} is not a JSON object ({line[:60]!r}); the metrics of "
+                                "this run are damaged: repair or remove that line, then --resume again")
+        if not isinstance(record.get("epoch", -1), int) or record.get("epoch", -1) < next_epoch:
+            kept.append(line)
     if len(kept) != len(lines):
-        path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise TrainingError(f"cannot rewrite {path}: {describe_write_error(e, path.parent)}") from e

@@ -61,7 +61,7 @@ def test_a_run_writes_last_best_and_metrics(tiny, tmp_path):
     assert best.pretrained_cfg.input_size == (64, 48) and best.num_joints == 5
     state = torch.load(out / "last" / STATE_FILE, weights_only=True)
     assert state["epoch"] == 1 and state["step"] == 4 and "optimizer" in state
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]   # no temporary folders left
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name or ".old-" in p.name]   # no temporary folders left
 
 
 def test_resume_continues_exactly_where_it_stopped(tiny, tmp_path):

@@ -108,6 +108,23 @@ def _run_guarded(fn):
 
 
 # --------------------------------------------------------------------------------------------- train
+#: train options whose parser default is None, so that a resume knows which were given: field -> default.
+_TRAIN_DEFAULTS = {"epochs": 210, "batch_size": 32, "lr": 1e-3, "seed": 0, "schedule": "multistep"}
+
+
+def _check_train_numbers(args: argparse.Namespace) -> None:
+    for value, flag in ((args.epochs, "--epochs"), (args.batch_size, "--batch-size"), (args.max_steps, "--max-steps")):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be a positive integer, got {value}")
+    for value, flag in ((args.workers, "--workers"), (args.seed, "--seed")):
+        if value is not None and value < 0:
+            raise UsageError(f"{flag} must be 0 or more, got {value}")
+    if args.lr is not None and not args.lr > 0:
+        raise UsageError(f"--lr must be positive, got {args.lr}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out} is a file; a run needs a folder (new, empty, or a run to --resume)")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from hrnet_zoo.training import TrainConfig, train
 
@@ -119,27 +136,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--val-ann and --val-images go together")
     if args.pretrained is not None and args.no_pretrained:
         raise UsageError("--pretrained TAG and --no-pretrained exclude each other")
-    for value, flag in ((args.epochs, "--epochs"), (args.batch_size, "--batch-size")):
-        if value < 1:
-            raise UsageError(f"{flag} must be a positive integer, got {value}")
-    if args.workers < 0:
-        raise UsageError(f"--workers must be 0 or more, got {args.workers}")
-    if not args.lr > 0:
-        raise UsageError(f"--lr must be positive, got {args.lr}")
+    _check_train_numbers(args)
     pretrained = False if args.no_pretrained else (args.pretrained or True)
+    given = {name for name in (*_TRAIN_DEFAULTS, "input_size", "max_steps") if getattr(args, name) is not None}
+    given.add("model")
     config = TrainConfig(
         model=_model_spec(args.model), train_ann=args.train_ann, train_images=args.train_images,
         val_ann=args.val_ann, val_images=args.val_images, out=args.out, input_size=_size_or_none(args.input_size),
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, pretrained=pretrained, new_head=args.new_head,
-        max_steps=args.max_steps, workers=args.workers, seed=args.seed, schedule=args.schedule,
-        amp=args.amp, sync_bn=args.sync_bn, resume=args.resume, device=args.device,
+        pretrained=pretrained, new_head=args.new_head, max_steps=args.max_steps, workers=args.workers,
+        amp=args.amp, sync_bn=args.sync_bn, resume=args.resume, force=args.force, device=args.device,
         flip_pairs=_pairs(args.flip_pairs), sigmas=_floats(args.sigmas, "--sigmas"),
-        flip_test=not args.no_flip_test, progress=not args.no_progress)
+        flip_test=not args.no_flip_test, progress=not args.no_progress, given=frozenset(given),
+        **{name: getattr(args, name) if getattr(args, name) is not None else default
+           for name, default in _TRAIN_DEFAULTS.items()})
     result = _run_guarded(lambda: train(config))
     if int(os.environ.get("RANK", "0")) == 0:
+        best = Path(args.out) / "best"
+        where = best if result["best_epoch"] is not None else "no best/ yet (no epoch ended)"
         print(json.dumps(result) if args.json else
               f"best AP {result['best_ap']} (epoch {result['best_epoch']}); {result['steps']} steps in "
-              f"{result['seconds']:.1f} s; {Path(args.out) / 'best'}")
+              f"{result['seconds']:.1f} s; {where}")
     return 0
 
 
@@ -263,22 +279,25 @@ def register(subparsers) -> None:
     p.add_argument("--val-ann", metavar="B.json")
     p.add_argument("--val-images", metavar="DIR")
     p.add_argument("--input-size", metavar="HxW", help="crop size (default: the model's)")
-    p.add_argument("--epochs", type=int, default=210)
-    p.add_argument("--batch-size", type=int, default=32, help="per process")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--epochs", type=int, metavar="N", help="default 210 (a resume: the run's)")
+    p.add_argument("--batch-size", type=int, metavar="B", help="per process; default 32 (a resume: the run's)")
+    p.add_argument("--lr", type=float, help="default 1e-3 (a resume: the run's)")
     p.add_argument("--out", required=True, metavar="RUN")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty folder that is not a run (never over its files)")
     p.add_argument("--no-pretrained", action="store_true", help="random initialisation")
     p.add_argument("--pretrained", metavar="TAG", help="a manifest tag instead of the default weights")
     p.add_argument("--new-head", action="store_true",
                    help="a saved folder with another keypoint count: replace its prediction layer")
     p.add_argument("--max-steps", type=int, metavar="S", help="stop after S optimizer steps")
     p.add_argument("--workers", type=int, default=2, metavar="W", help="DataLoader workers (0: none)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--schedule", choices=("multistep", "cosine"), default="multistep")
+    p.add_argument("--seed", type=int, metavar="S", help="default 0 (a resume: the run's)")
+    p.add_argument("--schedule", choices=("multistep", "cosine"), help="default multistep (a resume: the run's)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision (default: on for CUDA)")
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun (CUDA)")
-    p.add_argument("--resume", action="store_true", help="continue from RUN/last/")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from RUN/last/ (keeps its options; --lr, --epochs, --max-steps may change)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: CUDA when available)")
     p.add_argument("--sigmas", help="K comma-separated OKS sigmas (default: 0.05 each)")
     p.add_argument("--flip-pairs", help="0-based left:right pairs, e.g. 1:2,3:4 (default: from the names)")
