@@ -31,6 +31,7 @@ import copy
 import io
 import json
 import os
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -39,7 +40,7 @@ import torch
 
 from hrnet_zoo.data.coco import CocoKeypoints, ImageFolderDataset, load_coco_keypoints, read_json
 from hrnet_zoo.errors import DatasetError
-from hrnet_zoo.inference import PIXEL_STD, box_to_center_scale, model_cfg, predict_keypoints
+from hrnet_zoo.inference import PIXEL_STD, box_to_center_scale, flip_test_decision, model_cfg, predict_keypoints
 from hrnet_zoo.keypoints import oks
 from hrnet_zoo.weights.cache import write_atomically
 
@@ -132,6 +133,8 @@ def _ground_truth(coco: CocoKeypoints):
 
     data = copy.deepcopy(coco.data)
     for ann in data["annotations"]:
+        if ann.get("category_id") in coco.category_ids:  # categories sharing the keypoint list score as one
+            ann["category_id"] = coco.category_id
         if "area" not in ann and "bbox" in ann:
             ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3])
         ann.setdefault("iscrowd", 0)
@@ -174,7 +177,9 @@ def coco_keypoint_ap(results, coco: CocoKeypoints, where: str = "results") -> di
     from pycocotools.cocoeval import COCOeval
 
     results = load_results(results, coco, where)
-    results = [dict(r, category_id=r.get("category_id", coco.category_id)) for r in results]
+    same_set = set(coco.category_ids)
+    results = [dict(r, category_id=coco.category_id if r.get("category_id", coco.category_id) in same_set
+                    else r["category_id"]) for r in results]
     if not results:
         return {name: 0.0 for name in STAT_NAMES}
     gt = _ground_truth(coco)
@@ -228,11 +233,14 @@ def keypoint_errors(results, coco: CocoKeypoints) -> dict:
     return out
 
 
-def evaluate_results(results, ann_file, *, sigmas=None, category_id=None, flip_pairs=None) -> dict:
+def evaluate_results(results, ann_file, *, sigmas=None, category_id=None, flip_pairs=None,
+                     keypoint_set=None) -> dict:
     """Score an existing COCO keypoint results file (or list) against ``ann_file``: the pycocotools
-    stats of `coco_keypoint_ap()` plus `keypoint_errors()`. No model is involved."""
+    stats of `coco_keypoint_ap()` plus `keypoint_errors()`. No model is involved. ``sigmas``,
+    ``category_id``, ``flip_pairs``, ``keypoint_set``: as `hrnet_zoo.data.load_coco_keypoints()`."""
     coco = ann_file if isinstance(ann_file, CocoKeypoints) else load_coco_keypoints(
-        ann_file, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas, check_images=False)
+        ann_file, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas, check_images=False,
+        keypoint_set=keypoint_set)
     where = str(results) if isinstance(results, (str, os.PathLike)) else "results"
     results = load_results(results, coco, where)
     metrics = coco_keypoint_ap(results, coco, where)
@@ -255,7 +263,7 @@ def load_detections(path, coco: CocoKeypoints, score_threshold: float = 0.0) -> 
     for i, det in enumerate(detections):
         if not isinstance(det, dict) or "image_id" not in det or "bbox" not in det:
             raise DatasetError(f"{path}: detection [{i}] needs 'image_id' and 'bbox'")
-        if det.get("category_id", coco.category_id) != coco.category_id:
+        if det.get("category_id", coco.category_id) not in coco.category_ids:
             continue
         if det["image_id"] not in coco.images:
             raise DatasetError(f"{path}: detection [{i}]: image id {det['image_id']} is not in {coco.path}")
@@ -308,7 +316,8 @@ def predict_people(model, coco: CocoKeypoints, boxes: dict, *, input_size=None, 
 def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, flip_test: bool = True,
              decoder: str | None = None, sigmas=None, flip_pairs=None, category_id=None,
              in_vis_thre: float = IN_VIS_THRESHOLD, oks_thre: float = OKS_THRESHOLD, det_score_thre: float = 0.0,
-             results_file=None, workers: int = 0, batch_size: int = 64, progress: bool = False) -> dict:
+             results_file=None, workers: int = 0, batch_size: int = 64, progress: bool = False,
+             keypoint_set=None) -> dict:
     """Keypoint AP (pycocotools) of ``model`` on a COCO keypoint file, the official way.
 
     Args:
@@ -318,7 +327,9 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
         boxes: None for the ground-truth boxes, or a detector's COCO results file (``bbox``, ``score``).
         input_size: ``(H, W)``; by default ``model.pretrained_cfg.input_size``.
         flip_test, decoder: as `hrnet_zoo.predict_keypoints()` (decoder by default the model's).
-        sigmas, flip_pairs, category_id: as [`hrnet_zoo.data.load_coco_keypoints()`][hrnet_zoo.data.load_coco_keypoints].
+        sigmas, flip_pairs, category_id, keypoint_set: as
+            [`hrnet_zoo.data.load_coco_keypoints()`][hrnet_zoo.data.load_coco_keypoints]. With no flip
+            pairs on names with sides the flip test is skipped with a warning (`flip_test_decision()`).
         in_vis_thre, oks_thre: rescoring and OKS-NMS thresholds (official 0.2 and 0.9).
         det_score_thre: detections scoring below are dropped.
         results_file: also write the COCO keypoint results there.
@@ -328,7 +339,11 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
         ``per_keypoint_error_px``, ``unmatched``, ``num_results``.
     """
     coco = ann_file if isinstance(ann_file, CocoKeypoints) else load_coco_keypoints(
-        ann_file, image_dir, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas, check_images=False)
+        ann_file, image_dir, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas, check_images=False,
+        keypoint_set=keypoint_set)
+    flip_test, why = flip_test_decision(flip_test, coco.keypoint_set)
+    if why:
+        warnings.warn(why, stacklevel=2)
     model_k = getattr(model, "num_joints", None)
     if model_k is not None and model_k != coco.keypoint_set.num_keypoints:
         raise DatasetError(f"{coco.path}: the model predicts {model_k} keypoints but the file's category has "

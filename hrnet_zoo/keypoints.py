@@ -3,11 +3,12 @@
 COCO-17 and MPII-16 are built in, and the layouts of public data sets are presets
 (`KeypointSet.preset()`, `list_presets()`, data in `hrnet_zoo.keypoint_presets`); any other layout is made
 from its names (`KeypointSet.from_names()`) or from a COCO annotation file's category
-(`KeypointSet.from_coco_category()`, which resolves categories as the data loader does:
-`resolve_coco_keypoints()`; `describe_keypoints()` is the summary line the commands print). Indices are 0-based (a COCO file's ``skeleton`` is 1-based
-and is converted). Flip pairs are those of the official HRNet datasets (``lib/dataset/coco.py``,
-``lib/dataset/mpii.py``); COCO sigmas are the COCO keypoint-evaluation constants. MPII has no official
-OKS; its sigmas are the ones mmpose ships for MPII (``configs/_base_/datasets/mpii.py``).
+(`KeypointSet.from_coco_category()`, which resolves categories as the data loader does with
+`resolve_coco_keypoints()`; `describe_keypoints()` is the summary line the commands print). Indices are
+0-based (a COCO file's ``skeleton`` is 1-based, or 0-based when it has a 0, and is converted). COCO's and
+MPII's flip pairs are those of the official HRNet datasets (``lib/dataset/coco.py``, ``lib/dataset/mpii.py``);
+COCO sigmas are the COCO keypoint-evaluation constants; the sources of every preset are cited in
+`hrnet_zoo.keypoint_presets`.
 """
 from __future__ import annotations
 

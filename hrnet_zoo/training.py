@@ -48,6 +48,7 @@ from hrnet_zoo.data.coco import CocoKeypointDataset, load_coco_keypoints
 from hrnet_zoo.data.transforms import AugmentConfig
 from hrnet_zoo.errors import HRNetZooError
 from hrnet_zoo.evaluation import evaluate
+from hrnet_zoo.inference import keypoint_summary
 from hrnet_zoo.keypoints import KeypointSet
 from hrnet_zoo.losses import JointsMSELoss
 from hrnet_zoo.models.base import from_pretrained
@@ -97,6 +98,8 @@ class TrainConfig:
     device: str | None = None
     flip_pairs: list | None = None
     sigmas: list | None = None
+    keypoint_set: str | None = None  # a preset name (or KeypointSet) giving the layout; see load_coco_keypoints
+    category_id: int | None = None   # the category, when the files' categories have different keypoint lists
     flip_test: bool = True
     progress: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -261,6 +264,8 @@ def train(config: TrainConfig | None = None, **kwargs) -> dict:
         resume: continue from ``out/last/`` (a fresh start when there is none).
         device: ``"cpu"``, ``"cuda"``, …; by default CUDA when available.
         flip_pairs, sigmas: the keypoint set's, when the names and the default do not give them.
+        keypoint_set, category_id: a preset's layout, and the category of files with several keypoint
+            lists (`hrnet_zoo.data.load_coco_keypoints()`); the run logs the resolved set's summary line.
         flip_test: flip test in validation.
         progress: a tqdm bar on stderr (loss, lr, images/s).
         augment: `AugmentConfig`.
@@ -295,13 +300,15 @@ def _train(config: TrainConfig, env: _Distributed) -> dict:
                             "continue it, or choose another output folder")
     seed_everything(config.seed)
 
-    train_coco = load_coco_keypoints(config.train_ann, config.train_images, flip_pairs=config.flip_pairs,
-                                     sigmas=config.sigmas)
+    keypoint_options = dict(flip_pairs=config.flip_pairs, sigmas=config.sigmas, keypoint_set=config.keypoint_set,
+                            category_id=config.category_id)
+    train_coco = load_coco_keypoints(config.train_ann, config.train_images, **keypoint_options)
     keypoint_set = train_coco.keypoint_set
+    for line in keypoint_summary(train_coco.keypoint_choice, config.flip_test and config.val_ann is not None):
+        log(line)
     val_coco = None
     if config.val_ann is not None:
-        val_coco = load_coco_keypoints(config.val_ann, config.val_images, flip_pairs=config.flip_pairs,
-                                       sigmas=config.sigmas)
+        val_coco = load_coco_keypoints(config.val_ann, config.val_images, **keypoint_options)
         if val_coco.keypoint_set.keypoint_names != keypoint_set.keypoint_names:
             raise TrainingError(f"{config.val_ann} has keypoints {list(val_coco.keypoint_set.keypoint_names)} but "
                                 f"{config.train_ann} has {list(keypoint_set.keypoint_names)}")
