@@ -13,7 +13,6 @@ COCO sigmas are the COCO keypoint-evaluation constants; the sources of every pre
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Mapping, Sequence
 
 from hrnet_zoo.keypoint_presets import ALIASES, preset_data, preset_names
 from hrnet_zoo.errors import DatasetError, InvalidArgumentError
+from hrnet_zoo.keypoint_categories import category_group, category_skeleton, checked_sigmas
 from hrnet_zoo.keypoint_names import flip_indices_from_pairs, flip_pairs_from_names, names_have_sides
 from hrnet_zoo.oks import oks
 
@@ -123,9 +123,9 @@ class KeypointSet:
             if not isinstance(categories, list):
                 raise DatasetError(f"{where}: no 'categories' list")
         else:
-            categories = [category]
-            if category_id is None and isinstance(category, Mapping):
-                category_id = category.get("id")
+            categories = [{"id": None, **category}]  # a lone category needs no id
+            if category_id is None:
+                category_id = categories[0]["id"]
         choice = resolve_coco_keypoints(categories, category_id=category_id, keypoint_set=keypoint_set,
                                         flip_pairs=flip_pairs, sigmas=sigmas, where=where)
         for message in choice.warnings:
@@ -245,79 +245,6 @@ class KeypointChoice:
         return self.category_ids[0] if self.category_ids else None
 
 
-def _describe_category(category) -> str:
-    names = category.get("keypoints") or ()
-    return f"id {category.get('id')} {category.get('name')!r} ({len(names) or 'no'} keypoint names)"
-
-
-def _category_group(categories, category_id, named_optional: bool, prefix: str) -> list:
-    """The categories to use: all those sharing the chosen keypoint-name list (see `resolve_coco_keypoints`)."""
-    if not isinstance(categories, list) or not all(isinstance(c, Mapping) for c in categories):
-        raise DatasetError(f"{prefix}'categories' must be a list of JSON objects")
-    for c in categories:
-        if "id" not in c:
-            raise DatasetError(f"{prefix}category {c.get('name')!r} has no 'id'")
-        names = c.get("keypoints")
-        if names and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
-            raise DatasetError(f"{prefix}category {c['id']}: 'keypoints' must be a list of keypoint names")
-    groups: dict[tuple, list] = {}
-    for c in categories:
-        if c.get("keypoints"):
-            groups.setdefault(tuple(c["keypoints"]), []).append(c)
-    if category_id is not None:
-        chosen = next((c for c in categories if c["id"] == category_id or str(c["id"]) == str(category_id)), None)
-        if chosen is None:
-            raise DatasetError(f"{prefix}no category with id {category_id}; the file has "
-                               f"{', '.join(map(_describe_category, categories)) or 'none'}")
-        if chosen.get("keypoints"):
-            return groups[tuple(chosen["keypoints"])]
-        if named_optional:
-            return [chosen]
-        raise DatasetError(f"{prefix}category {_describe_category(chosen)} has no 'keypoints' list; give its "
-                           "layout with keypoint_set= (CLI: --keypoint-set NAME)")
-    if len(groups) > 1:
-        listing = "; ".join(", ".join(map(_describe_category, g)) for g in groups.values())
-        raise DatasetError(f"{prefix}the categories have {len(groups)} different keypoint lists ({listing}); "
-                           "choose one with category_id= (CLI: --category-id ID)")
-    if groups:
-        return next(iter(groups.values()))
-    if named_optional and len(categories) == 1:
-        return list(categories)
-    if named_optional and categories:
-        raise DatasetError(f"{prefix}no category has keypoint names and there are several "
-                           f"({', '.join(map(_describe_category, categories))}); choose one with category_id= "
-                           "(CLI: --category-id ID)")
-    raise DatasetError(f"{prefix}no category with a 'keypoints' list (names of the keypoints); for a file without "
-                       "names give the layout with keypoint_set= (CLI: --keypoint-set NAME)")
-
-
-def _category_skeleton(category, k: int, prefix: str):
-    """``(links, warning)``: the category's skeleton as 0-based links in range, and one line about any
-    dropped. A skeleton only draws, so nothing here refuses the file: 0-based files are detected by a 0
-    index, links out of range or not index pairs are dropped."""
-    raw = category.get("skeleton") or []
-    raw = raw if isinstance(raw, list) else [raw]
-    pairs = [link for link in raw if isinstance(link, (list, tuple)) and len(link) == 2
-             and all(isinstance(i, (int, float)) and not isinstance(i, bool) and float(i).is_integer() for i in link)]
-    offset = 0 if any(0 in link for link in pairs) else 1
-    links = [(int(a) - offset, int(b) - offset) for a, b in pairs]
-    kept = tuple(link for link in links if all(0 <= i < k for i in link))
-    dropped = len(raw) - len(kept)
-    if not dropped:
-        return kept, None
-    bad = [link for link in raw if link not in pairs] + [p for p, link in zip(pairs, links) if link not in kept]
-    return kept, (f"{prefix}category {category.get('id')}: dropped {dropped} skeleton link(s) out of range for {k} "
-                  f"keypoints or not index pairs (e.g. {bad[0]!r}); the skeleton is only used for drawing")
-
-
-def _checked_sigmas(values, k: int, what: str, prefix: str) -> tuple[float, ...]:
-    ok = isinstance(values, (list, tuple)) and len(values) == k and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in values)
-    if not ok:
-        raise DatasetError(f"{prefix}{what} must be {k} positive numbers (one OKS sigma per keypoint), got {values!r}")
-    return tuple(float(v) for v in values)
-
-
 def _preset_with_names(names) -> KeypointSet | None:
     lowered = tuple(n.lower() for n in names)
     for key in preset_names():
@@ -342,14 +269,14 @@ def resolve_coco_keypoints(categories, *, category_id=None, keypoint_set=None, f
     """
     prefix = f"{where}: " if where else ""
     given = None if keypoint_set is None else resolve_keypoint_set(keypoint_set)
-    group = _category_group(categories, category_id, given is not None, prefix)
+    group = category_group(categories, category_id, given is not None, prefix)
     first = group[0]
     names = tuple(first.get("keypoints") or ()) or given.keypoint_names
     if given is not None and given.num_keypoints != len(names):
         raise DatasetError(f"{prefix}category {first['id']} has {len(names)} keypoints but keypoint set "
                            f"{given.name!r} has {given.num_keypoints}")
     reference = given if given is not None else _preset_with_names(names)
-    skeleton, skeleton_warning = _category_skeleton(first, len(names), prefix)
+    skeleton, skeleton_warning = category_skeleton(first, len(names), prefix)
     warnings_ = [skeleton_warning] if skeleton_warning else []
     if given is not None:
         names, name = given.keypoint_names, given.name
@@ -381,9 +308,9 @@ def resolve_coco_keypoints(categories, *, category_id=None, keypoint_set=None, f
 
 def _choose_sigmas(sigmas, category, reference, ref_label, k: int, prefix: str):
     if sigmas is not None:
-        return _checked_sigmas(list(sigmas), k, "sigmas", prefix), "given"
+        return checked_sigmas(list(sigmas), k, "sigmas", prefix), "given"
     if category.get("sigmas") is not None:
-        return _checked_sigmas(category["sigmas"], k, f"category {category['id']}: 'sigmas'", prefix), \
+        return checked_sigmas(category["sigmas"], k, f"category {category['id']}: 'sigmas'", prefix), \
             "the category's 'sigmas'"
     if reference is not None and (reference.name not in preset_names()
                                   or preset_data(reference.name).get("sigmas") is not None):

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from hrnet_zoo.cli import CommandError, UsageError, one_line, refuse_overwrite
+from hrnet_zoo.cli.keypoint_options import (add_keypoint_options, check_keypoint_set, predict_keypoint_set,
+                                            print_keypoint_summary)
 
 TRAIN_EPILOG = """examples:
   hrnet-zoo train --model w32 --train-ann train.json --train-images train/ \\
@@ -73,21 +75,6 @@ def _keypoint_options(args: argparse.Namespace) -> dict:
                 keypoint_set=args.keypoint_set, category_id=args.category_id)
 
 
-def _print_keypoint_summary(choice, flip_test: bool) -> None:
-    """The keypoint set's summary line and warnings, on stderr (stdout stays pure JSON under --json)."""
-    from hrnet_zoo.inference import keypoint_summary
-
-    for line in keypoint_summary(choice, flip_test):
-        print(line, file=sys.stderr, flush=True)
-
-
-def _check_keypoint_set(name: str | None) -> None:
-    from hrnet_zoo.keypoints import list_presets
-
-    if name is not None and name.lower() not in list_presets():
-        raise UsageError(f"unknown --keypoint-set {name!r}; presets: {', '.join(list_presets())}")
-
-
 def _check_file(path: str | None, flag: str) -> None:
     if path is not None and not Path(path).is_file():
         raise UsageError(f"{flag} file not found: {path}")
@@ -141,7 +128,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be 0 or more, got {args.workers}")
     if not args.lr > 0:
         raise UsageError(f"--lr must be positive, got {args.lr}")
-    _check_keypoint_set(args.keypoint_set)
+    check_keypoint_set(args.keypoint_set)
     pretrained = False if args.no_pretrained else (args.pretrained or True)
     config = TrainConfig(
         model=_model_spec(args.model), train_ann=args.train_ann, train_images=args.train_images,
@@ -177,7 +164,7 @@ def _load_ground_truth(args: argparse.Namespace, flip_test: bool):
     from hrnet_zoo.data.coco import load_coco_keypoints
 
     coco = load_coco_keypoints(args.ann, args.images, check_images=False, **_keypoint_options(args))
-    _print_keypoint_summary(coco.keypoint_choice, flip_test)
+    print_keypoint_summary(coco.keypoint_choice, flip_test)
     return coco
 
 
@@ -186,7 +173,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     _check_file(args.ann, "--ann")
     _check_file(args.boxes, "--boxes")
-    _check_keypoint_set(args.keypoint_set)
+    check_keypoint_set(args.keypoint_set)
     if args.results is not None:
         _check_file(args.results, "--results")
         if args.model is not None or args.boxes is not None:
@@ -242,7 +229,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     drawn = [out / (Path(p).stem + "_keypoints.jpg") for p in args.images]
     refuse_overwrite([out / "keypoints.json"] + drawn, [*args.images, args.boxes], args.force)
     box = _parse_box(args.box) if args.box is not None else None
-    _check_keypoint_set(args.keypoint_set)
+    check_keypoint_set(args.keypoint_set)
 
     def run():
         per_image = {}
@@ -263,7 +250,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 if float(det.get("score", 1.0)) >= args.score_threshold:
                     per_image.setdefault(int(det["image_id"]), []).append((b, float(det.get("score", 1.0))))
         model = _load_model(args.model, args.device)
-        kset, flip_test = _predict_keypoint_set(args, model)
+        kset, flip_test = predict_keypoint_set(model, args.keypoint_set, _pairs(args.flip_pairs), args.category_id,
+                                               not args.no_flip_test)
         results = []
         category_id = 1 if args.category_id is None else args.category_id
         out.mkdir(parents=True, exist_ok=True)
@@ -290,32 +278,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {out / 'keypoints.json'} ({len(results)} people) and {len(drawn)} drawn image(s)")
     return 0
-
-
-def _predict_keypoint_set(args: argparse.Namespace, model):
-    """predict's keypoint set (the model's config unless --keypoint-set / --flip-pairs) and whether the
-    flip test runs; prints the summary line."""
-    import dataclasses
-
-    from hrnet_zoo.errors import DatasetError
-    from hrnet_zoo.inference import flip_test_decision
-    from hrnet_zoo.keypoints import KeypointChoice, KeypointSet, keypoint_set_for
-
-    k = getattr(model, "num_joints", None)
-    kset, source = model.pretrained_cfg.keypoints, "the model's config"
-    if args.keypoint_set is not None:
-        kset, source = KeypointSet.preset(args.keypoint_set), f"keypoint set {args.keypoint_set}"
-    if kset is None:
-        kset = keypoint_set_for(k) or KeypointSet.from_names([f"keypoint_{i}" for i in range(k)], name="model")
-    if k is not None and kset.num_keypoints != k:
-        raise DatasetError(f"--keypoint-set {args.keypoint_set} has {kset.num_keypoints} keypoints but the model "
-                           f"predicts {k}")
-    if args.flip_pairs is not None:
-        kset, source = dataclasses.replace(kset, flip_pairs=tuple(_pairs(args.flip_pairs))), "--flip-pairs"
-    category_ids = () if args.category_id is None else (args.category_id,)
-    choice = KeypointChoice(kset, category_ids, source if kset.flip_pairs else "none", "not used by predict")
-    _print_keypoint_summary(choice, not args.no_flip_test)
-    return kset, flip_test_decision(not args.no_flip_test, kset)[0]
 
 
 # --------------------------------------------------------------------------------------------- parsers
@@ -349,7 +311,7 @@ def register(subparsers) -> None:
     p.add_argument("--sigmas", help="K comma-separated OKS sigmas (default: 0.05 each)")
     p.add_argument("--flip-pairs", help="0-based left:right pairs, e.g. 1:2,3:4 (default: the preset's or from "
                    "the names)")
-    _add_keypoint_options(p)
+    add_keypoint_options(p)
     p.add_argument("--no-flip-test", action="store_true", help="validate without the flip test")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -365,7 +327,7 @@ def register(subparsers) -> None:
     _add_inference_options(p)
     p.add_argument("--sigmas", help="K comma-separated OKS sigmas (default: the dataset's)")
     p.add_argument("--flip-pairs", help="0-based left:right pairs (default: the preset's or from the names)")
-    _add_keypoint_options(p)
+    add_keypoint_options(p)
     p.add_argument("--output", metavar="R.json", help="also write the keypoint results here")
     p.add_argument("--workers", type=int, default=0, help="image decoding workers")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -382,18 +344,9 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     _add_inference_options(p)
     p.add_argument("--flip-pairs", help="0-based left:right pairs for the flip test (default: the model's)")
-    _add_keypoint_options(p)
+    add_keypoint_options(p)
     p.add_argument("--json", action="store_true", help="a JSON summary on stdout")
     p.set_defaults(func=_cmd_predict)
-
-
-def _add_keypoint_options(p) -> None:
-    """--keypoint-set and --category-id (train, evaluate, predict)."""
-    p.add_argument("--keypoint-set", metavar="NAME",
-                   help="a data set's layout (flip pairs, sigmas, metrics; also for files without keypoint "
-                        "names): coco, mpii, ap10k, wflw … (see docs/fine-tuning.md)")
-    p.add_argument("--category-id", type=int, metavar="ID",
-                   help="the keypoint category, when the file's categories have different keypoint lists")
 
 
 def _add_inference_options(p) -> None:
