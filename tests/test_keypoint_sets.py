@@ -261,7 +261,8 @@ def sided_model(tmp_path_factory):
     ann.write_text(json.dumps(data))
     kset = load_coco_keypoints(ann, paths["image_dir"], flip_pairs=()).keypoint_set
     torch.manual_seed(0)
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", keypoints=kset, pretrained_cfg_overlay={"input_size": (64, 48)})
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", keypoints=kset,
+                                   pretrained_cfg_overlay={"input_size": (64, 48)})
     model.save_pretrained(root / "model")
     images = [f"{paths['image_dir']}/{im['file_name']}" for im in data["images"]]
     return {"ann": str(ann), "images_dir": paths["image_dir"], "images": images, "model": str(root / "model")}
@@ -301,7 +302,8 @@ def test_train_takes_category_id_and_prints_the_summary_line(sided_model, tmp_pa
     ann.write_text(json.dumps(data))
     argv = ["train", "--model", "hrnet_w18_small_v1", "--train-ann", str(ann), "--train-images",
             sided_model["images_dir"], "--input-size", "64x48", "--epochs", "1", "--batch-size", "2", "--max-steps",
-            "1", "--no-pretrained", "--workers", "0", "--no-progress", "--device", "cpu", "--out", str(tmp_path / "run")]
+            "1", "--no-pretrained", "--workers", "0", "--no-progress", "--device", "cpu",
+            "--out", str(tmp_path / "run")]
     assert main(argv) == 1
     assert "--category-id" in capsys.readouterr().err
     assert main(argv + ["--category-id", "1", "--flip-pairs", "1:2"]) == 0
