@@ -27,15 +27,15 @@ def test_side_words_pair_wherever_they_stand(left, right):
     assert names_have_sides([left])
 
 
-@pytest.mark.parametrize("names", [
-    ["leftover", "rightover"],                      # a word that starts with "left" is not a side
-    ["Nearknee", "Offknee", "Nearfrontfoot", "Offfrontfoot"],   # horses' near/off are not left/right
-    ["left_eye", "right_ear"],                      # the rest differs
-    ["l_eye", "L_EYE", "r_eye"],                    # two left candidates: ambiguous, nothing paired
-    ["left_right"],                                 # never a name with itself
-])
-def test_names_that_must_not_pair(names):
-    assert flip_pairs_from_names(names) == ()
+def test_names_that_must_not_pair():
+    for names in (
+        ["leftover", "rightover"],                      # a word that starts with "left" is not a side
+        ["Nearknee", "Offknee", "Nearfrontfoot", "Offfrontfoot"],   # horses' near/off are not left/right
+        ["left_eye", "right_ear"],                      # the rest differs
+        ["l_eye", "L_EYE", "r_eye"],                    # two left candidates: ambiguous, nothing paired
+        ["left_right"],                                 # never a name with itself
+    ):
+        assert flip_pairs_from_names(names) == (), names
 
 
 def test_names_have_sides():
