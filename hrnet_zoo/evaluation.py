@@ -35,6 +35,7 @@ import contextlib
 import copy
 import io
 import os
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -43,7 +44,7 @@ import torch
 from hrnet_zoo.data.coco import CocoKeypoints, ImageFolderDataset, load_coco_keypoints
 from hrnet_zoo.data.validate import ground_truth_dataset
 from hrnet_zoo.errors import DatasetError, InvalidArgumentError, NonFiniteOutputError
-from hrnet_zoo.inference import PIXEL_STD, box_to_center_scale, model_cfg, predict_keypoints
+from hrnet_zoo.inference import PIXEL_STD, box_to_center_scale, flip_test_decision, model_cfg, predict_keypoints
 from hrnet_zoo.metrics import METRIC_NAMES, conventional_metrics, keypoint_errors
 from hrnet_zoo.result_files import check_category, check_detection, check_result, read_list, write_json
 
@@ -137,7 +138,7 @@ def _ground_truth(coco: CocoKeypoints):
     from pycocotools.coco import COCO
 
     gt = COCO()
-    gt.dataset = ground_truth_dataset(coco.data, (coco.category_id,), coco.keypoint_set.num_keypoints)
+    gt.dataset = ground_truth_dataset(coco.data, _keypoint_category_ids(coco), coco.keypoint_set.num_keypoints)
     with contextlib.redirect_stdout(io.StringIO()):
         gt.createIndex()
     return gt
@@ -175,7 +176,9 @@ def coco_keypoint_ap(results, coco: CocoKeypoints, where: str = "results") -> di
     from pycocotools.cocoeval import COCOeval
 
     results = load_results(results, coco, where)
-    results = [dict(r, category_id=r.get("category_id", coco.category_id)) for r in results]
+    same_set = set(coco.category_ids)
+    results = [dict(r, category_id=coco.category_id if r.get("category_id", coco.category_id) in same_set
+                    else r["category_id"]) for r in results]
     if not results:
         return {name: 0.0 for name in STAT_NAMES}
     gt = _ground_truth(coco)
@@ -183,7 +186,7 @@ def coco_keypoint_ap(results, coco: CocoKeypoints, where: str = "results") -> di
         dt = gt.loadRes(copy.deepcopy(results))
         evaluator = COCOeval(gt, dt, "keypoints")
         evaluator.params.kpt_oks_sigmas = np.asarray(coco.keypoint_set.sigmas, dtype=np.float64)
-        evaluator.params.catIds = list(_keypoint_category_ids(coco))
+        evaluator.params.catIds = [coco.category_id]  # the ground truth maps its shared categories to it
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
@@ -199,7 +202,7 @@ def _metric_names(metrics, coco: CocoKeypoints) -> list[str]:
 
 
 def evaluate_results(results, ann_file, *, sigmas=None, category_id=None, flip_pairs=None, metrics=None,
-                     results_file=None) -> dict:
+                     results_file=None, keypoint_set=None) -> dict:
     """Score an existing COCO keypoint results file (or list) against ``ann_file``. No model is involved.
 
     Every figure is computed: the pycocotools stats of `coco_keypoint_ap()` and those of
@@ -209,7 +212,8 @@ def evaluate_results(results, ann_file, *, sigmas=None, category_id=None, flip_p
     ``results_file``: also write the validated results, as scored, there (strict JSON, atomically).
     """
     coco = ann_file if isinstance(ann_file, CocoKeypoints) else load_coco_keypoints(
-        ann_file, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas, check_images=False)
+        ann_file, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas, check_images=False,
+        keypoint_set=keypoint_set)
     names = _metric_names(metrics, coco)
     where = str(results) if isinstance(results, (str, os.PathLike)) else "results"
     results = load_results(results, coco, where)
@@ -294,7 +298,7 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
              decoder: str | None = None, sigmas=None, flip_pairs=None, category_id=None,
              in_vis_thre: float = IN_VIS_THRESHOLD, oks_thre: float = OKS_THRESHOLD, det_score_thre: float = 0.0,
              results_file=None, workers: int = 0, batch_size: int = 64, progress: bool = False,
-             metrics=None) -> dict:
+             metrics=None, keypoint_set=None) -> dict:
     """Keypoint AP (pycocotools), PCK, AUC and NME of ``model`` on a COCO keypoint file, the official way.
 
     Args:
@@ -304,7 +308,9 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
         boxes: None for the ground-truth boxes, or a detector's COCO results file (``bbox``, ``score``).
         input_size: ``(H, W)``; by default ``model.pretrained_cfg.input_size``.
         flip_test, decoder: as `hrnet_zoo.predict_keypoints()` (decoder by default the model's).
-        sigmas, flip_pairs, category_id: as [`hrnet_zoo.data.load_coco_keypoints()`][hrnet_zoo.data.load_coco_keypoints].
+        sigmas, flip_pairs, category_id, keypoint_set: as
+            [`hrnet_zoo.data.load_coco_keypoints()`][hrnet_zoo.data.load_coco_keypoints]. With no flip
+            pairs on names with sides the flip test is skipped with a warning (`flip_test_decision()`).
         in_vis_thre, oks_thre: rescoring and OKS-NMS thresholds (official 0.2 and 0.9).
         det_score_thre: detections scoring below are dropped.
         results_file: also write the COCO keypoint results there (strict JSON, atomically).
@@ -322,7 +328,11 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise InvalidArgumentError(f"workers must be 0 or a positive integer, got {workers!r}")
     coco = ann_file if isinstance(ann_file, CocoKeypoints) else load_coco_keypoints(
-        ann_file, image_dir, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas, check_images=False)
+        ann_file, image_dir, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas, check_images=False,
+        keypoint_set=keypoint_set)
+    flip_test, why = flip_test_decision(flip_test, coco.keypoint_set)
+    if why:
+        warnings.warn(why, stacklevel=2)
     model_k = getattr(model, "num_joints", None)
     if model_k is not None and model_k != coco.keypoint_set.num_keypoints:
         raise DatasetError(f"{coco.path}: the model predicts {model_k} keypoints but the file's category has "

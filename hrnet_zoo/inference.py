@@ -16,6 +16,7 @@ and its BatchNorm statistics), and nothing is written to it.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 from hrnet_zoo.codecs.decode import DECODE_METHODS, decode_heatmaps
 from hrnet_zoo.codecs.flip import default_flip_pairs, flip_back
 from hrnet_zoo.errors import InvalidArgumentError, NonFiniteOutputError
+from hrnet_zoo.keypoints import describe_keypoints, names_have_sides
 from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, pose_cfg
 
 PIXEL_STD = 200.0  # the official code measures scale in units of 200 px
@@ -254,6 +256,33 @@ def predict_heatmaps(model, image, boxes, input_size=None, flip_test: bool = Tru
     return torch.cat(chunks), center, scale
 
 
+def flip_test_decision(flip_test: bool, keypoint_set=None, flip_pairs=None) -> tuple[bool, str | None]:
+    """Whether the flip test runs, and the one-line warning when it is turned off.
+
+    With no flip pairs (``flip_pairs``, else ``keypoint_set``'s) on a set whose names contain side words,
+    the mirrored crop's left and right would be averaged unswapped, blurring every side keypoint: the
+    flip test is then skipped with a warning saying how to give pairs (an error would stop users whose
+    set truly has no pairs). Without a keypoint set nothing is known and ``flip_test`` stands.
+    """
+    if not flip_test or keypoint_set is None:
+        return flip_test, None
+    pairs = keypoint_set.flip_pairs if flip_pairs is None else flip_pairs
+    if len(pairs) or not names_have_sides(keypoint_set):
+        return True, None
+    return False, (f"flip test off: keypoint set {keypoint_set.name!r} has no flip pairs but its names contain side "
+                   "words; give --flip-pairs (flip_pairs=) or --keypoint-set (keypoint_set=) to flip-test")
+
+
+def keypoint_summary(choice, flip_test: bool = False) -> list[str]:
+    """The lines train, evaluate and predict print when they start: `describe_keypoints()` of ``choice``
+    (a `KeypointChoice` or `KeypointSet`), its warnings, and the flip test's, when ``flip_test`` is asked
+    for and `flip_test_decision()` turns it off."""
+    lines = [describe_keypoints(choice)] + [f"warning: {w}" for w in getattr(choice, "warnings", ())]
+    kset = getattr(choice, "keypoint_set", choice)
+    _, why = flip_test_decision(flip_test, kset)
+    return lines + ([f"warning: {why}"] if why else [])
+
+
 def _flip_pairs_of(cfg: PretrainedCfg, num_keypoints: int):
     if cfg.keypoints is not None and cfg.keypoints.num_keypoints == num_keypoints:
         return cfg.keypoints.flip_pairs
@@ -272,7 +301,9 @@ def predict_keypoints(model, image, boxes, flip_test: bool = True, decoder: str 
             or a runner from `hrnet_zoo.optimize()`.
         image: uint8 H×W×3 RGB numpy array or PIL image, or a 3×H×W tensor (uint8 or float in [0, 1]).
         boxes: N×4 person boxes (x, y, width, height) in image pixels; N = 0 gives an empty result.
-        flip_test: average with the flipped crop's heatmaps (flipped back, left/right swapped).
+        flip_test: average with the flipped crop's heatmaps (flipped back, left/right swapped); skipped,
+            with a warning, when the keypoint names have sides but no flip pairs are known
+            (`flip_test_decision()`).
         decoder: ``argmax``, ``quarter`` (official), ``dark`` or ``udp`` (also selects UDP geometry);
             by default ``pretrained_cfg.decoder``.
         input_size: model input ``(H, W)``; by default ``pretrained_cfg.input_size`` (256×192 for the
@@ -294,6 +325,9 @@ def predict_keypoints(model, image, boxes, flip_test: bool = True, decoder: str 
         raise InvalidArgumentError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
     udp = decoder == "udp"
     shift = (not udp) if shift_heatmap is None else shift_heatmap
+    flip_test, why = flip_test_decision(flip_test, cfg.keypoints if flip_pairs is None else None, flip_pairs)
+    if why:
+        warnings.warn(why, stacklevel=2)
     heatmaps, center, scale = predict_heatmaps(model, image, boxes, input_size, flip_test, flip_pairs, shift,
                                                rotation, udp, batch_size)
     if not torch.isfinite(heatmaps).all():  # decoding NaN gives garbage or a traceback deep in the codec

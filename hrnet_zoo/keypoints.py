@@ -1,45 +1,34 @@
 """Keypoint sets: names, skeleton, flip pairs and OKS sigmas of a keypoint layout, and the OKS similarity.
 
-COCO-17 and MPII-16 are built in; any other layout is made from its names
-(`KeypointSet.from_names()`) or from a COCO annotation file's category
-(`KeypointSet.from_coco_category()`). Indices are 0-based (a COCO file's ``skeleton`` is 1-based
-and is converted). Flip pairs are those of the official HRNet datasets (``lib/dataset/coco.py``,
-``lib/dataset/mpii.py``); COCO sigmas are the COCO keypoint-evaluation constants. MPII has no official
-OKS; its sigmas are the ones mmpose ships for MPII (``configs/_base_/datasets/mpii.py``).
+COCO-17 and MPII-16 are built in, and the layouts of public data sets are presets
+(`KeypointSet.preset()`, `list_presets()`, data in `hrnet_zoo.keypoint_presets`); any other layout is made
+from its names (`KeypointSet.from_names()`) or from a COCO annotation file's category
+(`KeypointSet.from_coco_category()`, which resolves categories as the data loader does with
+`resolve_coco_keypoints()`; `describe_keypoints()` is the summary line the commands print). Indices are
+0-based (a COCO file's ``skeleton`` is 1-based, or 0-based when it has a 0, and is converted). COCO's and
+MPII's flip pairs are those of the official HRNet datasets (``lib/dataset/coco.py``, ``lib/dataset/mpii.py``);
+COCO sigmas are the COCO keypoint-evaluation constants; the sources of every preset are cited in
+`hrnet_zoo.keypoint_presets`.
 """
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-import numpy as np
-import torch
-
-from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.keypoint_presets import ALIASES, preset_data, preset_names
+from hrnet_zoo.errors import DatasetError, InvalidArgumentError
+from hrnet_zoo.keypoint_categories import category_group, category_skeleton, checked_sigmas
+from hrnet_zoo.keypoint_names import flip_indices_from_pairs, flip_pairs_from_names, names_have_sides
+from hrnet_zoo.oks import oks
 
 #: OKS sigma of a keypoint whose layout gives none: about the mean of COCO's 17 constants (0.063),
 #: rounded to the middle of the body joints' range; pass ``sigmas=`` for a layout you know better.
 DEFAULT_SIGMA = 0.05
-_SIDE_PREFIXES = (("left_", "right_"), ("l_", "r_"), ("left", "right"))
-
-
-def flip_indices_from_pairs(flip_pairs, num_keypoints: int) -> list[int]:
-    """Left/right pairs → a permutation of ``range(num_keypoints)``; checks the pairs are valid."""
-    indices = list(range(num_keypoints))
-    seen = set()
-    for pair in flip_pairs:
-        if len(pair) != 2:
-            raise InvalidArgumentError(f"flip pairs must be (left, right) index pairs, got {pair!r}")
-        a, b = (int(i) for i in pair)
-        if not (0 <= a < num_keypoints and 0 <= b < num_keypoints):
-            raise InvalidArgumentError(f"flip pair {pair!r} is out of range for {num_keypoints} keypoints")
-        if a in seen or b in seen or a == b:
-            raise InvalidArgumentError(f"keypoint in flip pair {pair!r} appears in more than one pair")
-        seen.update((a, b))
-        indices[a], indices[b] = b, a
-    return indices
+#: Metrics a keypoint set can name as its data set's conventional ones.
+METRIC_NAMES = ("AP", "PCK", "AUC", "NME")
 
 
 @dataclass(frozen=True)
@@ -51,6 +40,10 @@ class KeypointSet:
     skeleton: tuple[tuple[int, int], ...]
     flip_pairs: tuple[tuple[int, int], ...]
     sigmas: tuple[float, ...]
+    #: the data set's conventional metrics, from `METRIC_NAMES` (``evaluate`` reports these by default)
+    metrics: tuple[str, ...] = ("AP",)
+    #: two keypoints whose distance normalises NME (faces: the outer eye corners); None: the box size
+    nme_pair: tuple[int, int] | None = None
 
     def __post_init__(self):
         k = len(self.keypoint_names)
@@ -66,6 +59,14 @@ class KeypointSet:
         for pair in self.skeleton:
             if len(pair) != 2 or not all(0 <= int(i) < k for i in pair):
                 raise InvalidArgumentError(f"skeleton link {pair!r} is out of range for {k} keypoints")
+        unknown = [m for m in self.metrics if m not in METRIC_NAMES]
+        if unknown or not self.metrics:
+            raise InvalidArgumentError(f"keypoint set {self.name!r}: metrics {list(self.metrics)} must be some of "
+                                       f"{', '.join(METRIC_NAMES)}")
+        if self.nme_pair is not None and (len(self.nme_pair) != 2 or not all(0 <= int(i) < k for i in self.nme_pair)
+                                          or self.nme_pair[0] == self.nme_pair[1]):
+            raise InvalidArgumentError(f"keypoint set {self.name!r}: nme_pair {self.nme_pair!r} must be two different "
+                                       f"keypoint indices below {k}")
 
     @property
     def num_keypoints(self) -> int:
@@ -78,105 +79,119 @@ class KeypointSet:
 
     @classmethod
     def from_names(cls, names: Sequence[str], *, name: str = "custom", flip_pairs=None, skeleton=(),
-                   sigmas=None) -> "KeypointSet":
+                   sigmas=None, metrics=("AP",), nme_pair=None) -> "KeypointSet":
         """A set from its keypoint names.
 
-        ``flip_pairs`` default to the pairs named ``left_x``/``right_x`` (also ``l_x``/``r_x`` and
-        ``leftx``/``rightx``); ``sigmas`` default to `DEFAULT_SIGMA` for every keypoint.
+        ``flip_pairs`` default to the names that differ only by a side word (`flip_pairs_from_names()`:
+        ``left_eye``/``right_eye``, ``L_Eye``/``R_Eye``, ``eyeL``/``eyeR`` …); ``sigmas`` default to
+        `DEFAULT_SIGMA` for every keypoint.
         """
         names = tuple(str(n) for n in names)
         pairs = flip_pairs_from_names(names) if flip_pairs is None else flip_pairs
         sigmas = (DEFAULT_SIGMA,) * len(names) if sigmas is None else sigmas
         return cls(name=name, keypoint_names=names, skeleton=_pairs(skeleton), flip_pairs=_pairs(pairs),
-                   sigmas=tuple(float(s) for s in sigmas))
+                   sigmas=tuple(float(s) for s in sigmas), metrics=tuple(metrics),
+                   nme_pair=None if nme_pair is None else tuple(int(i) for i in nme_pair))
 
     @classmethod
-    def from_coco_category(cls, category: Mapping | str | os.PathLike, *, flip_pairs=None,
-                           sigmas=None) -> "KeypointSet":
-        """A set from a COCO keypoint category (``{"name", "keypoints", "skeleton"}``, skeleton 1-based),
-        or from the first category with keypoints of a COCO annotation file given by path."""
+    def preset(cls, name: str) -> "KeypointSet":
+        """The keypoint set of a public data set by name (`list_presets()`; case-insensitive), with its
+        official names, flip pairs, skeleton, OKS sigmas and metrics (data: `hrnet_zoo.keypoint_presets`)."""
+        return _preset(name)
+
+    @staticmethod
+    def list_presets() -> list[str]:
+        """Names `preset()` accepts (aliases included)."""
+        return list_presets()
+
+    @classmethod
+    def from_coco_category(cls, category: Mapping | str | os.PathLike, category_id=None, *, flip_pairs=None,
+                           sigmas=None, keypoint_set=None) -> "KeypointSet":
+        """A set from a COCO keypoint category (``{"id", "name", "keypoints", "skeleton"}``, skeleton
+        1-based), or from a COCO annotation file given by path, resolved exactly as the data loader does
+        (`resolve_coco_keypoints()`): a file whose categories have different
+        keypoint lists needs ``category_id``; names equal to a preset's get its flip pairs and sigmas."""
+        where = ""
         if isinstance(category, (str, os.PathLike)):
-            path = category
-            with open(path, encoding="utf-8") as f:
-                categories = json.load(f).get("categories", [])
-            category = next((c for c in categories if c.get("keypoints")), None)
-            if category is None:
-                raise InvalidArgumentError(f"{path}: no category with a 'keypoints' list")
-        if not category.get("keypoints"):
-            raise InvalidArgumentError(f"COCO category {category.get('name')!r} has no 'keypoints' list")
-        skeleton = [(int(a) - 1, int(b) - 1) for a, b in category.get("skeleton") or ()]
-        return cls.from_names(category["keypoints"], name=str(category.get("name", "custom")),
-                              flip_pairs=flip_pairs, skeleton=skeleton, sigmas=sigmas)
+            where = str(category)
+            try:
+                with open(category, encoding="utf-8") as f:
+                    data = json.load(f)
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise DatasetError(f"{where}: cannot read the annotation file as JSON ({e})") from None
+            categories = data.get("categories") if isinstance(data, dict) else None
+            if not isinstance(categories, list):
+                raise DatasetError(f"{where}: no 'categories' list")
+        else:
+            categories = [{"id": None, **category}]  # a lone category needs no id
+            if category_id is None:
+                category_id = categories[0]["id"]
+        choice = resolve_coco_keypoints(categories, category_id=category_id, keypoint_set=keypoint_set,
+                                        flip_pairs=flip_pairs, sigmas=sigmas, where=where)
+        for message in choice.warnings:
+            warnings.warn(message, stacklevel=2)
+        return choice.keypoint_set
 
     def to_dict(self) -> dict:
         """JSON-ready form (what ``save_pretrained`` writes into config.json)."""
         return {"name": self.name, "keypoint_names": list(self.keypoint_names),
                 "skeleton": [list(p) for p in self.skeleton], "flip_pairs": [list(p) for p in self.flip_pairs],
-                "sigmas": list(self.sigmas)}
+                "sigmas": list(self.sigmas), "metrics": list(self.metrics),
+                "nme_pair": None if self.nme_pair is None else list(self.nme_pair)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "KeypointSet":
+        """The inverse of `to_dict()`; a dict written before ``metrics``/``nme_pair`` existed gets their defaults."""
+        nme_pair = data.get("nme_pair")
         return cls(name=str(data["name"]), keypoint_names=tuple(data["keypoint_names"]),
                    skeleton=_pairs(data.get("skeleton", ())), flip_pairs=_pairs(data.get("flip_pairs", ())),
-                   sigmas=tuple(float(s) for s in data["sigmas"]))
+                   sigmas=tuple(float(s) for s in data["sigmas"]), metrics=tuple(data.get("metrics") or ("AP",)),
+                   nme_pair=None if nme_pair is None else tuple(int(i) for i in nme_pair))
 
 
 def _pairs(pairs) -> tuple[tuple[int, int], ...]:
     return tuple((int(a), int(b)) for a, b in pairs)
 
 
-def flip_pairs_from_names(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
-    """(left, right) index pairs of names that differ only by a left/right prefix (``left_eye``/``right_eye``)."""
-    index = {n: i for i, n in enumerate(names)}
-    pairs = []
-    for i, n in enumerate(names):
-        for left, right in _SIDE_PREFIXES:
-            if n.lower().startswith(left):
-                mate = right + n[len(left):]
-                j = next((index[m] for m in (mate, mate.upper(), mate.capitalize()) if m in index), None)
-                if j is not None and j != i:
-                    pairs.append((i, j))
-                    break
-    return tuple(pairs)
+def _build_preset(key: str) -> KeypointSet:
+    data = preset_data(key)
+    names = data["names"]
+    pairs = data.get("flip_pairs")
+    if pairs is None:
+        pairs = flip_pairs_from_names(names) + tuple(data.get("extra_flip_pairs", ()))
+    return KeypointSet.from_names(names, name=key, flip_pairs=pairs, skeleton=data.get("skeleton", ()),
+                                  sigmas=data.get("sigmas"), metrics=data["metrics"], nme_pair=data["nme_pair"])
 
 
-COCO_KEYPOINTS = KeypointSet(
-    name="coco",
-    keypoint_names=(
-        "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-        "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-        "right_knee", "left_ankle", "right_ankle",
-    ),
-    skeleton=(
-        (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
-        (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-    ),
-    flip_pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
-    sigmas=(0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107,
-            0.087, 0.087, 0.089, 0.089),
-)
+_PRESET_CACHE: dict[str, KeypointSet] = {}
 
-MPII_KEYPOINTS = KeypointSet(
-    name="mpii",
-    keypoint_names=(
-        "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
-        "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder",
-        "left_elbow", "left_wrist",
-    ),
-    skeleton=(
-        (0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9), (8, 12), (12, 11), (11, 10),
-        (8, 13), (13, 14), (14, 15),
-    ),
-    flip_pairs=((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
-    sigmas=(0.089, 0.083, 0.107, 0.107, 0.083, 0.089, 0.026, 0.026, 0.026, 0.026, 0.062, 0.072, 0.179,
-            0.179, 0.072, 0.062),
-)
+
+def _preset(name: str) -> KeypointSet:
+    if not isinstance(name, str) or preset_data(name) is None:
+        raise InvalidArgumentError(f"unknown keypoint set {name!r}; presets: {', '.join(list_presets())} "
+                                   "(or pass a KeypointSet / a list of names)")
+    key = name.lower()
+    key = ALIASES.get(key, key)
+    if key not in _PRESET_CACHE:
+        _PRESET_CACHE[key] = _build_preset(key)
+    return _PRESET_CACHE[key]
+
+
+COCO_KEYPOINTS = _preset("coco")
+MPII_KEYPOINTS = _preset("mpii")
 
 KEYPOINT_SETS = {"coco": COCO_KEYPOINTS, "mpii": MPII_KEYPOINTS}
 
 COCO_FLIP_PAIRS = COCO_KEYPOINTS.flip_pairs
 MPII_FLIP_PAIRS = MPII_KEYPOINTS.flip_pairs
 COCO_SIGMAS = COCO_KEYPOINTS.sigmas
+
+__all__ = [
+    "COCO_FLIP_PAIRS", "COCO_KEYPOINTS", "COCO_SIGMAS", "DEFAULT_SIGMA", "KEYPOINT_SETS", "KeypointChoice",
+    "KeypointSet", "METRIC_NAMES", "MPII_FLIP_PAIRS", "MPII_KEYPOINTS", "describe_keypoints",
+    "flip_indices_from_pairs", "flip_pairs_from_names", "keypoint_set_for", "list_presets", "names_have_sides",
+    "oks", "resolve_coco_keypoints", "resolve_keypoint_set",
+]
 
 
 def keypoint_set_for(num_keypoints: int) -> KeypointSet | None:
@@ -187,16 +202,19 @@ def keypoint_set_for(num_keypoints: int) -> KeypointSet | None:
     return None
 
 
+def list_presets() -> list[str]:
+    """Names of the keypoint-set presets of public data sets (aliases included), for `KeypointSet.preset()`."""
+    return preset_names()
+
+
 def resolve_keypoint_set(keypoints) -> KeypointSet:
-    """A [`KeypointSet`][hrnet_zoo.keypoints.KeypointSet] from a set, a built-in name (``"coco"``, ``"mpii"``), a dict from
-    `KeypointSet.to_dict()`, a COCO category dict, or a list of keypoint names."""
+    """A [`KeypointSet`][hrnet_zoo.keypoints.KeypointSet] from a set, a preset name (``"coco"``, ``"mpii"``,
+    ``"wflw"`` … `list_presets()`), a dict from `KeypointSet.to_dict()`, a COCO category dict, or a list of
+    keypoint names."""
     if isinstance(keypoints, KeypointSet):
         return keypoints
     if isinstance(keypoints, str):
-        if keypoints not in KEYPOINT_SETS:
-            raise InvalidArgumentError(f"unknown keypoint set {keypoints!r}; built in: {', '.join(KEYPOINT_SETS)} "
-                                       "(or pass a KeypointSet / a list of names)")
-        return KEYPOINT_SETS[keypoints]
+        return KeypointSet.preset(keypoints)
     if isinstance(keypoints, Mapping):
         return KeypointSet.from_dict(keypoints) if "keypoint_names" in keypoints \
             else KeypointSet.from_coco_category(keypoints)
@@ -205,50 +223,111 @@ def resolve_keypoint_set(keypoints) -> KeypointSet:
     raise InvalidArgumentError(f"cannot make a keypoint set from {type(keypoints).__name__}")
 
 
-def oks(predictions, ground_truth, areas, sigmas=COCO_SIGMAS, gt_boxes=None) -> torch.Tensor:
-    """Object keypoint similarity between every prediction and every ground truth, as COCO computes it.
+@dataclass(frozen=True)
+class KeypointChoice:
+    """The keypoint set a COCO file's categories resolve to (`resolve_coco_keypoints()`), and why.
 
-    Args:
-        predictions: P×K×2 (or P×K×3; a third column is ignored) keypoints in image pixels.
-        ground_truth: G×K×3 keypoints with COCO visibility in the last column (> 0 means labelled).
-        areas: G object areas (segment area in COCO; pixels²).
-        sigmas: K per-keypoint constants (COCO's by default).
-        gt_boxes: optional G×4 xywh boxes. A ground truth with no labelled keypoint is scored, as in
-            ``COCOeval.computeOks``, by the distance of each prediction outside a box twice the size
-            of its own; those ground truths need a box.
-
-    Returns:
-        P×G float64 tensor of OKS values in [0, 1].
+    ``category_ids``: every category sharing the chosen keypoint list (scored together); ``flip_source``
+    and ``sigma_source`` say where the flip pairs and OKS sigmas came from; ``preset``: the preset whose
+    names the category matches, or the one given; ``warnings``: one line each, for the user to see.
     """
-    pred = torch.as_tensor(np.asarray(predictions, dtype=np.float64))
-    gt = torch.as_tensor(np.asarray(ground_truth, dtype=np.float64))
-    if pred.ndim != 3 or pred.shape[-1] not in (2, 3) or gt.ndim != 3 or gt.shape[-1] != 3:
-        raise ValueError(f"expected predictions P×K×2|3 and ground truth G×K×3, got {tuple(pred.shape)} "
-                         f"and {tuple(gt.shape)}")
-    if pred.shape[1] != gt.shape[1] or len(sigmas) != gt.shape[1]:
-        raise ValueError(f"keypoint counts differ: predictions {pred.shape[1]}, ground truth {gt.shape[1]}, "
-                         f"sigmas {len(sigmas)}")
-    area = torch.as_tensor(np.asarray(areas, dtype=np.float64)).reshape(-1)
-    if area.numel() != gt.shape[0]:
-        raise ValueError(f"expected {gt.shape[0]} areas, got {area.numel()}")
-    variances = (2 * torch.as_tensor(sigmas, dtype=torch.float64)) ** 2
-    visible = gt[..., 2] > 0                                            # G×K
-    dx = pred[:, None, :, 0] - gt[None, :, :, 0]                        # P×G×K
-    dy = pred[:, None, :, 1] - gt[None, :, :, 1]
-    unlabelled = ~visible.any(dim=1)
-    if unlabelled.any():
-        if gt_boxes is None:
-            raise ValueError("ground truths without labelled keypoints need gt_boxes (COCO scores them "
-                             "against a box twice their size)")
-        box = torch.as_tensor(np.asarray(gt_boxes, dtype=np.float64)).reshape(-1, 4)
-        x0, x1 = box[:, 0] - box[:, 2], box[:, 0] + 2 * box[:, 2]
-        y0, y1 = box[:, 1] - box[:, 3], box[:, 1] + 2 * box[:, 3]
-        px, py = pred[:, None, :, 0], pred[:, None, :, 1]
-        out_x = (x0[None, :, None] - px).clamp(min=0) + (px - x1[None, :, None]).clamp(min=0)
-        out_y = (y0[None, :, None] - py).clamp(min=0) + (py - y1[None, :, None]).clamp(min=0)
-        dx = torch.where(unlabelled[None, :, None], out_x, dx)
-        dy = torch.where(unlabelled[None, :, None], out_y, dy)
-    e = (dx**2 + dy**2) / variances / (area[None, :, None] + np.spacing(1)) / 2
-    # Labelled keypoints only, or all of them for a ground truth without any (the box rule above).
-    counted = (visible | unlabelled[:, None])[None].expand_as(e)
-    return (torch.exp(-e) * counted).sum(-1) / counted.sum(-1)
+
+    keypoint_set: KeypointSet
+    category_ids: tuple = ()
+    flip_source: str = "names"
+    sigma_source: str = f"default {DEFAULT_SIGMA}"
+    warnings: tuple[str, ...] = ()
+    preset: str | None = None
+
+    @property
+    def category_id(self):
+        """The first chosen category's id (None for a set not read from a file)."""
+        return self.category_ids[0] if self.category_ids else None
+
+
+def _preset_with_names(names) -> KeypointSet | None:
+    lowered = tuple(n.lower() for n in names)
+    for key in preset_names():
+        data = preset_data(key)
+        if len(data["names"]) == len(lowered) and tuple(n.lower() for n in data["names"]) == lowered:
+            return _preset(key)
+    return None
+
+
+def resolve_coco_keypoints(categories, *, category_id=None, keypoint_set=None, flip_pairs=None, sigmas=None,
+                           where: str = "") -> KeypointChoice:
+    """The keypoint set of a COCO file's ``categories``: the one rule `KeypointSet.from_coco_category` and
+    the data loader share.
+
+    Categories sharing one keypoint-name list form one set (a data set of 54 species is one set);
+    several different lists need ``category_id``, which selects its category's group. ``keypoint_set``
+    (a preset name or a `KeypointSet`) gives names, flip pairs, skeleton, sigmas and metrics, and makes
+    a category without names usable. Names equal (case aside) to a preset's get that preset's flip pairs,
+    sigmas, metrics, and skeleton when the file has none. Sigmas: ``sigmas`` > the category's ``sigmas``
+    (an extension some tools write) > the preset's > `DEFAULT_SIGMA`. A bad skeleton is dropped with one
+    warning (``choice.warnings``), never refused. Errors are `DatasetError` prefixed with ``where``.
+    """
+    prefix = f"{where}: " if where else ""
+    given = None if keypoint_set is None else resolve_keypoint_set(keypoint_set)
+    group = category_group(categories, category_id, given is not None, prefix)
+    first = group[0]
+    names = tuple(first.get("keypoints") or ()) or given.keypoint_names
+    if given is not None and given.num_keypoints != len(names):
+        raise DatasetError(f"{prefix}category {first['id']} has {len(names)} keypoints but keypoint set "
+                           f"{given.name!r} has {given.num_keypoints}")
+    reference = given if given is not None else _preset_with_names(names)
+    skeleton, skeleton_warning = category_skeleton(first, len(names), prefix)
+    warnings_ = [skeleton_warning] if skeleton_warning else []
+    if given is not None:
+        names, name = given.keypoint_names, given.name
+    else:
+        name = str(first.get("name", "custom"))
+    if reference is not None and (given is not None or not skeleton):
+        skeleton = reference.skeleton or skeleton
+    ref_label = None if reference is None else (
+        f"keypoint set {reference.name}" if given is not None else f"preset {reference.name} (names match)")
+    if flip_pairs is not None:
+        pairs, flip_source = flip_pairs, "given"
+    elif reference is not None:
+        pairs, flip_source = reference.flip_pairs, ref_label
+    else:
+        pairs, flip_source = flip_pairs_from_names(names), "names"
+    sigmas, sigma_source = _choose_sigmas(sigmas, first, reference, ref_label, len(names), prefix)
+    try:
+        kset = KeypointSet.from_names(names, name=name, flip_pairs=pairs, skeleton=skeleton, sigmas=sigmas,
+                                      metrics=reference.metrics if reference else ("AP",),
+                                      nme_pair=reference.nme_pair if reference else None)
+    except InvalidArgumentError as e:
+        raise DatasetError(f"{prefix}category {first['id']}: {e}") from None
+    if not kset.flip_pairs and flip_pairs is None and names_have_sides(kset):
+        warnings_.append(f"{prefix}no flip pairs found but the keypoint names contain side words: give "
+                         "--flip-pairs (flip_pairs=) or --keypoint-set (keypoint_set=)")
+    return KeypointChoice(kset, tuple(c["id"] for c in group), flip_source if kset.flip_pairs else "none",
+                          sigma_source, tuple(warnings_), None if reference is None else reference.name)
+
+
+def _choose_sigmas(sigmas, category, reference, ref_label, k: int, prefix: str):
+    if sigmas is not None:
+        return checked_sigmas(list(sigmas), k, "sigmas", prefix), "given"
+    if category.get("sigmas") is not None:
+        return checked_sigmas(category["sigmas"], k, f"category {category['id']}: 'sigmas'", prefix), \
+            "the category's 'sigmas'"
+    if reference is not None and (reference.name not in preset_names()
+                                  or preset_data(reference.name).get("sigmas") is not None):
+        return reference.sigmas, ref_label
+    return (DEFAULT_SIGMA,) * k, f"default {DEFAULT_SIGMA} (the data set defines none)"
+
+
+def describe_keypoints(choice) -> str:
+    """The one summary line train, evaluate and predict print: set, K, flip pairs and their source,
+    where the OKS sigmas came from, the metrics. ``choice``: a `KeypointChoice` or a `KeypointSet`."""
+    if isinstance(choice, KeypointSet):
+        choice = KeypointChoice(choice, flip_source="keypoint set" if choice.flip_pairs else "none",
+                                sigma_source="keypoint set")
+    kset = choice.keypoint_set
+    categories = f", categories {list(choice.category_ids)}" if len(choice.category_ids) > 1 else (
+        f", category {choice.category_ids[0]}" if choice.category_ids else "")
+    matched = f" = preset {choice.preset}" if choice.preset and choice.preset != kset.name else ""
+    flips = f"{len(kset.flip_pairs)} from {choice.flip_source}" if kset.flip_pairs else "none"
+    return (f"keypoints: {kset.name!r}{matched}, {kset.num_keypoints} keypoints{categories}; flip pairs: {flips}; "
+            f"OKS sigmas: {choice.sigma_source}; metrics: {', '.join(kset.metrics)}")

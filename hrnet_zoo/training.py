@@ -49,6 +49,7 @@ from hrnet_zoo._factory import create_model
 from hrnet_zoo.codecs.codec import HeatmapCodec
 from hrnet_zoo.data.coco import CocoKeypointDataset, load_coco_keypoints
 from hrnet_zoo.data.transforms import AugmentConfig
+from hrnet_zoo.inference import keypoint_summary
 from hrnet_zoo.keypoints import KeypointSet
 from hrnet_zoo.heads.heatmap import init_prediction_layer
 from hrnet_zoo.models.base import TrainingForward, from_pretrained
@@ -98,6 +99,8 @@ class TrainConfig:
     device: str | None = None
     flip_pairs: list | None = None
     sigmas: list | None = None
+    keypoint_set: str | None = None  # a preset name (or KeypointSet) giving the layout; see load_coco_keypoints
+    category_id: int | None = None   # the category, when the files' categories have different keypoint lists
     flip_test: bool = True
     progress: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -249,6 +252,8 @@ def train(config: TrainConfig | None = None, **kwargs) -> dict:
         given: the field names set explicitly (None: those that differ from the defaults).
         device: ``"cpu"``, ``"cuda"``, …; by default CUDA when available.
         flip_pairs, sigmas: the keypoint set's, when the names and the default do not give them.
+        keypoint_set, category_id: a preset's layout, and the category of files with several keypoint
+            lists (`hrnet_zoo.data.load_coco_keypoints()`); the run logs the resolved set's summary line.
         flip_test: flip test in validation.
         progress: a tqdm bar on stderr (loss, lr, images/s).
         augment: `AugmentConfig`.
@@ -303,14 +308,17 @@ def _train(config: TrainConfig, env: _Distributed) -> dict:
             "epochs": epochs_run, "steps": run.step, "out": str(out), "seconds": time.perf_counter() - start_time}
 
 
-def _load_data(config: TrainConfig):
-    train_coco = load_coco_keypoints(config.train_ann, config.train_images, flip_pairs=config.flip_pairs,
-                                     sigmas=config.sigmas)
+
+def _load_data(config: TrainConfig, log):
+    keypoint_options = dict(flip_pairs=config.flip_pairs, sigmas=config.sigmas, keypoint_set=config.keypoint_set,
+                            category_id=config.category_id)
+    train_coco = load_coco_keypoints(config.train_ann, config.train_images, **keypoint_options)
+    for line in keypoint_summary(train_coco.keypoint_choice, config.flip_test and config.val_ann is not None):
+        log(line)
     val_coco = None
+    names = train_coco.keypoint_set.keypoint_names
     if config.val_ann is not None:
-        val_coco = load_coco_keypoints(config.val_ann, config.val_images, flip_pairs=config.flip_pairs,
-                                       sigmas=config.sigmas)
-        names = train_coco.keypoint_set.keypoint_names
+        val_coco = load_coco_keypoints(config.val_ann, config.val_images, **keypoint_options)
         if val_coco.keypoint_set.keypoint_names != names:
             raise TrainingError(f"{config.val_ann} has keypoints {list(val_coco.keypoint_set.keypoint_names)} but "
                                 f"{config.train_ann} has {list(names)}")
@@ -320,7 +328,7 @@ def _load_data(config: TrainConfig):
 def _setup(config: TrainConfig, env: _Distributed, log) -> Run:
     """Data, model, optimizer, schedule and scaler of a run, on the CPU (`_place` moves them)."""
     seed_everything(config.seed)
-    train_coco, val_coco = _load_data(config)
+    train_coco, val_coco = _load_data(config, log)
     keypoint_set = train_coco.keypoint_set
     model = build_model(config.model, keypoint_set, pretrained=config.pretrained, new_head=config.new_head,
                         input_size=config.input_size, log=log)

@@ -99,21 +99,25 @@ def detections_per_image(args: argparse.Namespace, image_ids: list, all_ids) -> 
     return per_image
 
 
-def predict_images(model, args: argparse.Namespace, jobs: list, category_id, input_size) -> list[dict]:
-    """Run ``model`` on each ``(path, image id, [(box, score)], drawing path)`` → COCO keypoint results."""
+def predict_images(model, args: argparse.Namespace, jobs: list, category_id, input_size, parse_pairs) -> list[dict]:
+    """Run ``model`` on each ``(path, image id, [(box, score)], drawing path)`` → COCO keypoint results,
+    with the keypoint set of the model or of --keypoint-set / --flip-pairs (``parse_pairs`` parses those)."""
     import numpy as np
 
     from hrnet_zoo import draw_keypoints, predict_keypoints
     from hrnet_zoo.data.coco import read_image
     from hrnet_zoo.errors import NonFiniteOutputError
 
-    kset = model.pretrained_cfg.keypoints
+    from hrnet_zoo.cli.keypoint_options import predict_keypoint_set
+
+    kset, flip_test = predict_keypoint_set(model, args.keypoint_set, parse_pairs(args.flip_pairs), args.category_id,
+                                           not args.no_flip_test)
     results = []
     for path, image_id, entries, drawing in jobs:
         image = read_image(path, image_id)
         boxes = np.asarray([b for b, _ in entries], dtype=np.float64).reshape(-1, 4)
         try:
-            keypoints = predict_keypoints(model, image, boxes, flip_test=not args.no_flip_test,
+            keypoints = predict_keypoints(model, image, boxes, flip_test=flip_test, flip_pairs=kset.flip_pairs,
                                           decoder=args.decoder, input_size=input_size)
         except NonFiniteOutputError as e:
             raise NonFiniteOutputError(f"{path}: {e}") from None

@@ -12,6 +12,7 @@ from pathlib import Path
 from hrnet_zoo.cli import CommandError, UsageError, one_line, refuse_overwrite
 from hrnet_zoo.cli.pose_io import (detections_per_image, drawing_paths, image_ids_of_images, metrics_option,
                                    naming_model, predict_images, print_metrics)
+from hrnet_zoo.cli.keypoint_options import add_keypoint_options, check_keypoint_set, print_keypoint_summary
 
 TRAIN_EPILOG = """examples:
   hrnet-zoo train --model w32 --train-ann train.json --train-images train/ \\
@@ -71,6 +72,12 @@ def _pairs(text: str | None):
             raise UsageError(f"malformed --flip-pairs {text!r}: expected 0-based pairs like 1:2,3:4")
         pairs.append((int(match[1]), int(match[2])))
     return pairs
+
+
+def _keypoint_options(args: argparse.Namespace) -> dict:
+    """--flip-pairs, --sigmas, --keypoint-set, --category-id as load_coco_keypoints' keyword arguments."""
+    return dict(flip_pairs=_pairs(args.flip_pairs), sigmas=_floats(getattr(args, "sigmas", None), "--sigmas"),
+                keypoint_set=args.keypoint_set, category_id=args.category_id)
 
 
 def _check_file(path: str | None, flag: str) -> None:
@@ -137,6 +144,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.pretrained is not None and args.no_pretrained:
         raise UsageError("--pretrained TAG and --no-pretrained exclude each other")
     _check_train_numbers(args)
+    check_keypoint_set(args.keypoint_set)
     pretrained = False if args.no_pretrained else (args.pretrained or True)
     given = {name for name in (*_TRAIN_DEFAULTS, "input_size", "max_steps") if getattr(args, name) is not None}
     given.add("model")
@@ -146,6 +154,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         pretrained=pretrained, new_head=args.new_head, max_steps=args.max_steps, workers=args.workers,
         amp=args.amp, sync_bn=args.sync_bn, resume=args.resume, force=args.force, device=args.device,
         flip_pairs=_pairs(args.flip_pairs), sigmas=_floats(args.sigmas, "--sigmas"),
+        keypoint_set=args.keypoint_set, category_id=args.category_id,
         flip_test=not args.no_flip_test, progress=not args.no_progress, given=frozenset(given),
         **{name: getattr(args, name) if getattr(args, name) is not None else default
            for name, default in _TRAIN_DEFAULTS.items()})
@@ -171,12 +180,22 @@ def _load_model(spec: str, device: str | None):
     return model.to(device).eval()
 
 
+def _load_ground_truth(args: argparse.Namespace, flip_test: bool):
+    """The --ann file with the keypoint options, its summary printed once (evaluate's start)."""
+    from hrnet_zoo.data.coco import load_coco_keypoints
+
+    coco = load_coco_keypoints(args.ann, args.images, check_images=False, **_keypoint_options(args))
+    print_keypoint_summary(coco.keypoint_choice, flip_test)
+    return coco
+
+
 def _check_evaluate_args(args: argparse.Namespace) -> None:
     _check_file(args.ann, "--ann")
     _check_file(args.boxes, "--boxes")
     _check_file(args.results, "--results")
     if args.workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {args.workers}")
+    check_keypoint_set(args.keypoint_set)
     if args.results is not None:
         if args.model is not None or args.boxes is not None:
             raise UsageError("--results scores an existing results file: no --model or --boxes with it")
@@ -196,17 +215,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     metric_names = metrics_option(args.metrics)
     if args.results is not None:
         metrics = _run_guarded(lambda: evaluate_results(
-            args.results, args.ann, sigmas=_floats(args.sigmas, "--sigmas"), metrics=metric_names,
-            results_file=args.output))
+            args.results, _load_ground_truth(args, False), metrics=metric_names, results_file=args.output))
     else:
         size = _size_or_none(args.input_size)
 
         def run():
+            coco = _load_ground_truth(args, not args.no_flip_test)
             model = _load_model(args.model, args.device)
             return naming_model(args.model, lambda: evaluate(
-                model, args.ann, args.images, boxes=args.boxes, input_size=size, flip_test=not args.no_flip_test,
-                decoder=args.decoder, sigmas=_floats(args.sigmas, "--sigmas"), flip_pairs=_pairs(args.flip_pairs),
-                results_file=args.output, workers=args.workers, progress=not args.json, metrics=metric_names))
+                model, coco, boxes=args.boxes, input_size=size, flip_test=not args.no_flip_test,
+                decoder=args.decoder, results_file=args.output, workers=args.workers, progress=not args.json,
+                metrics=metric_names))
         metrics = _run_guarded(run)
     if args.json:
         print(dumps(metrics))
@@ -249,7 +268,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     drawn = drawing_paths(out, args.images)
     refuse_overwrite([out / "keypoints.json"] + drawn, [*args.images, args.boxes, args.ann], args.force)
     box = _parse_box(args.box) if args.box is not None else None
+    check_keypoint_set(args.keypoint_set)
     image_ids, category_id, all_ids = image_ids_of_images(args)
+    if args.category_id is not None:  # the results' category; --ann's keypoint category otherwise
+        category_id = args.category_id
     per_image = detections_per_image(args, image_ids, all_ids) if args.boxes is not None else {}
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -258,7 +280,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     entries = [[(box, 1.0)] if box is not None else per_image.get(i, []) for i in image_ids]
     jobs = list(zip(args.images, image_ids, entries, drawn))
     results = _run_guarded(lambda: naming_model(args.model, lambda: predict_images(
-        _load_model(args.model, args.device), args, jobs, category_id, _size_or_none(args.input_size))))
+        _load_model(args.model, args.device), args, jobs, category_id, _size_or_none(args.input_size), _pairs)))
     _run_guarded(lambda: write_json(out / "keypoints.json", results))
     if args.json:
         print(dumps({"results": str(out / "keypoints.json"), "images": [str(p) for p in drawn],
@@ -300,7 +322,9 @@ def register(subparsers) -> None:
                    help="continue from RUN/last/ (keeps its options; --lr, --epochs, --max-steps may change)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: CUDA when available)")
     p.add_argument("--sigmas", help="K comma-separated OKS sigmas (default: 0.05 each)")
-    p.add_argument("--flip-pairs", help="0-based left:right pairs, e.g. 1:2,3:4 (default: from the names)")
+    p.add_argument("--flip-pairs", help="0-based left:right pairs, e.g. 1:2,3:4 (default: the preset's or from "
+                   "the names)")
+    add_keypoint_options(p)
     p.add_argument("--no-flip-test", action="store_true", help="validate without the flip test")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -315,13 +339,14 @@ def register(subparsers) -> None:
     p.add_argument("--results", metavar="R.json", help="score this COCO keypoint results file (no model)")
     _add_inference_options(p)
     p.add_argument("--sigmas", help="K comma-separated OKS sigmas (default: the dataset's)")
-    p.add_argument("--flip-pairs", help="0-based left:right pairs (default: from the names)")
+    p.add_argument("--flip-pairs", help="0-based left:right pairs (default: the preset's or from the names)")
     p.add_argument("--output", metavar="R.json",
                    help="also write the keypoint results here (with --results: the results as scored)")
     p.add_argument("--force", action="store_true", help="replace an existing --output file (never an input)")
     p.add_argument("--metrics", metavar="NAMES",
                    help="headline metrics, from AP,PCK,AUC,NME (default: the keypoint set's conventional ones)")
     p.add_argument("--workers", type=int, default=0, help="image decoding workers (0: none)")
+    add_keypoint_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -338,6 +363,8 @@ def register(subparsers) -> None:
     p.add_argument("--output", required=True, metavar="DIR")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     _add_inference_options(p)
+    p.add_argument("--flip-pairs", help="0-based left:right pairs for the flip test (default: the model's)")
+    add_keypoint_options(p)
     p.add_argument("--json", action="store_true", help="a JSON summary on stdout")
     p.set_defaults(func=_cmd_predict)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from hrnet_zoo.data.validate import (
 from hrnet_zoo.data.validate import require as _require
 from hrnet_zoo.errors import DatasetError, InvalidArgumentError
 from hrnet_zoo.inference import affine_points, box_to_center_scale, crop_images, normalize
-from hrnet_zoo.keypoints import COCO_KEYPOINTS, KeypointSet
+from hrnet_zoo.keypoints import KeypointChoice, KeypointSet, resolve_coco_keypoints
 from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, check_size
 
 _IMAGE_FIELDS = ("id", "file_name")
@@ -89,6 +90,13 @@ class CocoKeypoints:
     records: list[KeypointRecord]
     data: dict = field(repr=False)
     header_hw: dict = field(default_factory=dict, repr=False)  # (H, W) read from images the file gives no size of
+    #: how the categories resolved: every category id of the set, where flip pairs and sigmas came from
+    keypoint_choice: KeypointChoice | None = field(default=None, repr=False)
+
+    @property
+    def category_ids(self) -> tuple:
+        """Every category sharing the keypoint list (``category_id`` is the first)."""
+        return self.keypoint_choice.category_ids if self.keypoint_choice else (self.category_id,)
 
     def image_path(self, image_id: int) -> str:
         name = self.images[image_id]["file_name"]
@@ -119,23 +127,6 @@ class CocoKeypoints:
                 check_image_size(path, image_id, self.declared_hw(image_id))
 
 
-def _keypoint_category(path, categories, category_id):
-    with_keypoints = [c for c in categories if isinstance(c, dict) and c.get("keypoints")]
-    if category_id is not None:
-        chosen = [c for c in with_keypoints if c.get("id") == category_id]
-        if not chosen:
-            raise DatasetError(f"{path}: no category with id {category_id} and a 'keypoints' list")
-        return chosen[0]
-    if not with_keypoints:
-        raise DatasetError(f"{path}: no category with a 'keypoints' list (names of the keypoints)")
-    if len(with_keypoints) > 1:
-        ids = [c.get("id") for c in with_keypoints]
-        raise DatasetError(f"{path}: {len(with_keypoints)} categories have keypoints (ids {ids}); choose one "
-                           "with category_id")
-    _require(with_keypoints[0], ("id",), f"{path}: category {with_keypoints[0].get('name')!r}")
-    return with_keypoints[0]
-
-
 def clean_box(box, height: int, width: int):
     """The official box sanitising: clip to the image; None when nothing is left."""
     x, y, w, h = (float(v) for v in box)
@@ -148,46 +139,44 @@ def clean_box(box, height: int, width: int):
 
 
 def load_coco_keypoints(ann_file, image_dir=None, *, category_id: int | None = None, flip_pairs=None,
-                        sigmas=None, check_images: bool = True) -> CocoKeypoints:
+                        sigmas=None, check_images: bool = True, keypoint_set=None) -> CocoKeypoints:
     """Parse and validate a COCO keypoint file (see the module docstring).
 
     Args:
         ann_file: the JSON file.
         image_dir: folder the images' ``file_name`` are relative to (None: as written).
-        category_id: the keypoint category, when the file has several.
-        flip_pairs: (left, right) index pairs; by default from the names (``left_x``/``right_x`` …).
+        category_id: the keypoint category, when the file's categories have different keypoint lists
+            (categories sharing one list are one set and are all loaded).
+        flip_pairs: (left, right) index pairs; by default the matching preset's, else from the names.
         sigmas: K OKS sigmas; by default the category's ``sigmas`` list if it has one (not a COCO
-            field, but some tools write it), COCO's for the COCO person category, else
-            `hrnet_zoo.keypoints.DEFAULT_SIGMA` (0.05) for every keypoint.
+            field, but some tools write it), the matching preset's (names equal to a preset's, as
+            COCO's person category), else `hrnet_zoo.keypoints.DEFAULT_SIGMA` (0.05) for every keypoint.
         check_images: check that every image with a usable annotation exists on disk.
+        keypoint_set: a preset name or `KeypointSet` giving the layout (needed for a category
+            without keypoint names). The rules: `hrnet_zoo.keypoints.resolve_coco_keypoints()`.
     """
     path = str(ann_file)
     data = check_top_level(path, read_json(path, "annotation file"))
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: expected a COCO object with images, annotations and categories")
     _require(data, ("images", "annotations", "categories"), path)
-    category = _keypoint_category(path, data["categories"], category_id)
-    if sigmas is None and category.get("sigmas") is not None:
-        sigmas = category["sigmas"]  # an extension some tools write; COCO's own categories have none
-    try:
-        keypoint_set = KeypointSet.from_coco_category(category, flip_pairs=flip_pairs, sigmas=sigmas)
-    except InvalidArgumentError as e:
-        raise DatasetError(f"{path}: category {category.get('id')}: {e}") from None
-    if sigmas is None and keypoint_set.keypoint_names == COCO_KEYPOINTS.keypoint_names:
-        keypoint_set = KeypointSet.from_names(keypoint_set.keypoint_names, name=keypoint_set.name,
-                                              flip_pairs=keypoint_set.flip_pairs, skeleton=keypoint_set.skeleton,
-                                              sigmas=COCO_KEYPOINTS.sigmas)
+    choice = resolve_coco_keypoints(data["categories"], category_id=category_id, keypoint_set=keypoint_set,
+                                    flip_pairs=flip_pairs, sigmas=sigmas, where=path)
+    for message in choice.warnings:
+        warnings.warn(message, stacklevel=2)
+    keypoint_set = choice.keypoint_set
+    category = {"id": choice.category_id, "name": keypoint_set.name}
     k = keypoint_set.num_keypoints
 
     images = _parse_images(path, data["images"], image_dir)
     _check_annotations(path, data["annotations"])
     dataset = CocoKeypoints(path, None if image_dir is None else str(image_dir), keypoint_set, category["id"],
-                            images, [], data)
+                            images, [], data, keypoint_choice=choice)
     audit = NumKeypointsAudit(path)
     for i, ann in enumerate(data["annotations"]):
         where = f"{path}: annotation " + (f"id {ann['id']}" if isinstance(ann, dict) and "id" in ann else f"[{i}]")
         _require(ann, _ANNOTATION_FIELDS, where)
-        if ann.get("category_id", category["id"]) != category["id"]:
+        if ann.get("category_id", category["id"]) not in choice.category_ids:
             continue
         record = _record_of(dataset, where, ann, k, category.get("name"), audit)
         if record is not None:
@@ -266,14 +255,16 @@ class CocoKeypointDataset(torch.utils.data.Dataset):
         seed: the augmentation of item ``i`` in epoch ``e`` is drawn from ``default_rng((seed, e, i))``:
             the same whichever worker, and however many workers, load it. `set_epoch()` sets ``e``.
         mean, std: normalisation (ImageNet's by default).
-        flip_pairs, sigmas, category_id: as [`load_coco_keypoints()`][hrnet_zoo.data.load_coco_keypoints].
+        flip_pairs, sigmas, category_id, keypoint_set: as [`load_coco_keypoints()`][hrnet_zoo.data.load_coco_keypoints].
     """
 
     def __init__(self, ann_file, image_dir=None, input_size=(256, 192), *, codec: HeatmapCodec | None = None,
                  train: bool = False, augment: AugmentConfig | None = None, seed: int = 0,
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD, flip_pairs=None, sigmas=None, category_id=None):
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD, flip_pairs=None, sigmas=None, category_id=None,
+                 keypoint_set=None):
         self.coco = ann_file if isinstance(ann_file, CocoKeypoints) else load_coco_keypoints(
-            ann_file, image_dir, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas)
+            ann_file, image_dir, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas,
+            keypoint_set=keypoint_set)
         if not self.coco.records:
             raise DatasetError(f"{self.coco.path}: no usable annotation (every one is crowd, has no labelled "
                                "keypoint, or the file has none)")

@@ -160,7 +160,8 @@ def ground_truth_dataset(data: dict, keypoint_category_ids, num_keypoints: int) 
     """A copy of a validated file for pycocotools' ``COCO``, with the quirks of real files settled.
 
     In annotations of the keypoint categories (those without ``category_id`` are of the first of
-    ``keypoint_category_ids``): visibilities below 0 become 0, unlabelled keypoints' non-finite x, y
+    ``keypoint_category_ids``, and all of them are given that first id, so that categories sharing one
+    keypoint list are scored as one): visibilities below 0 become 0, unlabelled keypoints' non-finite x, y
     become 0, ``num_keypoints`` is the count of labelled keypoints (pycocotools ignores a ground truth
     whose ``num_keypoints`` is 0). Every annotation gets ``iscrowd`` 0 and its box area where missing.
     """
@@ -168,6 +169,8 @@ def ground_truth_dataset(data: dict, keypoint_category_ids, num_keypoints: int) 
     out = copy.deepcopy(data)
     for ann in out["annotations"]:
         ann.setdefault("category_id", categories[0])
+        if ann["category_id"] in categories:  # categories sharing the keypoint list score as one
+            ann["category_id"] = categories[0]
         ann.setdefault("iscrowd", 0)
         if "area" not in ann and "bbox" in ann:
             ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3])
