@@ -28,6 +28,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     size = parse_input_size(args.input_size) if args.input_size else default_input_size(name)
     if args.batch_size < 1 or args.iters < 1:
         raise UsageError("--batch-size and --iters must be positive")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be a positive integer, got {args.threads} (leave it out for torch's default)")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
