@@ -252,9 +252,12 @@ def build_backend_runner(model: torch.nn.Module, mode: Mode, x: torch.Tensor, on
     if mode.backend in ("optimize", "ov-int8"):
         options = {}
         if mode.backend == "ov-int8":  # speed only: random calibration gives meaningless keypoints
+            from hrnet_zoo.runtime.quantize import MIN_CALIBRATION_INPUTS
+
             g = torch.Generator().manual_seed(0)
+            batches = max(4, -(-MIN_CALIBRATION_INPUTS // len(x)))  # enough crops not to warn about the sample
             options = dict(backend="openvino", precision="int8",
-                           calibration=[torch.randn(len(x), *x.shape[1:], generator=g) for _ in range(4)])
+                           calibration=[torch.randn(len(x), *x.shape[1:], generator=g) for _ in range(batches)])
         runner = hrnet_zoo.optimize(model, input_size=size, batch_size=len(x), **options)
         return runner, x
     if not onnx_path.exists():

@@ -59,7 +59,7 @@ def _read(path: Path) -> dict:
     """The entries of ``path``; {} (with a warning, unless there is no file) where it holds no JSON object."""
     try:
         entries = json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no file (the cache being a file is for store_choice to say)
         return {}
     except (OSError, ValueError) as e:
         logger.warning("optimize: ignoring the runtime choice cache %s, which cannot be read (%s)", path, e)
