@@ -49,7 +49,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     x = torch.randn(args.batch_size, 3, *size)
     with torch.no_grad():
         reference = model(x)
-    results = measure(runners, x, reference, rounds=args.iters, iters=1)
+    results = measure(runners, x, reference, rounds=args.iters, iters=1, failed=skipped)
     eager_ms = results["eager fp32"]["median_ms"]
     env = dict(**describe_cpu(), threads=torch.get_num_threads(), loadavg=[round(v, 2) for v in os.getloadavg()])
     rows = [dict(mode=label, runner=getattr(runners[label], "describe", lambda: "")(),

@@ -109,15 +109,26 @@ def time_calls(run, x, iters: int) -> list[float]:
     return times
 
 
-def measure(runners: dict, x: torch.Tensor, reference, rounds: int = 3, iters: int = 2) -> dict:
-    """Median ms per call and error against ``reference`` of every runner; rounds interleaved."""
+def measure(runners: dict, x: torch.Tensor, reference, rounds: int = 3, iters: int = 2,
+            failed: dict | None = None) -> dict:
+    """Median ms per call and error against ``reference`` of every runner; rounds interleaved.
+
+    A runner whose first call fails (a lazy compilation this machine refuses) is left out with a
+    warning, and why is put in ``failed``.
+    """
     results = {}
     for name, runner in runners.items():
-        out = runner(x)  # warm-up (and the first call's lazy compilation)
+        try:
+            out = runner(x)  # warm-up (and the first call's lazy compilation)
+        except Exception as e:
+            logger.warning("optimize: %s failed on its first call (%s: %s)", name, type(e).__name__, e)
+            if failed is not None:
+                failed[name] = f"failed on its first call: {type(e).__name__}: {e}"
+            continue
         results[name] = dict(err=max_relative_error(out, reference), times=[])
     for _ in range(rounds):
-        for name, runner in runners.items():
-            results[name]["times"] += time_calls(runner, x, iters)
+        for name in results:
+            results[name]["times"] += time_calls(runners[name], x, iters)
     for r in results.values():
         r["median_ms"] = statistics.median(r.pop("times"))
     return results
@@ -229,7 +240,7 @@ def _choose(build: _Build, pairs, key, max_shift_px: float) -> Runner:
     x = build.example.to(build.device)
     with torch.no_grad():
         reference = build.model(x)
-    results = measure(runners, x, reference)
+    results = measure(runners, x, reference, failed=rejected)
     within = {n: r for n, r in results.items()
               if TOLERANCE[runners[n].precision] is None or r["err"] <= TOLERANCE[runners[n].precision]}
     if not within:
