@@ -34,7 +34,9 @@ Runtime peers, each a mode of its own, on the graph :func:`hrnet_zoo.export.expo
 Every mode is timed in the same process as ``eager``, with repeats interleaved across modes so that
 load drifting on a shared machine hits all of them alike; ``speedup`` is the ratio to ``eager`` in
 the same repeat. Each mode's output is compared with fp32 eager (``max_rel_err`` against a per-dtype
-``tolerance``). Modes a device cannot run well are skipped with the reason in ``skipped``.
+``tolerance``). Modes a device cannot run well, or whose package (onnxruntime, openvino, nncf) is
+missing or fails to import, are skipped with the reason in ``skipped`` and printed; the other rows
+are still written.
 """
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ import contextlib
 import copy
 import datetime
 import functools
+import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -62,7 +66,7 @@ from hrnet_zoo.complexity import count_flops, default_input_size
 from hrnet_zoo.export import export_onnx, max_relative_error
 from hrnet_zoo.runtime import hardware, time_calls
 from hrnet_zoo.runtime.hardware import cpu_name
-from hrnet_zoo.runtime.plan import installed
+from hrnet_zoo.runtime import BackendUnavailableError, UnsupportedPrecisionError
 
 OPTIONS = ("fused", "cl", "bf16", "fp16", "compile", "max-autotune", "freeze", "cudagraph")
 #: Runtime peers (mode name → compute dtype); see the module docstring.
@@ -188,14 +192,31 @@ def skip_reason(mode: Mode, device: torch.device) -> str | None:
 # ------------------------------------------------------------------------------------------- runners
 
 
+#: The packages each runtime peer imports.
+BACKEND_PACKAGES = {"ort": ("onnx", "onnxruntime"), "ov": ("onnx", "openvino"), "ov-bf16": ("onnx", "openvino"),
+                    "ov-int8": ("onnx", "openvino", "nncf")}
+
+
+@functools.lru_cache(maxsize=None)
+def import_problem(module: str) -> str | None:
+    """Why ``module`` cannot be used here (not installed, or its import fails); None: it imports."""
+    if importlib.util.find_spec(module) is None:
+        return f"{module} is not installed"
+    try:
+        importlib.import_module(module)
+    except Exception as e:  # a broken install fails in many ways, ImportError the most common
+        return f"{module} cannot be imported ({type(e).__name__}: {e})"
+    return None
+
+
 def backend_skip_reason(mode: Mode, device: torch.device) -> str | None:
     if mode.backend == "optimize":
         return None
     if device.type != "cpu":
         return "the runtime peers are timed on the CPU"
-    package = "onnxruntime" if mode.backend == "ort" else "openvino"
-    if not installed(package) or (mode.backend == "ov-int8" and not installed("nncf")):
-        return f"{package if mode.backend != 'ov-int8' else 'openvino + nncf'} is not installed"
+    problems = [p for p in map(import_problem, BACKEND_PACKAGES[mode.backend]) if p]
+    if problems:
+        return "; ".join(problems)
     dtype = BACKEND_MODES[mode.backend]
     if dtype in ("bf16", "fp16") and not cpu_native(dtype):
         return f"this CPU has no native {dtype} instructions: OpenVINO would emulate them, slower than fp32"
@@ -231,9 +252,12 @@ def build_backend_runner(model: torch.nn.Module, mode: Mode, x: torch.Tensor, on
     if mode.backend in ("optimize", "ov-int8"):
         options = {}
         if mode.backend == "ov-int8":  # speed only: random calibration gives meaningless keypoints
+            from hrnet_zoo.runtime.quantize import MIN_CALIBRATION_INPUTS
+
             g = torch.Generator().manual_seed(0)
+            batches = max(4, -(-MIN_CALIBRATION_INPUTS // len(x)))  # enough crops not to warn about the sample
             options = dict(backend="openvino", precision="int8",
-                           calibration=[torch.randn(len(x), *x.shape[1:], generator=g) for _ in range(4)])
+                           calibration=[torch.randn(len(x), *x.shape[1:], generator=g) for _ in range(batches)])
         runner = hrnet_zoo.optimize(model, input_size=size, batch_size=len(x), **options)
         return runner, x
     if not onnx_path.exists():
@@ -411,6 +435,11 @@ def benchmark_model(name: str, batch_size: int, modes: list[Mode], device: torch
             run = out = None
             torch.cuda.empty_cache()
             skipped.append(dict(model=name, mode=mode.name, batch_size=batch_size, reason="out of memory"))
+            continue
+        except (ImportError, BackendUnavailableError, UnsupportedPrecisionError) as e:  # an optional backend
+            run = out = None
+            skipped.append(dict(model=name, mode=mode.name, batch_size=batch_size,
+                                reason=f"unavailable: {type(e).__name__}: {e}"))
             continue
         peak_mb = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else memory.megabytes
         err = max_relative_error(out, reference)

@@ -143,3 +143,28 @@ def test_runtime_peers_are_rows_against_eager(forward, tmp_path, monkeypatch):
     env = result["environment"]
     assert env["cpu"] and "cpu_flags" in env and len(env["loadavg_start"]) == 3
     assert forward.parse_mode("ov-int8") == forward.Mode("ov-int8", backend="ov-int8")
+
+
+@pytest.mark.parametrize("module,mode", [("nncf", "ov-int8"), ("onnxruntime", "ort")])
+def test_a_module_that_cannot_be_imported_skips_its_mode_and_keeps_the_other_rows(tmp_path, module, mode):
+    """A package present but broken (its import raises) or absent: the mode is a skipped row with the
+    reason, printed and in the JSON; the script exits 0 and writes every other row."""
+    import os
+    import subprocess
+
+    broken = tmp_path / "broken" / module
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(f"raise ImportError('{module} is broken in this test')\n")
+    out = tmp_path / "res.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1", HRNET_ZOO_CACHE=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join([str(broken.parent), str(SCRIPT.parents[1]), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--model", "hrnet_w18_small_v1", "--device", "cpu",
+                           "--input-size", "64", "48", "--iters", "1", "--warmup", "0",
+                           "--modes", "eager", "fused", mode, "--json", str(out)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert [r["mode"] for r in result["rows"]] == ["eager", "fused"]
+    (skip,) = result["skipped"]
+    assert skip["mode"] == mode and module in skip["reason"]
+    assert f"skipped {mode} (hrnet_w18_small_v1): " in proc.stdout

@@ -1,4 +1,6 @@
 """ONNX export: dynamic batch axis, onnxruntime within 1e-4 relative of PyTorch, CLI errors exit 2."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -68,6 +70,8 @@ def test_cli_export_loads_the_checkpoint(tmp_path, capsys):
     (["--model", "w32", "--input-size", "256by192"], "malformed --input-size"),
     (["--model", "w32", "--opset", "7"], "--opset 7 is not supported"),
     (["--model", "hrnetv2p_w18_small_v1", "--num-joints", "3"], "does not take --num-joints"),
+    (["--model", "w18_small_v1", "--num-joints", "-3"], "--num-joints must be a positive integer, got -3"),
+    (["--model", "hrnetv2_w18_small_v1", "--num-classes", "0"], "--num-classes must be a positive integer, got 0"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
     rc = main(["export", *args, "--output", str(tmp_path / "m.onnx")])
@@ -123,3 +127,77 @@ def test_onnx_check_leaves_a_child_in_train_mode_untouched(tmp_path):
     assert onnx_max_rel_error(path, model, torch.randn(2, 3, 64, 48)) < 1e-4  # compared with the eval model
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert model.backbone.stage2.training and not model.training
+
+
+def test_cli_export_into_a_read_only_folder_is_one_line(tmp_path, capsys, monkeypatch):
+    import os
+    import tempfile
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):  # root writes anywhere: the file system refuses as it does others
+        real_mkdtemp = tempfile.mkdtemp
+
+        def refuse_in_folder(suffix=None, prefix=None, dir=None):
+            if dir is not None and Path(dir) == folder:
+                raise PermissionError(13, "Permission denied", str(folder))
+            return real_mkdtemp(suffix, prefix, dir)
+
+        monkeypatch.setattr(tempfile, "mkdtemp", refuse_in_folder)
+    try:
+        rc = main(["export", "--model", "w18_small_v1", "--output", str(folder / "m.onnx"), "--input-size", "64x48",
+                   "--no-verify"])
+        err = capsys.readouterr().err
+        assert rc in (1, 2) and err.count("\n") == 1 and "Traceback" not in err
+        assert str(folder) in err and ("not writable" in err or "Permission denied" in err)
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.fixture
+def trained_run(tmp_path):
+    """A run folder as `hrnet-zoo train` leaves it: ``best/`` is a save_pretrained folder of a model
+    trained at 64×48 on a 4-keypoint data set (its pretrained_cfg says so)."""
+    model = randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=4))
+    model.pretrained_cfg = model.pretrained_cfg.replace(input_size=(64, 48))
+    best = tmp_path / "runs" / "x" / "best"
+    model.save_pretrained(best)
+    (best.parent / "metrics.jsonl").write_text('{"epoch": 0, "AP": 0.01}\n')
+    return model, best
+
+
+def _input_and_joints(path):
+    graph = onnx.load(str(path)).graph
+    dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    return dims[2:], graph.output[0].type.tensor_type.shape.dim[1].dim_value
+
+
+@pytest.mark.parametrize("how", ["--model FOLDER", "--checkpoint FOLDER", "--checkpoint FOLDER/model.safetensors"])
+def test_cli_export_takes_a_trained_run_folder_at_its_own_input_size(trained_run, tmp_path, capsys, how):
+    model, best = trained_run
+    out = tmp_path / "m.onnx"
+    source = {"--model FOLDER": ["--model", str(best)],
+              "--checkpoint FOLDER": ["--model", "w18_small_v1", "--checkpoint", str(best)],
+              "--checkpoint FOLDER/model.safetensors": ["--model", "w18_small_v1", "--checkpoint",
+                                                        str(best / "model.safetensors")]}[how]
+    assert main(["export", *source, "--output", str(out)]) == 0
+    assert "input N×3×64×48" in capsys.readouterr().out
+    assert _input_and_joints(out) == ([64, 48], 4)
+    assert onnx_max_rel_error(out, model, torch.randn(2, 3, 64, 48)) < 1e-4  # the run's weights
+
+
+def test_cli_export_never_writes_over_the_run_folder_it_reads(trained_run, capsys):
+    _, best = trained_run
+    before = (best / "model.safetensors").read_bytes()
+    rc = main(["export", "--model", str(best), "--output", str(best / "model.safetensors"), "--force"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "is an input of this command" in err
+    assert (best / "model.safetensors").read_bytes() == before
+    rc = main(["export", "--model", str(best), "--num-joints", "3", "--output", str(best.parent / "m.onnx")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "holds its own weights and keypoint count" in err
+    rc = main(["export", "--model", str(best.parent), "--output", str(best.parent / "m.onnx")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "folder without config.json" in err

@@ -28,6 +28,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     size = parse_input_size(args.input_size) if args.input_size else default_input_size(name)
     if args.batch_size < 1 or args.iters < 1:
         raise UsageError("--batch-size and --iters must be positive")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be a positive integer, got {args.threads} (leave it out for torch's default)")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -47,7 +49,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     x = torch.randn(args.batch_size, 3, *size)
     with torch.no_grad():
         reference = model(x)
-    results = measure(runners, x, reference, rounds=args.iters, iters=1)
+    results = measure(runners, x, reference, rounds=args.iters, iters=1, failed=skipped)
     eager_ms = results["eager fp32"]["median_ms"]
     env = dict(**describe_cpu(), threads=torch.get_num_threads(), loadavg=[round(v, 2) for v in os.getloadavg()])
     rows = [dict(mode=label, runner=getattr(runners[label], "describe", lambda: "")(),

@@ -22,6 +22,7 @@ from hrnet_zoo.export import as_eval_model, export_onnx, flatten_outputs, max_re
 from hrnet_zoo.pretrained_cfg import check_size
 from hrnet_zoo.runtime import cache as choices
 from hrnet_zoo.runtime.plan import TOLERANCE, candidates
+from hrnet_zoo.runtime.quantize import SHIFT_WARNING_PX
 from hrnet_zoo.runtime.runner import BackendUnavailableError, Runner, UnsupportedPrecisionError
 
 logger = logging.getLogger("hrnet_zoo.runtime")
@@ -85,6 +86,7 @@ class _Build:
                         input_size=self.input_size, batch_size=self.batch_size, in_chans=self.in_chans,
                         single_output=self.single, details=details)
         runner.keypoint_shift = shift
+        runner.keypoint_shift_samples = shift["inputs"] if shift else None
         return runner
 
 
@@ -107,15 +109,26 @@ def time_calls(run, x, iters: int) -> list[float]:
     return times
 
 
-def measure(runners: dict, x: torch.Tensor, reference, rounds: int = 3, iters: int = 2) -> dict:
-    """Median ms per call and error against ``reference`` of every runner; rounds interleaved."""
+def measure(runners: dict, x: torch.Tensor, reference, rounds: int = 3, iters: int = 2,
+            failed: dict | None = None) -> dict:
+    """Median ms per call and error against ``reference`` of every runner; rounds interleaved.
+
+    A runner whose first call fails (a lazy compilation this machine refuses) is left out with a
+    warning, and why is put in ``failed``.
+    """
     results = {}
     for name, runner in runners.items():
-        out = runner(x)  # warm-up (and the first call's lazy compilation)
+        try:
+            out = runner(x)  # warm-up (and the first call's lazy compilation)
+        except Exception as e:
+            logger.warning("optimize: %s failed on its first call (%s: %s)", name, type(e).__name__, e)
+            if failed is not None:
+                failed[name] = f"failed on its first call: {type(e).__name__}: {e}"
+            continue
         results[name] = dict(err=max_relative_error(out, reference), times=[])
     for _ in range(rounds):
-        for name, runner in runners.items():
-            results[name]["times"] += time_calls(runner, x, iters)
+        for name in results:
+            results[name]["times"] += time_calls(runners[name], x, iters)
     for r in results.values():
         r["median_ms"] = statistics.median(r.pop("times"))
     return results
@@ -123,7 +136,7 @@ def measure(runners: dict, x: torch.Tensor, reference, rounds: int = 3, iters: i
 
 def optimize(model: torch.nn.Module, backend: str = "auto", precision: str = "auto", input_size=None,
              batch_size: int | None = None, *, device=None, calibration=None, compile: bool = False,
-             cache: bool = True) -> Runner:
+             cache: bool = True, int8_max_shift_px: float = SHIFT_WARNING_PX) -> Runner:
     """The fastest way to run ``model`` here: a [`Runner`][hrnet_zoo.runtime.runner.Runner] (N×C×H×W → the model's outputs as tensors).
 
     Args:
@@ -139,18 +152,26 @@ def optimize(model: torch.nn.Module, backend: str = "auto", precision: str = "au
         calibration: int8 calibration data — an iterable of N×C×H×W inputs, or of ``(image, boxes)`` pairs.
         compile: torch backend: ``torch.compile`` with Inductor freezing (needs ``batch_size``; the
             first call compiles, about a minute on a small CPU).
-        cache: reuse (and store) the ``auto`` choice for this machine, model, shape and request.
+        cache: reuse (and store) the ``auto`` choice for this machine, model, shape and request; a
+            cache that cannot be written, or a malformed or unfitting entry, is skipped with a warning.
+        int8_max_shift_px: with several candidates, an int8 runner of a heatmap model is chosen only
+            if its keypoints lie at most this far (mean, heatmap px) from fp32's on at least
+            ``quantize.MIN_CALIBRATION_INPUTS`` calibration crops.
 
     With several candidates (``auto``), each is built, checked against fp32 eager on one random
     input (within 1e-4 relative for fp32, 2e-2 for bf16/fp16) and timed briefly, interleaved; the
     fastest within tolerance wins, is logged on the ``hrnet_zoo.runtime`` logger and cached in
     ``<HRNET_ZOO_CACHE>/runtime/choices.json``. int8 is a candidate only when ``calibration`` is
-    given; its accuracy is judged on keypoints (``benchmarks/int8_accuracy.py``), not here.
+    given; its accuracy is judged on keypoints (``keypoint_shift``, see ``int8_max_shift_px``; held-out
+    figures in ``benchmarks/int8_accuracy.py``), not on the random input.
     """
     if isinstance(model, Runner) or not isinstance(model, torch.nn.Module):
         raise InvalidArgumentError(f"optimize takes an nn.Module, got {type(model).__name__}")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise InvalidArgumentError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    if isinstance(int8_max_shift_px, bool) or not isinstance(int8_max_shift_px, (int, float)) \
+            or not int8_max_shift_px >= 0:
+        raise InvalidArgumentError(f"int8_max_shift_px must be a number ≥ 0 (heatmap px), got {int8_max_shift_px!r}")
     parameter = next(model.parameters(), None)
     device = torch.device(device) if device is not None else (parameter.device if parameter is not None else
                                                                torch.device("cpu"))
@@ -167,27 +188,59 @@ def optimize(model: torch.nn.Module, backend: str = "auto", precision: str = "au
         if cache:
             key = choices.choice_key(model, input_size=input_size, batch_size=batch_size, device=str(device),
                                    backend=backend, precision=precision, compile=compile,
-                                   candidates=[f"{b} {p}" for b, p in pairs])
-            choice = choices.load_choice(key)
+                                   candidates=[f"{b} {p}" for b, p in pairs], int8_max_shift_px=int8_max_shift_px)
+            choice = choices.load_choice(key, pairs)
             if choice is not None:
                 runner = build.runner(choice["backend"], choice["precision"])
-                runner.choice = dict(choice, cached=True)
-                logger.info("optimize: %s (cached choice)", runner.describe())
-                return runner
-        return _choose(build, pairs, key)
+                rejected = int8_rejection(runner, int8_max_shift_px)  # other calibration data than last time
+                if rejected is None:
+                    runner.choice = dict(choice, cached=True)
+                    logger.info("optimize: %s (cached choice)", runner.describe())
+                    return runner
+                logger.warning("optimize: the cached choice %s no longer holds (%s); measuring anew",
+                               runner.describe(), rejected)
+        return _choose(build, pairs, key, int8_max_shift_px)
 
 
-def _choose(build: _Build, pairs, key) -> Runner:
-    runners = {}
+def int8_rejection(runner: Runner, max_shift_px: float) -> str | None:
+    """Why ``auto`` must not choose ``runner`` (an int8 runner whose keypoint shift is too large or rests
+    on too few crops); None: nothing against it."""
+    shift = runner.keypoint_shift
+    if runner.precision != "int8" or shift is None:
+        return None
+    if not shift["enough_inputs"]:
+        return f"its keypoint shift rests on {shift['inputs']} calibration crops, too few to judge it by"
+    if shift["mean_px"] > max_shift_px:
+        return f"its keypoints lie {shift['mean_px']:.2f} heatmap px from fp32's, over int8_max_shift_px={max_shift_px}"
+    return None
+
+
+def _build_candidates(build: _Build, pairs, max_shift_px: float) -> tuple[dict, dict]:
+    """The runners of ``pairs`` that build and pass the int8 guard, and why the others were left out."""
+    runners, rejected = {}, {}
     for backend, precision in pairs:
+        name = f"{backend} {precision}"
         try:
-            runners[f"{backend} {precision}"] = build.runner(backend, precision)
+            runner = build.runner(backend, precision)
         except Exception as e:  # a backend failing on this model or machine is one candidate less
-            logger.warning("optimize: %s %s failed to build (%s: %s)", backend, precision, type(e).__name__, e)
+            logger.warning("optimize: %s failed to build (%s: %s)", name, type(e).__name__, e)
+            rejected[name] = f"failed to build: {type(e).__name__}: {e}"
+            continue
+        reason = int8_rejection(runner, max_shift_px)
+        if reason is None:
+            runners[name] = runner
+        else:
+            logger.warning("optimize: %s is not a candidate: %s", name, reason)
+            rejected[name] = reason
+    return runners, rejected
+
+
+def _choose(build: _Build, pairs, key, max_shift_px: float) -> Runner:
+    runners, rejected = _build_candidates(build, pairs, max_shift_px)
     x = build.example.to(build.device)
     with torch.no_grad():
         reference = build.model(x)
-    results = measure(runners, x, reference)
+    results = measure(runners, x, reference, failed=rejected)
     within = {n: r for n, r in results.items()
               if TOLERANCE[runners[n].precision] is None or r["err"] <= TOLERANCE[runners[n].precision]}
     if not within:
@@ -198,7 +251,7 @@ def _choose(build: _Build, pairs, key) -> Runner:
     logger.info("optimize: chose %s at batch %d: %s", runner.describe(), len(x), summary)
     choice = dict(backend=runner.backend, precision=runner.precision, batch=len(x),
                   measured={n: dict(median_ms=round(r["median_ms"], 3), max_rel_err=float(f"{r['err']:.3g}"))
-                            for n, r in results.items()})
+                            for n, r in results.items()}, rejected=rejected)
     runner.choice = dict(choice, cached=False)
     if key is not None:
         choices.store_choice(key, choice)

@@ -53,7 +53,9 @@ class Runner:
 
     ``keypoint_shift``, for an int8 runner of a heatmap model: how far its decoded keypoints lie from
     fp32's on the calibration inputs, as ``mean_px``, ``p95_px`` and ``max_px`` in heatmap pixels
-    with the ``keypoints`` and ``inputs`` counted; None otherwise.
+    with the ``keypoints`` and ``inputs`` counted; None otherwise. It is an in-sample figure (the crops
+    the scales were fitted to), ``enough_inputs`` False (and a warning) below
+    ``quantize.MIN_CALIBRATION_INPUTS`` crops; ``keypoint_shift_samples`` is the number of crops.
     """
 
     def __init__(self, run: Callable[[torch.Tensor], list[torch.Tensor]], *, pretrained_cfg, backend: str,
@@ -71,6 +73,7 @@ class Runner:
         self.details = details
         self.choice: dict | None = None   # what `auto` measured, when it chose this runner
         self.keypoint_shift: dict | None = None  # set by the int8 build (runtime.quantize.keypoint_shift)
+        self.keypoint_shift_samples: int | None = None  # calibration crops behind keypoint_shift
 
     def check_shape(self, shape) -> None:
         n, c, h, w = shape
