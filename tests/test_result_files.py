@@ -5,6 +5,8 @@ import math
 
 import pytest
 
+from cli_output import error_lines
+
 from hrnet_zoo.cli import main
 from hrnet_zoo.data import DatasetError, load_coco_keypoints
 from hrnet_zoo.errors import HRNetZooError
@@ -53,7 +55,7 @@ def test_all_nan_keypoints_are_an_error_not_a_perfect_score(tmp_path, capsys):
         evaluate_results(res, gt)
     assert main(["evaluate", "--results", str(res), "--ann", str(gt)]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "NaN" in err and "Traceback" not in err
+    assert len(error_lines(err)) == 1 and "NaN" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -74,7 +76,7 @@ def test_bad_numbers_in_results_are_one_line(tmp_path, capsys, field, value, mes
         evaluate_results(res, gt)
     assert main(["evaluate", "--results", str(res), "--ann", str(gt)]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "result [1]" in err
+    assert len(error_lines(err)) == 1 and "result [1]" in err
 
 
 def test_results_of_another_category_are_an_error_not_ap_zero(tmp_path, capsys):
@@ -162,7 +164,7 @@ def test_evaluate_workers_must_not_be_negative(tmp_path, capsys):
     gt, _ = monkey_file(tmp_path)
     assert main(["evaluate", "--model", "w32", "--images", str(tmp_path), "--ann", str(gt), "--workers", "-1"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--workers must be 0 or more, got -1" in err
+    assert len(error_lines(err)) == 1 and "--workers must be 0 or more, got -1" in err
 
 
 @pytest.mark.parametrize("change", [{"bbox": 5}, {"bbox": ["1", "2", "30", "40"]}, {"score": "high"},
@@ -177,5 +179,5 @@ def test_predict_reads_detections_strictly(tmp_path, capsys, change):
             "--output", str(tmp_path / "out")]
     assert main(argv) == 1          # refused before any model is loaded
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "dets.json: detection [0]" in err and "Traceback" not in err
+    assert len(error_lines(err)) == 1 and "dets.json: detection [0]" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
