@@ -31,7 +31,7 @@ import copy
 import io
 import json
 import os
-from collections import defaultdict
+from collections import defaultdict, deque
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ import torch
 
 from hrnet_zoo.data.coco import CocoKeypoints, ImageFolderDataset, load_coco_keypoints, read_json
 from hrnet_zoo.errors import DatasetError
-from hrnet_zoo.inference import PIXEL_STD, box_to_center_scale, model_cfg, predict_keypoints
+from hrnet_zoo.inference import PIXEL_STD, crop_settings, iter_predictions, model_cfg
 from hrnet_zoo.keypoints import oks
 from hrnet_zoo.weights.cache import write_atomically
 
@@ -283,24 +283,32 @@ def ground_truth_boxes(coco: CocoKeypoints) -> dict:
 @torch.no_grad()
 def predict_people(model, coco: CocoKeypoints, boxes: dict, *, input_size=None, flip_test: bool = True,
                    decoder: str | None = None, workers: int = 0, batch_size: int = 64, progress: bool = False):
-    """Run ``model`` (in eval mode) on every image with boxes → raw people for `postprocess()`."""
+    """Run ``model`` (in eval mode) on every image with boxes → raw people for `postprocess()`.
+
+    Crops of consecutive images share model batches of up to ``batch_size`` (the batched core of
+    `hrnet_zoo.predict_keypoints()`), so a runner is kept busy however few people an image holds.
+    """
     cfg = model_cfg(model)
     size = cfg.input_size if input_size is None else tuple(input_size)
-    aspect = size[1] / size[0]
+    settings = crop_settings(model, flip_test=flip_test, decoder=decoder, input_size=size,
+                             flip_pairs=coco.keypoint_set.flip_pairs)
     paths = {image_id: coco.image_path(image_id) for image_id in boxes}
     loader = torch.utils.data.DataLoader(ImageFolderDataset(paths), batch_size=None, num_workers=workers)
     if progress:
         from tqdm import tqdm
         loader = tqdm(loader, desc="evaluate", unit="img", leave=False)
+    queued_ids = deque()  # image ids in the core, oldest first: results come back in order
+
+    def items():
+        for image_id, image in loader:
+            queued_ids.append(image_id)
+            yield image, boxes[image_id][0]
+
     people = []
-    for image_id, image in loader:
-        image_boxes, scores = boxes[image_id]
-        keypoints = predict_keypoints(model, image, image_boxes, flip_test=flip_test, decoder=decoder,
-                                      input_size=size, flip_pairs=coco.keypoint_set.flip_pairs,
-                                      batch_size=batch_size)
-        _, scale = box_to_center_scale(image_boxes, aspect)
-        areas = np.prod(scale * PIXEL_STD, axis=1)  # the padded crop's area, as the official NMS uses
-        for kpts, score, area in zip(keypoints.numpy(), scores, areas):
+    for result in iter_predictions(model, items(), settings, batch_size):
+        image_id = queued_ids.popleft()
+        areas = np.prod(result.scale * PIXEL_STD, axis=1)  # the padded crop's area, as the official NMS uses
+        for kpts, score, area in zip(result.keypoints.numpy(), boxes[image_id][1], areas):
             people.append({"image_id": image_id, "keypoints": kpts, "box_score": float(score), "area": float(area)})
     return people
 
