@@ -103,7 +103,7 @@ def image_to_tensor(image) -> torch.Tensor:
     if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
         raise InvalidArgumentError(f"image is empty ({tensor.shape[-2]}×{tensor.shape[-1]} pixels)")
     if tensor.dtype == torch.uint8:
-        return tensor.float() / 255.0
+        return tensor.float().div_(255.0)  # in place: one pass less over the image
     if not tensor.is_floating_point():
         raise TypeError(f"image must be uint8 or floating point, got {tensor.dtype}")
     tensor = tensor.float()
@@ -123,13 +123,17 @@ def crop_images(image: torch.Tensor, inverse_transforms, output_size) -> torch.T
     """
     out_h, out_w = int(output_size[0]), int(output_size[1])
     height, width = image.shape[-2:]
-    ys, xs = np.meshgrid(np.arange(out_h, dtype=np.float64), np.arange(out_w, dtype=np.float64), indexing="ij")
-    grid = np.stack((xs, ys), axis=-1).reshape(1, -1, 2)
-    inverse_transforms = np.asarray(inverse_transforms, dtype=np.float64)
-    source = affine_points(np.broadcast_to(grid, (len(inverse_transforms), out_h * out_w, 2)), inverse_transforms)
-    # Pixel centres at integer coordinates ↔ align_corners=False normalisation (2x + 1)/size − 1.
-    normalised = (2 * source + 1) / np.array([width, height]) - 1
-    grid = torch.from_numpy(normalised.reshape(-1, out_h, out_w, 2)).to(image.device, torch.float32)
+    # Pixel centres at integer coordinates ↔ align_corners=False normalisation (2x + 1)/size − 1, folded
+    # into the transforms so the grid is three broadcast multiply-adds (float64, as the geometry).
+    size = np.array([width, height], dtype=np.float64)
+    to_grid = np.asarray(inverse_transforms, dtype=np.float64).reshape(-1, 2, 3) * (2 / size)[None, :, None]
+    to_grid[:, :, 2] += 1 / size - 1
+    xs = np.arange(out_w, dtype=np.float64)[None, None, :, None]
+    ys = np.arange(out_h, dtype=np.float64)[None, :, None, None]
+    grid = np.empty((len(to_grid), out_h, out_w, 2), dtype=np.float32)  # N×h×w×2 (x, y), summed in float64
+    np.add(to_grid[:, None, None, :, 0] * xs + to_grid[:, None, None, :, 2], to_grid[:, None, None, :, 1] * ys,
+           out=grid, casting="same_kind")
+    grid = torch.from_numpy(grid).to(image.device)
     batch = image[None].expand(len(grid), -1, -1, -1)
     return F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -138,8 +142,8 @@ def normalize(crops: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: S
               max_pixel_value: float = 1.0):
     """Normalisation of N×3×H×W RGB crops in [0, 1]: ``(crops · max_pixel_value − mean) / std``
     (ImageNet's by default; ``max_pixel_value`` 255 for models trained on 0–255 pixels)."""
-    if max_pixel_value != 1.0:
-        crops = crops * max_pixel_value
     mean_t = torch.tensor(mean, dtype=crops.dtype, device=crops.device).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=crops.dtype, device=crops.device).view(1, 3, 1, 1)
-    return (crops - mean_t) / std_t
+    # One new tensor, then in place: a second large allocation costs more than the arithmetic on a CPU.
+    result = crops * max_pixel_value if max_pixel_value != 1.0 else crops.clone()
+    return result.sub_(mean_t).div_(std_t)
