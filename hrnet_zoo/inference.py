@@ -112,9 +112,9 @@ def predict_heatmaps(model, image, boxes, input_size=None, flip_test: bool = Tru
 
     ``input_size`` is ``(H, W)``, by default the model's ``pretrained_cfg.input_size``.
     """
-    settings = crop_settings(model, flip_test=flip_test, decoder="udp" if udp else None, input_size=input_size,
-                             flip_pairs=flip_pairs, shift_heatmap=shift_heatmap)
-    settings = dataclasses.replace(settings, decoder=None)  # heatmaps only
+    settings = crop_settings(model, flip_test=flip_test, input_size=input_size, flip_pairs=flip_pairs,
+                             shift_heatmap=shift_heatmap)
+    settings = dataclasses.replace(settings, udp=bool(udp), decoder=None)  # the caller's geometry; heatmaps only
     (result,) = iter_predictions(model, [(image, boxes, rotation)], settings, batch_size, return_heatmaps=True)
     return result.heatmaps, result.center, result.scale
 

@@ -198,3 +198,28 @@ def test_evaluate_batches_crops_across_images_with_the_same_results(coco, tmp_pa
     a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
     assert [r["image_id"] for r in a] == [r["image_id"] for r in b]
     np.testing.assert_allclose([r["keypoints"] for r in a], [r["keypoints"] for r in b], atol=2e-3)
+
+
+# ---------------------------------------------------------------- benchmarks/pipeline.py
+
+
+def test_pipeline_benchmark_writes_both_timings_in_one_run(tmp_path):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "pipeline.py"
+    spec = importlib.util.spec_from_file_location("benchmark_pipeline", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    out = tmp_path / "pipeline.json"
+    assert module.main(["--model", "hrnet_w18_small_v1", "--input-size", "64", "48", "--image-size", "96", "128",
+                        "--frames", "3", "--people", "3", "--batch-size", "4", "--backend", "torch", "--precision",
+                        "fp32", "--device", "cpu", "--warmup", "0", "--repeats", "2", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    (row,) = result["rows"]
+    assert row["crops"] == 9 and row["model_calls"] == 3 and row["runner"].startswith("torch fp32 on cpu (4×3×64×48")
+    assert len(row["pipeline_s"]) == len(row["runner_s"]) == len(row["overhead_per_repeat"]) == 2
+    assert row["pipeline_frames_per_s"] > 0 and row["runner_frames_per_s"] > 0
+    assert result["environment"]["cpu"] and "cpu_flags" in result["environment"]
