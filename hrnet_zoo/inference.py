@@ -219,12 +219,14 @@ class _Batcher:
         settings = self.settings
         parts, owners = self._take(count)
         self.queued -= count
-        crops = torch.cat(parts) if parts else torch.zeros(1, 3, *settings.input_size, device=_device_and_dtype(
-            self.model)[0])
+        device, dtype = _device_and_dtype(self.model)
+        if not parts:  # no crop at all: one blank crop tells K and the heatmap size
+            parts = [torch.zeros(1, 3, *settings.input_size, device=device)]
+        crops = torch.cat(parts) if len(parts) > 1 else parts[0]
         if self.fixed and len(crops) < self.fixed:
             crops = torch.cat((crops, crops.new_zeros(self.fixed - len(crops), *crops.shape[1:])))
         cfg = settings.cfg
-        inputs = normalize(crops, cfg.mean, cfg.std, cfg.max_pixel_value).to(_device_and_dtype(self.model)[1])
+        inputs = normalize(crops, cfg.mean, cfg.std, cfg.max_pixel_value).to(dtype)
         heatmaps = _heatmaps_of(self.model, inputs)
         if settings.flip_test:
             pairs = settings.flip_pairs if settings.flip_pairs is not None else _flip_pairs_of(cfg, heatmaps.shape[1])
