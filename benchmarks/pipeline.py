@@ -12,7 +12,8 @@ rescore. The baseline is the runner alone on exactly those crops, already cut an
 same batches (and the same flipped batches). Both are timed in the same process, repeats interleaved,
 so load drifting on a shared machine hits both alike; ``overhead`` is the median over repeats of
 pipeline time / runner time − 1, ``overhead_of_fastest`` the same ratio of each one's fastest repeat
-(the least disturbed on a shared machine). The runner is ``hrnet_zoo.optimize(model, --backend, --precision, batch_size=…)``.
+(the least disturbed on a shared machine). The runner is
+``hrnet_zoo.optimize(model, --backend, --precision, batch_size=…)``.
 Weights are random: speed does not depend on them.
 """
 from __future__ import annotations
@@ -150,10 +151,10 @@ def markdown_table(result: dict) -> str:
              "|---|---|---:|---|---|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         spread = f"{min(r['overhead_per_repeat']):+.1%}–{max(r['overhead_per_repeat']):+.1%}"
-        lines.append(f"| {r['device_name']} | {r['runner']} | {r['batch_size']} | {r['frames']} × {r['people_per_frame']} "
-                     f"| {'yes' if r['flip_test'] else 'no'} | {r['pipeline_frames_per_s']:.2f} | "
-                     f"{r['runner_frames_per_s']:.2f} | {r['overhead']:+.1%} [{spread}] | {r['overhead_of_fastest']:+.1%} | "
-                     f"{r['overhead_ms_per_frame']} |")
+        lines.append(f"| {r['device_name']} | {r['runner']} | {r['batch_size']} | "
+                     f"{r['frames']} × {r['people_per_frame']} | {'yes' if r['flip_test'] else 'no'} | "
+                     f"{r['pipeline_frames_per_s']:.2f} | {r['runner_frames_per_s']:.2f} | "
+                     f"{r['overhead']:+.1%} [{spread}] | {r['overhead_of_fastest']:+.1%} | {r['overhead_ms_per_frame']} |")
     return "\n".join(lines)
 
 

@@ -13,9 +13,9 @@ Input size, normalisation, flip pairs, decoder and blur kernel default to the mo
 
 `iter_predictions()` is the one batched core: crops of consecutive images share model batches of up
 to ``batch_size`` (a fixed-batch runner is kept full), then one decode path. `predict_keypoints()`
-(one image), `hrnet_zoo.PoseEstimator` and `hrnet_zoo.evaluate()` all run through it. The model is never changed: it must
-be in eval mode (a model in train mode is refused, since switching it would race with other threads
-and its BatchNorm statistics), and nothing is written to it.
+(one image), `hrnet_zoo.PoseEstimator` and `hrnet_zoo.evaluate()` all run through it. The model is
+never changed: it must be in eval mode (a model in train mode is refused, since switching it would
+race with other threads and its BatchNorm statistics), and nothing is written to it.
 
 >>> model = hrnet_zoo.hrnet_w32(pretrained=True).eval()
 >>> keypoints = hrnet_zoo.predict_keypoints(model, image, boxes)   # N×17×3 (x, y, score)
