@@ -40,6 +40,7 @@ from hrnet_zoo.models import (
     StackedHourglass,
 )
 from hrnet_zoo.models.base import from_pretrained
+from hrnet_zoo.pose_estimator import PoseEstimator, PoseInstance
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.runtime import BackendUnavailableError, Runner, UnsupportedPrecisionError, optimize
 from hrnet_zoo.training import TrainConfig, TrainingError, train
@@ -72,6 +73,8 @@ __all__ = [
     "LayoutNotRecognized",
     "LoadResult",
     "MPII_KEYPOINTS",
+    "PoseEstimator",
+    "PoseInstance",
     "PretrainedCfg",
     "PretrainedWeightsError",
     "ResNetFeatures",

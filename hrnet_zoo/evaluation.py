@@ -36,7 +36,7 @@ import copy
 import io
 import os
 import warnings
-from collections import defaultdict
+from collections import defaultdict, deque
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ import torch
 from hrnet_zoo.data.coco import CocoKeypoints, ImageFolderDataset, load_coco_keypoints
 from hrnet_zoo.data.validate import ground_truth_dataset
 from hrnet_zoo.errors import DatasetError, InvalidArgumentError, NonFiniteOutputError
-from hrnet_zoo.inference import PIXEL_STD, box_to_center_scale, flip_test_decision, model_cfg, predict_keypoints
+from hrnet_zoo.inference import PIXEL_STD, crop_settings, flip_test_decision, iter_predictions, model_cfg
 from hrnet_zoo.metrics import METRIC_NAMES, conventional_metrics, keypoint_errors
 from hrnet_zoo.result_files import check_category, check_detection, check_result, read_list, write_json
 
@@ -268,29 +268,39 @@ def ground_truth_boxes(coco: CocoKeypoints) -> dict:
 @torch.no_grad()
 def predict_people(model, coco: CocoKeypoints, boxes: dict, *, input_size=None, flip_test: bool = True,
                    decoder: str | None = None, workers: int = 0, batch_size: int = 64, progress: bool = False):
-    """Run ``model`` (in eval mode) on every image with boxes → raw people for `postprocess()`."""
+    """Run ``model`` (in eval mode) on every image with boxes → raw people for `postprocess()`.
+
+    Crops of consecutive images share model batches of up to ``batch_size`` (the batched core of
+    `hrnet_zoo.predict_keypoints()`), so a runner is kept busy however few people an image holds.
+    """
     cfg = model_cfg(model)
     size = cfg.input_size if input_size is None else tuple(input_size)
-    aspect = size[1] / size[0]
+    settings = crop_settings(model, flip_test=flip_test, decoder=decoder, input_size=size,
+                             flip_pairs=coco.keypoint_set.flip_pairs)
     paths = {image_id: coco.image_path(image_id) for image_id in boxes}
     sizes = {image_id: coco.declared_hw(image_id) for image_id in boxes if coco.declared_hw(image_id)}
     loader = torch.utils.data.DataLoader(ImageFolderDataset(paths, sizes), batch_size=None, num_workers=workers)
     if progress:
         from tqdm import tqdm
         loader = tqdm(loader, desc="evaluate", unit="img", leave=False)
+    queued_ids = deque()  # image ids in the core, oldest first: results come back in order
+
+    def items():
+        for image_id, image in loader:
+            queued_ids.append(image_id)
+            yield image, boxes[image_id][0]
+
     people = []
-    for image_id, image in loader:
-        image_boxes, scores = boxes[image_id]
-        try:
-            keypoints = predict_keypoints(model, image, image_boxes, flip_test=flip_test, decoder=decoder,
-                                          input_size=size, flip_pairs=coco.keypoint_set.flip_pairs,
-                                          batch_size=batch_size)
-        except NonFiniteOutputError as e:
-            raise NonFiniteOutputError(f"{paths[image_id]} (image id {image_id}): {e}") from None
-        _, scale = box_to_center_scale(image_boxes, aspect)
-        areas = np.prod(scale * PIXEL_STD, axis=1)  # the padded crop's area, as the official NMS uses
-        for kpts, score, area in zip(keypoints.numpy(), scores, areas):
-            people.append({"image_id": image_id, "keypoints": kpts, "box_score": float(score), "area": float(area)})
+    try:
+        for result in iter_predictions(model, items(), settings, batch_size):
+            image_id = queued_ids.popleft()
+            areas = np.prod(result.scale * PIXEL_STD, axis=1)  # the padded crop's area, as the official NMS uses
+            for kpts, score, area in zip(result.keypoints.numpy(), boxes[image_id][1], areas):
+                people.append({"image_id": image_id, "keypoints": kpts, "box_score": float(score),
+                               "area": float(area)})
+    except NonFiniteOutputError as e:  # crops of the images still in the core shared the failing batch
+        suspects = ", ".join(f"{paths[i]} (image id {i})" for i in list(queued_ids)[:3])
+        raise NonFiniteOutputError(f"{suspects}: {e}") from None
     return people
 
 

@@ -1,162 +1,53 @@
 """Top-down keypoint inference: person boxes → affine crops → model → heatmaps → image keypoints.
 
 The geometry is that of the official HRNet test code: ``_xywh2cs`` (centre, padding to the model's
-aspect ratio, scale in units of 200 px, ×1.25), ``get_affine_transform`` for the crop and
-``transform_preds`` (the inverse transform at heatmap size) for the way back. With
+aspect ratio, scale in units of 200 px, ×1.25) and ``get_affine_transform`` for the crop (in
+`hrnet_zoo.crops`, re-exported here). On the way back a `HeatmapCodec` decodes heatmaps to crop pixels
+and the crop's inverse transform takes them to the image (the official ``transform_preds`` when the
+input is the heatmap times the stride, as for every model here). With
 ``decoder="udp"`` the crop and the way back use UDP's transform instead (sizes measured as
 ``size − 1``, as mmpose's ``get_udp_warp_matrix``), which makes the flip test exact without a shift.
 
 Input size, normalisation, flip pairs, decoder and blur kernel default to the model's
-``pretrained_cfg``; explicit arguments win. Sizes are ``(H, W)``. The model is never changed: it must
-be in eval mode (a model in train mode is refused, since switching it would race with other threads
-and its BatchNorm statistics), and nothing is written to it.
+``pretrained_cfg``; explicit arguments win. Sizes are ``(H, W)``.
+
+`iter_predictions()` is the one batched core: crops of consecutive images share model batches of up
+to ``batch_size`` (a fixed-batch runner is kept full), then one decode path. `predict_keypoints()`
+(one image), `hrnet_zoo.PoseEstimator` and `hrnet_zoo.evaluate()` all run through it. The model is
+never changed: it must be in eval mode (a model in train mode is refused, since switching it would
+race with other threads and its BatchNorm statistics), and nothing is written to it.
 
 >>> model = hrnet_zoo.hrnet_w32(pretrained=True).eval()
 >>> keypoints = hrnet_zoo.predict_keypoints(model, image, boxes)   # N×17×3 (x, y, score)
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from typing import Sequence
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from hrnet_zoo.codecs.decode import DECODE_METHODS, decode_heatmaps
+from hrnet_zoo.codecs.codec import HeatmapCodec
+from hrnet_zoo.codecs.decode import DECODE_METHODS
 from hrnet_zoo.codecs.flip import default_flip_pairs, flip_back
+from hrnet_zoo.crops import (  # noqa: F401  (re-exported: the geometry's public home stays this module)
+    MAX_BOX_COORDINATE,
+    PIXEL_STD,
+    affine_points,
+    box_crop_transforms,
+    box_to_center_scale,
+    crop_images,
+    get_affine_transform,
+    image_to_tensor,
+    normalize,
+)
 from hrnet_zoo.errors import InvalidArgumentError, NonFiniteOutputError
 from hrnet_zoo.keypoints import describe_keypoints, names_have_sides
-from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, pose_cfg
-
-PIXEL_STD = 200.0  # the official code measures scale in units of 200 px
-#: Box coordinates beyond this many pixels are not image pixels (and overflow the affine maths).
-MAX_BOX_COORDINATE = 1e7
-
-
-def box_to_center_scale(boxes, aspect_ratio: float, padding: float = 1.25):
-    """Official ``_xywh2cs``, batched: N×4 xywh boxes → (N×2 centres, N×2 scales in units of 200 px).
-
-    The box is grown along one side to the model's aspect ratio (width / height), then by ``padding``.
-    """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    x, y, w, h = boxes.T
-    center = np.stack((x + w * 0.5, y + h * 0.5), axis=1)
-    w, h = np.where(w > aspect_ratio * h, w, h * aspect_ratio), np.where(w > aspect_ratio * h, w / aspect_ratio, h)
-    scale = np.stack((w, h), axis=1) / PIXEL_STD * padding
-    return center, scale
-
-
-def get_affine_transform(center, scale, rotation, output_size, inv: bool = False, udp: bool = False):
-    """Batched N×2×3 affine matrices taking image pixels to crop pixels (or back with ``inv=True``).
-
-    Args:
-        center: N×2 box centres (image pixels).
-        scale: N×2 box sizes in units of 200 px (``box_to_center_scale``).
-        rotation: N angles in degrees (or a scalar); sign convention of the official
-            ``get_affine_transform``.
-        output_size: crop ``(H, W)`` in pixels.
-        udp: UDP's transform — centre ↦ ((W − 1)/2, (H − 1)/2) and box size ↦ size − 1 on each axis.
-            Otherwise the official one: centre ↦ (W/2, H/2), box width ↦ W, the same factor for y.
-    """
-    center = np.asarray(center, dtype=np.float64).reshape(-1, 2)
-    size = np.asarray(scale, dtype=np.float64).reshape(-1, 2) * PIXEL_STD
-    theta = np.deg2rad(np.broadcast_to(np.asarray(rotation, dtype=np.float64), (len(center),)))
-    out_h, out_w = float(output_size[0]), float(output_size[1])
-    if udp:
-        factor = np.stack(((out_w - 1) / size[:, 0], (out_h - 1) / size[:, 1]), axis=1)
-        target = np.array([(out_w - 1) / 2, (out_h - 1) / 2])
-    else:
-        factor = np.repeat((out_w / size[:, 0])[:, None], 2, axis=1)
-        target = np.array([out_w / 2, out_h / 2])
-    cos, sin = np.cos(theta), np.sin(theta)
-    # Linear part: per-axis factor × rotation by −θ (the official maps R(θ)·(0, −w/2) onto (0, −W/2)).
-    linear = np.stack((np.stack((cos, sin), 1), np.stack((-sin, cos), 1)), axis=1) * factor[:, :, None]
-    if inv:
-        inverse = np.linalg.inv(linear)
-        return np.concatenate((inverse, (center - np.einsum("nij,j->ni", inverse, target))[:, :, None]), axis=2)
-    shift = target - np.einsum("nij,nj->ni", linear, center)
-    return np.concatenate((linear, shift[:, :, None]), axis=2)
-
-
-def affine_points(points, transforms) -> np.ndarray:
-    """Apply N×2×3 transforms to N×K×2 points (float64)."""
-    points = np.asarray(points, dtype=np.float64)
-    transforms = np.asarray(transforms, dtype=np.float64)
-    return np.einsum("nij,nkj->nki", transforms[:, :, :2], points) + transforms[:, None, :, 2]
-
-
-def box_crop_transforms(boxes, input_size, rotation=0.0, udp: bool = False):
-    """Person boxes → (N×2 centres, N×2 scales, N×2×3 crop→image transforms) for crops of ``input_size``
-    (H, W): the box grown to the crop's aspect and padded (``box_to_center_scale``), then the inverse
-    affine map (``get_affine_transform``) that ``crop_images`` samples with."""
-    center, scale = box_to_center_scale(boxes, input_size[1] / input_size[0])
-    return center, scale, get_affine_transform(center, scale, rotation, input_size, inv=True, udp=udp)
-
-
-def image_to_tensor(image) -> torch.Tensor:
-    """uint8 H×W×3 numpy / PIL image, or a 3×H×W tensor (uint8, or float in [0, 1]) → float 3×H×W in [0, 1].
-
-    A float image outside [0, 1] (0–255 values, say), a non-finite pixel or an empty image is refused.
-    """
-    if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL.Image without importing Pillow
-        image = np.asarray(image.convert("RGB"))
-    if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an H×W×3 RGB image array, got shape {image.shape}"
-                             + (" (grayscale: stack it to 3 channels)" if image.ndim == 2 else "")
-                             + (" (drop the alpha channel)" if image.ndim == 3 and image.shape[2] == 4 else ""))
-        # a read-only array (np.asarray of a PIL image) is copied: torch warns about sharing it
-        tensor = torch.from_numpy(np.require(image, requirements=("C", "W"))).permute(2, 0, 1)
-    elif isinstance(image, torch.Tensor):
-        if image.ndim != 3 or image.shape[0] != 3:
-            raise ValueError(f"expected a 3×H×W RGB image tensor, got shape {tuple(image.shape)}")
-        tensor = image
-    else:
-        raise TypeError(f"image must be a numpy array, PIL image or torch tensor, got {type(image).__name__}")
-    if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
-        raise InvalidArgumentError(f"image is empty ({tensor.shape[-2]}×{tensor.shape[-1]} pixels)")
-    if tensor.dtype == torch.uint8:
-        return tensor.float() / 255.0
-    if not tensor.is_floating_point():
-        raise TypeError(f"image must be uint8 or floating point, got {tensor.dtype}")
-    tensor = tensor.float()
-    if not bool(torch.isfinite(tensor).all()):
-        raise InvalidArgumentError("image has non-finite pixels (NaN or inf)")
-    low, high = tensor.min().item(), tensor.max().item()
-    if high > 1.0 + 1e-3 or low < -1e-3:
-        hint = " (0–255 values: divide by 255, or pass the uint8 image)" if high <= 255.0 + 1e-3 and low >= 0 else ""
-        raise InvalidArgumentError(f"a float image must be in [0, 1], got values in [{low:g}, {high:g}]{hint}")
-    return tensor
-
-
-def crop_images(image: torch.Tensor, inverse_transforms, output_size) -> torch.Tensor:
-    """Bilinear affine crops of a 3×H×W image: N×2×3 crop→image transforms → N×3×h×w, ``output_size`` (h, w).
-
-    Outside the image the crop is 0 (``cv2.warpAffine``'s constant border in the official code).
-    """
-    out_h, out_w = int(output_size[0]), int(output_size[1])
-    height, width = image.shape[-2:]
-    ys, xs = np.meshgrid(np.arange(out_h, dtype=np.float64), np.arange(out_w, dtype=np.float64), indexing="ij")
-    grid = np.stack((xs, ys), axis=-1).reshape(1, -1, 2)
-    inverse_transforms = np.asarray(inverse_transforms, dtype=np.float64)
-    source = affine_points(np.broadcast_to(grid, (len(inverse_transforms), out_h * out_w, 2)), inverse_transforms)
-    # Pixel centres at integer coordinates ↔ align_corners=False normalisation (2x + 1)/size − 1.
-    normalised = (2 * source + 1) / np.array([width, height]) - 1
-    grid = torch.from_numpy(normalised.reshape(-1, out_h, out_w, 2)).to(image.device, torch.float32)
-    batch = image[None].expand(len(grid), -1, -1, -1)
-    return F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-def normalize(crops: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-              max_pixel_value: float = 1.0):
-    """Normalisation of N×3×H×W RGB crops in [0, 1]: ``(crops · max_pixel_value − mean) / std``
-    (ImageNet's by default; ``max_pixel_value`` 255 for models trained on 0–255 pixels)."""
-    if max_pixel_value != 1.0:
-        crops = crops * max_pixel_value
-    mean_t = torch.tensor(mean, dtype=crops.dtype, device=crops.device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=crops.dtype, device=crops.device).view(1, 3, 1, 1)
-    return (crops - mean_t) / std_t
+from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, pose_cfg  # noqa: F401
 
 
 def _heatmaps_of(model, inputs: torch.Tensor) -> torch.Tensor:
@@ -217,43 +108,17 @@ def _check_inference_mode(model) -> None:
             "does not switch it: that would change BatchNorm statistics and race with other threads)")
 
 
-@torch.no_grad()
 def predict_heatmaps(model, image, boxes, input_size=None, flip_test: bool = True, flip_pairs=None,
                      shift_heatmap: bool = True, rotation=0.0, udp: bool = False, batch_size: int = 64):
     """Crop every box, run the model (and its flip test), return (N×K×h×w heatmaps, centres, scales).
 
     ``input_size`` is ``(H, W)``, by default the model's ``pretrained_cfg.input_size``.
     """
-    cfg = model_cfg(model)
-    input_size = cfg.input_size if input_size is None else cfg.check_input_size(input_size)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
-    _check_inference_mode(model)
-    boxes = _check_boxes(boxes)
-    rotation = _check_rotation(rotation, len(boxes))
-    tensor = image_to_tensor(image)
-    device, dtype = _device_and_dtype(model)
-    tensor = tensor.to(device)
-    center, scale, inverse = box_crop_transforms(boxes, input_size, rotation, udp)
-    fixed_batch = getattr(model, "batch_size", None) if not isinstance(model, torch.nn.Module) else None
-    batch_size = fixed_batch or batch_size  # a runner compiled for one batch gets exactly that many crops
-    chunks = []
-    for start in range(0, max(len(boxes), 1), batch_size):
-        if len(boxes):
-            crops = crop_images(tensor, inverse[start:start + batch_size], input_size)
-        else:  # still learn K and the heatmap size, from one blank crop
-            crops = tensor.new_zeros(1, 3, *input_size)
-        count = min(len(crops), len(boxes))
-        if fixed_batch and len(crops) < fixed_batch:  # the last chunk, padded with blank crops
-            crops = torch.cat((crops, crops.new_zeros(fixed_batch - len(crops), *crops.shape[1:])))
-        inputs = normalize(crops, cfg.mean, cfg.std, cfg.max_pixel_value).to(dtype)
-        heatmaps = _heatmaps_of(model, inputs)
-        if flip_test:
-            pairs = flip_pairs if flip_pairs is not None else _flip_pairs_of(cfg, heatmaps.shape[1])
-            flipped = flip_back(_heatmaps_of(model, inputs.flip(3)), pairs, shift=shift_heatmap)
-            heatmaps = (heatmaps + flipped) * 0.5
-        chunks.append(heatmaps[:count])
-    return torch.cat(chunks), center, scale
+    settings = crop_settings(model, flip_test=flip_test, input_size=input_size, flip_pairs=flip_pairs,
+                             shift_heatmap=shift_heatmap)
+    settings = dataclasses.replace(settings, udp=bool(udp), decoder=None)  # the caller's geometry; heatmaps only
+    (result,) = iter_predictions(model, [(image, boxes, rotation)], settings, batch_size, return_heatmaps=True)
+    return result.heatmaps, result.center, result.scale
 
 
 def flip_test_decision(flip_test: bool, keypoint_set=None, flip_pairs=None) -> tuple[bool, str | None]:
@@ -289,12 +154,198 @@ def _flip_pairs_of(cfg: PretrainedCfg, num_keypoints: int):
     return default_flip_pairs(num_keypoints)
 
 
+# --------------------------------------------------------------------------------------------- batched core
+@dataclass(frozen=True)
+class CropSettings:
+    """How crops are cut, normalised, flip-tested and decoded: `crop_settings()` resolves every field
+    from the model's ``pretrained_cfg`` and the caller's arguments, once."""
+
+    cfg: PretrainedCfg
+    input_size: tuple[int, int]
+    flip_test: bool = True
+    flip_pairs: tuple | None = None  # None: those of cfg.keypoints for the model's K (or COCO/MPII)
+    shift_heatmap: bool = True
+    udp: bool = False                # UDP crop geometry
+    decoder: str | None = "dark"     # None: heatmaps only, no keypoints
+    blur_kernel_size: int = 11
+
+    def codec(self, heatmap_size) -> HeatmapCodec:
+        """The one decode path: heatmaps (``heatmap_size`` (h, w)) → keypoints in crop pixels."""
+        return HeatmapCodec(self.input_size, tuple(heatmap_size), sigma=self.cfg.heatmap_sigma or 2.0,
+                            method=self.decoder, blur_kernel_size=self.blur_kernel_size)
+
+
+def crop_settings(model, *, flip_test: bool = True, decoder: str | None = None, input_size=None, flip_pairs=None,
+                  shift_heatmap: bool | None = None, blur_kernel_size: int | None = None) -> CropSettings:
+    """`CropSettings` for ``model`` (or a runner); ``None`` arguments come from its ``pretrained_cfg``, as in
+    `predict_keypoints()`."""
+    cfg = model_cfg(model)
+    decoder = decoder or cfg.decoder or "dark"
+    if decoder not in DECODE_METHODS:
+        raise InvalidArgumentError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
+    udp = decoder == "udp"
+    input_size = cfg.input_size if input_size is None else cfg.check_input_size(input_size, stacklevel=4)
+    flip_test, why = flip_test_decision(flip_test, cfg.keypoints if flip_pairs is None else None, flip_pairs)
+    if why:
+        warnings.warn(why, stacklevel=3)
+    return CropSettings(cfg, tuple(input_size), bool(flip_test), None if flip_pairs is None else tuple(flip_pairs),
+                        (not udp) if shift_heatmap is None else bool(shift_heatmap), udp, decoder,
+                        blur_kernel_size or cfg.blur_kernel_size)
+
+
+class _Job:
+    """One image of the stream: its crops' geometry, and the results of those already run."""
+
+    def __init__(self, image, boxes, rotation, settings: CropSettings, device):
+        self.boxes = _check_boxes(boxes)
+        self.rotation = _check_rotation(rotation, len(self.boxes))
+        self.image = image_to_tensor(image).to(device)
+        self.center, self.scale, self.inverse = box_crop_transforms(self.boxes, settings.input_size, self.rotation,
+                                                                    settings.udp)
+        self.keypoints, self.heatmaps, self.done = [], [], 0
+
+    def finished(self, num_keypoints) -> bool:
+        return self.done == len(self.boxes) and (len(self.boxes) > 0 or num_keypoints is not None)
+
+
+class _Batcher:
+    """Crops of consecutive images queued and run in batches of exactly ``batch_size`` (the last may be short,
+    padded with blank crops for a fixed-batch runner)."""
+
+    def __init__(self, model, settings: CropSettings, batch_size: int, keep_heatmaps: bool):
+        self.model, self.settings, self.keep_heatmaps = model, settings, keep_heatmaps
+        self.fixed = getattr(model, "batch_size", None) if not isinstance(model, torch.nn.Module) else None
+        self.batch_size = self.fixed or batch_size  # a runner compiled for one batch gets exactly that many
+        self.queue, self.queued = deque(), 0       # (job, first box, crops)
+        self.codec, self.num_keypoints, self.empty_heatmaps = None, None, None
+
+    def add(self, job: _Job) -> None:
+        for start in range(0, len(job.boxes), self.batch_size):
+            crops = crop_images(job.image, job.inverse[start:start + self.batch_size], self.settings.input_size)
+            self.queue.append((job, start, crops))
+            self.queued += len(crops)
+            while self.queued >= self.batch_size:
+                self.run(self.batch_size)
+        job.image = None  # cropped: the decoded image need not live until its results are in
+
+    def flush(self) -> None:
+        if self.queued:
+            self.run(self.queued)
+        if self.num_keypoints is None:  # no box at all: learn K and the heatmap size from one blank crop
+            self.run(0)
+
+    def _take(self, count: int):
+        parts, owners = [], []
+        while count > 0:
+            job, start, crops = self.queue.popleft()
+            if len(crops) > count:  # split: the rest stays first in the queue
+                self.queue.appendleft((job, start + count, crops[count:]))
+                crops = crops[:count]
+            parts.append(crops)
+            owners.append((job, start, len(crops)))
+            count -= len(crops)
+        return parts, owners
+
+    def run(self, count: int) -> None:
+        """Run the next ``count`` queued crops (0: one blank crop) and hand the results to their images."""
+        settings = self.settings
+        parts, owners = self._take(count)
+        self.queued -= count
+        device, dtype = _device_and_dtype(self.model)
+        if not parts:  # no crop at all: one blank crop tells K and the heatmap size
+            parts = [torch.zeros(1, 3, *settings.input_size, device=device)]
+        crops = torch.cat(parts) if len(parts) > 1 else parts[0]
+        if self.fixed and len(crops) < self.fixed:
+            crops = torch.cat((crops, crops.new_zeros(self.fixed - len(crops), *crops.shape[1:])))
+        cfg = settings.cfg
+        inputs = normalize(crops, cfg.mean, cfg.std, cfg.max_pixel_value).to(dtype)
+        heatmaps = _heatmaps_of(self.model, inputs)
+        if settings.flip_test:
+            pairs = settings.flip_pairs if settings.flip_pairs is not None else _flip_pairs_of(cfg, heatmaps.shape[1])
+            flipped = flip_back(_heatmaps_of(self.model, inputs.flip(3)), pairs, shift=settings.shift_heatmap)
+            heatmaps = (heatmaps + flipped) * 0.5
+        heatmaps = heatmaps[:count]
+        if settings.decoder and not torch.isfinite(heatmaps).all():  # decoding NaN: garbage or a codec traceback
+            bad = int((~torch.isfinite(heatmaps)).flatten(1).any(1).sum())
+            raise NonFiniteOutputError(f"the model's heatmaps hold NaN or infinity for {bad} of {len(heatmaps)} "
+                                       "box(es): its weights are broken (a diverged training run?)")
+        self.num_keypoints, self.empty_heatmaps = heatmaps.shape[1], heatmaps[:0]
+        keypoints = self._decode(heatmaps, owners) if settings.decoder else None
+        first = 0
+        for job, start, n in owners:
+            job.keypoints.append(None if keypoints is None else keypoints[first:first + n])
+            job.heatmaps.append(heatmaps[first:first + n] if self.keep_heatmaps else None)
+            job.done += n
+            first += n
+
+    def _decode(self, heatmaps, owners) -> torch.Tensor:
+        """B×K×h×w → B×K×3 (x, y, score) in image pixels: the codec, then each crop's way back."""
+        if self.codec is None or self.codec.heatmap_size != tuple(heatmaps.shape[-2:]):
+            self.codec = self.settings.codec(heatmaps.shape[-2:])
+        coords, scores = self.codec.decode(heatmaps)
+        back = np.concatenate([job.inverse[start:start + n] for job, start, n in owners]) if owners else \
+            np.zeros((0, 2, 3))
+        points = affine_points(coords.cpu().double().numpy(), back)
+        return torch.cat((torch.from_numpy(points).float(), scores.cpu().float()[..., None]), dim=-1)
+
+    def result(self, job: _Job):
+        """(N×K×3 keypoints or None, N×K×h×w heatmaps or None) of a finished image."""
+        keypoints = heatmaps = None
+        if self.settings.decoder:
+            keypoints = torch.cat(job.keypoints) if job.keypoints else torch.zeros(0, self.num_keypoints, 3)
+        if self.keep_heatmaps:
+            heatmaps = torch.cat(job.heatmaps) if job.heatmaps else self.empty_heatmaps
+        return keypoints, heatmaps
+
+
+class PoseResult(NamedTuple):
+    """One image's output of `iter_predictions()`: N×2 crop centres and scales (units of 200 px), N×K×3
+    keypoints (x, y, score) in image pixels (None without a decoder), N×K×h×w heatmaps (None unless asked)."""
+    center: np.ndarray
+    scale: np.ndarray
+    keypoints: torch.Tensor | None
+    heatmaps: torch.Tensor | None
+
+
+@torch.no_grad()
+def iter_predictions(model, items: Iterable, settings: CropSettings, batch_size: int = 64,
+                     return_heatmaps: bool = False) -> Iterator[PoseResult]:
+    """The batched top-down core: crops of consecutive images share batches of up to ``batch_size``.
+
+    ``items``: ``(image, boxes)`` or ``(image, boxes, rotation)`` per image (any iterable, consumed
+    lazily: a video or a data loader streams through). Yields one `PoseResult` per item, in order, as
+    soon as all its crops have run. Images, boxes and rotation as `predict_keypoints()`.
+    """
+    _check_batch_size(batch_size)
+    _check_inference_mode(model)
+    device = _device_and_dtype(model)[0]
+    batcher = _Batcher(model, settings, int(batch_size), return_heatmaps)
+    pending = deque()
+    for item in items:
+        image, boxes, *rotation = item
+        job = _Job(image, boxes, rotation[0] if rotation else 0.0, settings, device)
+        pending.append(job)
+        batcher.add(job)
+        while pending and pending[0].finished(batcher.num_keypoints):
+            yield PoseResult(pending[0].center, pending[0].scale, *batcher.result(pending.popleft()))
+    if pending:
+        batcher.flush()
+    while pending:
+        yield PoseResult(pending[0].center, pending[0].scale, *batcher.result(pending.popleft()))
+
+
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+
+
 def predict_keypoints(model, image, boxes, flip_test: bool = True, decoder: str | None = None, input_size=None,
                       flip_pairs=None, shift_heatmap: bool | None = None, rotation=0.0,
                       blur_kernel_size: int | None = None, batch_size: int = 64, return_heatmaps: bool = False):
     """Keypoints of every person box in one image, in image pixels.
 
-    Every ``None`` default comes from ``model.pretrained_cfg``.
+    Every ``None`` default comes from ``model.pretrained_cfg``. A thin call of the batched core
+    (`iter_predictions()`, which `hrnet_zoo.PoseEstimator` and `hrnet_zoo.evaluate()` run over many images).
 
     Args:
         model: an hrnet_zoo pose model in eval mode (N×3×H×W → N×K×H/4×W/4 heatmaps) on any device,
@@ -319,24 +370,7 @@ def predict_keypoints(model, image, boxes, flip_test: bool = True, decoder: str 
     Returns:
         N×K×3 float32 CPU tensor of (x, y, score) — and the heatmaps if asked.
     """
-    cfg = model_cfg(model)
-    decoder = decoder or cfg.decoder or "dark"
-    if decoder not in DECODE_METHODS:
-        raise InvalidArgumentError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
-    udp = decoder == "udp"
-    shift = (not udp) if shift_heatmap is None else shift_heatmap
-    flip_test, why = flip_test_decision(flip_test, cfg.keypoints if flip_pairs is None else None, flip_pairs)
-    if why:
-        warnings.warn(why, stacklevel=2)
-    heatmaps, center, scale = predict_heatmaps(model, image, boxes, input_size, flip_test, flip_pairs, shift,
-                                               rotation, udp, batch_size)
-    if not torch.isfinite(heatmaps).all():  # decoding NaN gives garbage or a traceback deep in the codec
-        bad = int((~torch.isfinite(heatmaps)).flatten(1).any(1).sum())
-        raise NonFiniteOutputError(f"the model's heatmaps hold NaN or infinity for {bad} of {len(heatmaps)} "
-                                   "box(es): its weights are broken (a diverged training run?)")
-    coords, scores = decode_heatmaps(heatmaps, decoder, blur_kernel_size or cfg.blur_kernel_size)
-    back = get_affine_transform(center, scale, _check_rotation(rotation, len(center)), heatmaps.shape[-2:],
-                                inv=True, udp=udp)
-    points = affine_points(coords.cpu().double().numpy(), back)
-    keypoints = torch.cat((torch.from_numpy(points).float(), scores.cpu().float()[..., None]), dim=-1)
-    return (keypoints, heatmaps) if return_heatmaps else keypoints
+    settings = crop_settings(model, flip_test=flip_test, decoder=decoder, input_size=input_size,
+                             flip_pairs=flip_pairs, shift_heatmap=shift_heatmap, blur_kernel_size=blur_kernel_size)
+    (result,) = iter_predictions(model, [(image, boxes, rotation)], settings, batch_size, return_heatmaps)
+    return (result.keypoints, result.heatmaps) if return_heatmaps else result.keypoints

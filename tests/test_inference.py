@@ -315,3 +315,54 @@ def test_bad_arguments_get_one_clear_error(small_model, kwargs, match):
     args = {"image": np.zeros((50, 40, 3), np.uint8), "boxes": [[5, 5, 20, 30]], **kwargs}
     with pytest.raises(hrnet_zoo.InvalidArgumentError, match=match):
         predict_keypoints(small_model, args.pop("image"), args.pop("boxes"), **args)
+
+
+# ---------------------------------------------------------------- the batched core
+
+
+def test_keypoints_are_the_codec_s_decode_mapped_back_through_the_crop(small_model):
+    """One decode path: HeatmapCodec (cfg's σ, the model's decoder) to crop pixels, then the crop's inverse."""
+    from hrnet_zoo.codecs import HeatmapCodec
+    from hrnet_zoo.inference import box_crop_transforms
+
+    image = mirror_symmetric_image(seed=3)
+    boxes = np.array([[10, 20, 50, 90], [40, 5, 60, 70]], np.float64)
+    for decoder in ("quarter", "udp"):
+        keypoints, heatmaps = predict_keypoints(small_model, image, boxes, decoder=decoder, input_size=(64, 48),
+                                                return_heatmaps=True)
+        codec = HeatmapCodec((64, 48), heatmaps.shape[-2:], method=decoder)
+        coords, scores = codec.decode(heatmaps)
+        _, _, crop_to_image = box_crop_transforms(boxes, (64, 48), udp=decoder == "udp")
+        np.testing.assert_allclose(keypoints[..., :2].numpy(), affine_points(coords.double().numpy(), crop_to_image),
+                                   atol=1e-4)
+        torch.testing.assert_close(keypoints[..., 2], scores)
+
+
+def test_iter_predictions_streams_images_in_order_sharing_batches(small_model):
+    from hrnet_zoo.inference import crop_settings, iter_predictions
+
+    images = [mirror_symmetric_image(seed=s) for s in range(4)]
+    boxes = [np.array([[5, 5, 40, 60]]), np.zeros((0, 4)), np.array([[0, 0, 60, 80], [30, 30, 50, 60]]),
+             np.array([[10, 40, 70, 90]])]
+    pulled = []
+
+    def frames():  # a stream: the core must not read ahead more than a batch needs
+        for image, image_boxes in zip(images, boxes):
+            pulled.append(len(pulled))
+            yield image, image_boxes
+
+    settings = crop_settings(small_model, decoder="quarter", input_size=(64, 48))
+    stream = iter_predictions(small_model, frames(), settings, batch_size=2, return_heatmaps=True)
+    first = next(stream)
+    assert len(pulled) == 3  # image 0's crop waits for a full batch of 2, which image 2 completes
+    results = [first, *stream]
+    assert len(results) == 4 and len(pulled) == 4
+    for image, image_boxes, result in zip(images, boxes, results):
+        expected, heatmaps = predict_keypoints(small_model, image, image_boxes, decoder="quarter",
+                                               input_size=(64, 48), return_heatmaps=True)
+        assert result.keypoints.shape == expected.shape and result.heatmaps.shape == heatmaps.shape
+        torch.testing.assert_close(result.keypoints, expected, atol=1e-5, rtol=0)
+        assert result.center.shape == result.scale.shape == (len(image_boxes), 2)
+    # Nobody in any image: K and the heatmap size still come out (from one blank crop).
+    (empty,) = iter_predictions(small_model, [(images[0], [])], settings)
+    assert empty.keypoints.shape == (0, 17, 3)
