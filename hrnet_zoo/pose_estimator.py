@@ -159,8 +159,11 @@ class PoseEstimator:
         if isinstance(found, torch.Tensor):
             found = found.detach().cpu().numpy()
         # one filter for every detector: degenerate and non-finite boxes, the threshold, NMS (hrnet_zoo.detect)
+        found = as_detections(found, "the detector's output")
+        if not np.isfinite(found).all():  # a broken detector, not boxes to drop quietly
+            raise InvalidArgumentError("the detector gave non-finite boxes or scores")
         threshold = -np.inf if self.score_threshold is None else self.score_threshold
-        return filter_detections(as_detections(found, "the detector's output"), threshold,
+        return filter_detections(found, threshold,
                                  nms_iou=self.nms_threshold)
 
 

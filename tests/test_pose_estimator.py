@@ -148,7 +148,7 @@ def test_the_caller_s_model_is_refused_in_train_mode_and_never_changed(model):
 @pytest.mark.parametrize("kwargs, call, match", [
     (dict(), dict(images=IMAGES[0]), "no detector: pass boxes"),
     (dict(), dict(images=IMAGES, boxes=BOXES[:2]), "one N×4 or N×5 array per image"),
-    (dict(detector=lambda image: np.ones((2, 3))), dict(images=IMAGES[0]), r"detector must give an N×5"),
+    (dict(detector=lambda image: np.ones((2, 3))), dict(images=IMAGES[0]), r"the detector.s output must be N×5"),
     (dict(detector=lambda image: [[0, 0, np.nan, 5, 1]]), dict(images=IMAGES[0]), "non-finite"),
     (dict(detector="half"), None, "detector must be a callable"),
     (dict(batch_size=0), None, "batch_size"),
