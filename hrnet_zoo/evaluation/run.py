@@ -45,8 +45,8 @@ from hrnet_zoo.data.coco import CocoKeypoints, ImageFolderDataset, load_coco_key
 from hrnet_zoo.data.validate import ground_truth_dataset
 from hrnet_zoo.errors import DatasetError, InvalidArgumentError, NonFiniteOutputError
 from hrnet_zoo.inference import PIXEL_STD, crop_settings, flip_test_decision, iter_predictions, model_cfg
-from hrnet_zoo.metrics import METRIC_NAMES, conventional_metrics, keypoint_errors
-from hrnet_zoo.result_files import check_category, check_detection, check_result, read_list, write_json
+from hrnet_zoo.evaluation.metrics import METRIC_NAMES, conventional_metrics, keypoint_errors
+from hrnet_zoo.evaluation.files import check_category, check_detection, check_result, read_list, write_json
 
 #: The official test thresholds (``w32_256x192_adam_lr1e-3.yaml``, TEST section).
 IN_VIS_THRESHOLD = 0.2
