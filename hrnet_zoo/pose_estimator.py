@@ -24,7 +24,7 @@ import torch
 
 from hrnet_zoo.detect.boxes import as_detections, filter_detections
 from hrnet_zoo.errors import InvalidArgumentError
-from hrnet_zoo.evaluation import IN_VIS_THRESHOLD, rescore
+from hrnet_zoo.pose_scoring import IN_VIS_THRESHOLD, rescore
 from hrnet_zoo.inference import crop_settings, iter_predictions
 
 #: Detector defaults: mmpose's top-down demo keeps boxes scoring ≥ 0.3; 0.5 IoU is torchvision's

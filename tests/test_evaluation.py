@@ -15,7 +15,8 @@ import hrnet_zoo
 from hrnet_zoo.cli import main
 from hrnet_zoo.data import DatasetError, load_coco_keypoints
 from hrnet_zoo.evaluation import STAT_NAMES, evaluate, evaluate_results, oks_nms, postprocess, rescore
-from hrnet_zoo.keypoints import COCO_SIGMAS
+from hrnet_zoo.evaluation.functional import oks_overlaps
+from hrnet_zoo.keypoints import COCO_SIGMAS, oks
 
 pycocotools = pytest.importorskip("pycocotools")
 from pycocotools.coco import COCO  # noqa: E402
@@ -101,6 +102,38 @@ def test_rescoring_and_oks_nms_equal_the_official_code(seed, k, sigmas):
                            sigmas, thresh, in_vis)
             assert ours == [int(i) for i in keep]
             assert len(keep) < len(people) or thresh == 0.9
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("in_vis", [None, 0.2, 0.6])
+def test_the_nms_oks_is_the_official_oks_iou(seed, in_vis):
+    # the NMS runs the package's one OKS (hrnet_zoo.keypoints.oks); fed as oks_iou feeds its formula, the
+    # values equal the transcription's, a person with no keypoint above in_vis_thre included (OKS 0)
+    rng = np.random.default_rng(seed)
+    people = crowded_people(rng, k=17)
+    people[3]["keypoints"][:, 2] = 0.1
+    keypoints = np.stack([p["keypoints"] for p in people])
+    areas = np.array([p["area"] for p in people])
+    sigmas = np.array(COCO_SIGMAS)
+    flat = keypoints.reshape(len(people), -1)
+    for index in (0, 5):
+        others = np.array([i for i in range(len(people)) if i != index])
+        expected = official_oks_iou(flat[index], flat[others], areas[index], areas[others], sigmas, in_vis)
+        ours = oks_overlaps(keypoints, index, others, areas, sigmas, in_vis)
+        np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-15)
+        if in_vis is not None:
+            assert ours[list(others).index(3)] == 0.0
+
+
+def test_the_nms_oks_and_coco_s_oks_are_one_function():
+    # equal areas and every keypoint labelled: the pair's OKS is COCO's OKS of the kept person against the others
+    rng = np.random.default_rng(3)
+    keypoints = np.stack([p["keypoints"] for p in crowded_people(rng, n=6, k=5)])
+    sigmas = [0.05, 0.08, 0.08, 0.1, 0.1]
+    others = keypoints[1:].copy()
+    others[..., 2] = 2
+    coco_oks = oks(keypoints[:1], others, np.full(5, 3000.0), sigmas).numpy()[0]
+    np.testing.assert_array_equal(oks_overlaps(keypoints, 0, np.arange(1, 6), np.full(6, 3000.0), sigmas), coco_oks)
 
 
 def test_rescoring_of_a_person_without_confident_keypoints_is_zero():
@@ -338,3 +371,29 @@ def test_evaluate_takes_an_optimized_runner_in_place_of_the_model(tiny, tmp_path
         # BatchNorm folding changes fp32 rounding; on this untrained model's flat heatmaps the DARK offset
         # moves a keypoint by up to ~0.013 px on some CPUs: 0.05 px still catches a wrong crop or decoder
         assert np.allclose(a["keypoints"], b["keypoints"], atol=5e-2)
+
+
+# --------------------------------------------------------------------------------------------- the package
+def test_the_old_paths_keep_working():
+    import hrnet_zoo.evaluation as evaluation
+    import hrnet_zoo.metrics as old_metrics
+    import hrnet_zoo.pose_scoring as pose_scoring
+    import hrnet_zoo.result_files as old_files
+    from hrnet_zoo.evaluation import coco, files, functional, metrics, run
+
+    # what `from hrnet_zoo.evaluation import ...` gave when it was one module
+    for name in ("evaluate", "evaluate_results", "coco_keypoint_ap", "keypoint_errors", "load_detections",
+                 "load_results", "oks_nms", "oks_overlaps", "postprocess", "rescore", "write_json",
+                 "conventional_metrics", "predict_people", "ground_truth_boxes", "IN_VIS_THRESHOLD",
+                 "OKS_THRESHOLD", "STAT_NAMES", "PCK_THRESHOLDS", "METRIC_NAMES", "check_detection",
+                 "read_list", "_ground_truth", "_keypoint_category_ids", "_metric_names"):
+        assert hasattr(evaluation, name), name
+    assert evaluation.evaluate is run.evaluate and evaluation.coco_keypoint_ap is coco.coco_keypoint_ap
+    assert evaluation.rescore is functional.rescore is pose_scoring.rescore  # PoseEstimator's rescoring
+    assert (evaluation.IN_VIS_THRESHOLD, evaluation.OKS_THRESHOLD) == (0.2, 0.9)
+    assert old_metrics.keypoint_errors is metrics.keypoint_errors
+    assert old_metrics.AUC_THRESHOLDS is metrics.AUC_THRESHOLDS
+    assert old_metrics.match_people is metrics.match_people and old_metrics._pck is metrics._pck
+    for name in ("write_json", "dumps", "read_list", "check_result", "check_detection", "check_category",
+                 "read_image_index", "image_id_of", "is_finite_number"):
+        assert getattr(old_files, name) is getattr(files, name), name

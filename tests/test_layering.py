@@ -102,3 +102,48 @@ def test_weights_never_reach_models():
 def test_a_cycle_is_detected():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}}
     assert _cycle_from(graph, "a") == ["a", "b", "c", "a"]
+
+
+# --------------------------------------------------------------------------------------------- evaluation
+#: What evaluation may use but what may never use evaluation: data, the pose layer (keypoints, OKS,
+#: crops, inference, scoring; hrnet_zoo.pose once it exists), codecs, models and weights.
+BELOW_EVALUATION = ("hrnet_zoo.data", "hrnet_zoo.pose", "hrnet_zoo.pose_estimator", "hrnet_zoo.pose_scoring",
+                    "hrnet_zoo.inference", "hrnet_zoo.crops", "hrnet_zoo.keypoints", "hrnet_zoo.keypoint_presets",
+                    "hrnet_zoo.keypoint_names", "hrnet_zoo.keypoint_categories", "hrnet_zoo.oks", "hrnet_zoo.codecs",
+                    "hrnet_zoo.models", "hrnet_zoo.weights")
+#: The evaluation package and the old module paths that re-export parts of it.
+EVALUATION = ("hrnet_zoo.evaluation", "hrnet_zoo.metrics", "hrnet_zoo.result_files")
+
+
+def _in(module: str, prefixes) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def test_nothing_below_evaluation_imports_it():
+    below = [m for m in GRAPH if _in(m, BELOW_EVALUATION)]
+    assert {"hrnet_zoo.data", "hrnet_zoo.inference", "hrnet_zoo.pose_estimator"} <= set(below)
+    for module in below:
+        reached = sorted(m for m in _reachable(GRAPH, module) if _in(m, EVALUATION) or m == "hrnet_zoo")
+        assert not reached, f"{module} reaches {reached}"
+
+
+def test_the_evaluation_package_holds_its_modules():
+    for name in ("functional", "coco", "metrics", "files", "run"):
+        assert f"hrnet_zoo.evaluation.{name}" in GRAPH
+    assert "hrnet_zoo.evaluation.coco" not in _reachable(GRAPH, "hrnet_zoo.evaluation.functional")
+
+
+def test_oks_is_computed_in_one_module():
+    # COCO's OKS divides by (area + np.spacing(1)); a second copy of the formula would carry it too
+    oks_modules = {"hrnet_zoo.oks", "hrnet_zoo.pose.oks"}
+    with_formula = {m for m, path in _module_files().items() if "spacing(1)" in path.read_text(encoding="utf-8")}
+    assert with_formula and with_formula <= oks_modules, sorted(with_formula - oks_modules)
+
+
+@pytest.mark.parametrize("module", ["hrnet_zoo.evaluation.functional", "hrnet_zoo.evaluation.metrics",
+                                    "hrnet_zoo.video.tracking"])
+def test_oks_users_import_the_one_oks(module):
+    tree = ast.parse(_module_files()[module].read_text(encoding="utf-8"))
+    sources = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+               and any(alias.name == "oks" for alias in node.names)}
+    assert sources and sources <= {"hrnet_zoo.keypoints", "hrnet_zoo.oks", "hrnet_zoo.pose", "hrnet_zoo.pose.oks"}

@@ -12,7 +12,7 @@ def metrics_option(text: str | None):
     """``--metrics AP,NME`` → ``["AP", "NME"]`` (None: the keypoint set's conventional ones)."""
     if text is None:
         return None
-    from hrnet_zoo.metrics import METRIC_NAMES
+    from hrnet_zoo.evaluation.metrics import METRIC_NAMES
 
     names = [n.strip().upper() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in METRIC_NAMES]
@@ -65,7 +65,7 @@ def image_ids_of_images(args: argparse.Namespace):
     every image id that --boxes may name (None: the indices)."""
     if args.ann is None:
         return list(range(len(args.images))), 1, None
-    from hrnet_zoo.result_files import image_id_of, read_image_index
+    from hrnet_zoo.evaluation.files import image_id_of, read_image_index
 
     by_file, category_id = read_image_index(args.ann)
     ids = {}
@@ -83,7 +83,7 @@ def detections_per_image(args: argparse.Namespace, image_ids: list, all_ids) -> 
     """``{image id: [(box, score), …]}`` of the --boxes file for ``image_ids``, validated (one line per
     problem); ``all_ids``: the ids of --ann (None: ids are indices of --images)."""
     from hrnet_zoo.errors import DatasetError
-    from hrnet_zoo.result_files import check_detection, read_list
+    from hrnet_zoo.evaluation.files import check_detection, read_list
 
     known = set(image_ids)
     per_image = {}

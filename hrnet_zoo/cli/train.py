@@ -209,7 +209,7 @@ def _check_evaluate_args(args: argparse.Namespace) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from hrnet_zoo.evaluation import evaluate, evaluate_results
-    from hrnet_zoo.result_files import dumps
+    from hrnet_zoo.evaluation.files import dumps
 
     _check_evaluate_args(args)
     metric_names = metrics_option(args.metrics)
@@ -261,7 +261,7 @@ def _check_predict_args(args: argparse.Namespace) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from hrnet_zoo.result_files import dumps, write_json
+    from hrnet_zoo.evaluation.files import dumps, write_json
 
     _check_predict_args(args)
     out = Path(args.output)
