@@ -1,4 +1,4 @@
-"""Fine-tuning on a COCO-format keypoint dataset: one function, [`train()`][hrnet_zoo.training.train], not a framework.
+"""Fine-tuning on a COCO-format keypoint dataset: one function, [`train()`][hrnet_zoo.training.loop.train], not a framework.
 
 The recipe is the official one (``w32_256x192_adam_lr1e-3.yaml``): the top-down dataset and
 augmentation of `hrnet_zoo.data`, targets from the model's `HeatmapCodec`, the model's own loss

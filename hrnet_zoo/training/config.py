@@ -1,4 +1,4 @@
-"""What a run is asked to do: [`TrainConfig`][hrnet_zoo.training.TrainConfig], the checks that refuse
+"""What a run is asked to do: [`TrainConfig`][hrnet_zoo.training.config.TrainConfig], the checks that refuse
 numbers a run cannot use, and the rules of what a resume may change.
 
 The defaults are the official recipe (``w32_256x192_adam_lr1e-3.yaml``): Adam at lr 1e-3 without weight
@@ -27,7 +27,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 @dataclass
 class TrainConfig:
-    """Everything [`train()`][hrnet_zoo.training.train] takes; see its docstring."""
+    """Everything [`train()`][hrnet_zoo.training.loop.train] takes; see its docstring."""
 
     model: str
     train_ann: str

@@ -1,4 +1,4 @@
-"""The loop of [`train()`][hrnet_zoo.training.train]: `train_one_epoch` (the optimizer steps), `validate`,
+"""The loop of [`train()`][hrnet_zoo.training.loop.train]: `train_one_epoch` (the optimizer steps), `validate`,
 `finish_epoch` (metrics and checkpoints), and the driver that strings them together; with the checks
 that stop a run before it writes something wrong (a loss that is no longer finite, weights that are not).
 
@@ -185,7 +185,7 @@ def _training_state(run: Run, epoch: int, metric: str) -> dict:
 def train(config: TrainConfig | None = None, **kwargs) -> dict:
     """Fine-tune a pose model on a COCO-format keypoint dataset (see `hrnet_zoo.training`).
 
-    Args (fields of [`TrainConfig`][hrnet_zoo.training.TrainConfig], as keywords or one ``config``):
+    Args (fields of [`TrainConfig`][hrnet_zoo.training.config.TrainConfig], as keywords or one ``config``):
         model: a registered name (``"hrnet_w32"``) or a ``save_pretrained`` folder.
         train_ann, train_images, val_ann, val_images: COCO keypoint files and image folders
             (``val_ann=None``: no validation; ``best/`` then follows the lowest training loss).
