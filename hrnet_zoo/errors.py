@@ -46,3 +46,9 @@ class DetectorError(HRNetZooError, RuntimeError):
 class VideoError(HRNetZooError, RuntimeError):
     """A video that cannot be read or written (a missing file, a format FFmpeg cannot decode, a
     folder that cannot be written); the message names the file."""
+
+
+class TrainingError(HRNetZooError, ValueError):
+    """A run that cannot start or go on as asked (a model whose keypoint count differs from the
+    dataset's, an output folder that holds something else, a checkpoint that does not fit, a loss
+    that is no longer finite, a checkpoint that cannot be written, a precision this machine lacks)."""

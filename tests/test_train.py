@@ -13,7 +13,7 @@ from synthetic_keypoints import make_synthetic_coco
 import hrnet_zoo
 from hrnet_zoo.cli import main
 from hrnet_zoo.training import TrainConfig, TrainingError
-from hrnet_zoo.training_state import STATE_FILE, recover_checkpoint_dir, save_checkpoint_dir
+from hrnet_zoo.training.checkpoint import STATE_FILE, recover_checkpoint_dir, save_checkpoint_dir
 from hrnet_zoo.weights import read_state_dict
 
 pytest.importorskip("pycocotools")

@@ -142,7 +142,7 @@ def test_a_second_run_into_a_locked_folder_is_one_line(data, tmp_path, capsys):
 # ------------------------------------------------------------------------------ item 5: kills around best/
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    import hrnet_zoo.training, hrnet_zoo.training_state
+    import hrnet_zoo.training.checkpoint
     from hrnet_zoo.cli import main
 
     where, calls = sys.argv[1], []
@@ -164,8 +164,8 @@ KILLER = textwrap.dedent("""
                 die()
         return real_replace(src, dst)
 
-    real_save, real_replace = hrnet_zoo.training_state.save_checkpoint_dir, os.replace
-    for module in ("hrnet_zoo.training", "hrnet_zoo.train_loop", "hrnet_zoo.run_folder"):
+    real_save, real_replace = hrnet_zoo.training.checkpoint.save_checkpoint_dir, os.replace
+    for module in ("hrnet_zoo.training.checkpoint", "hrnet_zoo.training.loop", "hrnet_zoo.training.setup"):
         module = sys.modules.get(module)
         if module is not None and hasattr(module, "save_checkpoint_dir"):
             module.save_checkpoint_dir = killing_save
@@ -207,7 +207,7 @@ def test_a_loss_that_explodes_warns_once(data, tmp_path, capsys):
 
 
 def test_non_finite_weights_are_never_saved():
-    from hrnet_zoo.train_loop import check_finite_weights
+    from hrnet_zoo.training.loop import check_finite_weights
     model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=2)
     check_finite_weights(model, 0, 1, 1e-3)
     with torch.no_grad():

@@ -18,11 +18,13 @@ TRAIN_EPILOG = """examples:
   hrnet-zoo train --model w32 --train-ann train.json --train-images train/ \\
       --val-ann val.json --val-images val/ --input-size 256x192 --epochs 60 --batch-size 32 --lr 1e-3 --out runs/fish
   hrnet-zoo train ... --out runs/fish --resume                   # continue an interrupted run
+  hrnet-zoo train ... --optimizer adamw --weight-decay 1e-4 --warmup-epochs 5 --schedule cosine
+  hrnet-zoo train ... --device cpu --precision bf16              # bf16 autocast (CPUs with native bf16)
   torchrun --nproc_per_node 4 -m hrnet_zoo.cli train ... --sync-bn   # 4 GPUs (DDP)
 
 Output: RUN/best/ and RUN/last/ (save_pretrained folders; last/ also holds the optimizer state), and
-RUN/metrics.jsonl (one JSON object per epoch). The MultiStepLR milestones are the official 170 and
-200 of 210 epochs, scaled to --epochs.
+RUN/metrics.jsonl (one JSON object per epoch). The defaults are the official recipe: Adam, lr 1e-3,
+no weight decay, no warmup, MultiStepLR x0.1 at epochs 170 and 200 of 210, scaled to --epochs.
 """
 
 EVALUATE_EPILOG = """examples:
@@ -116,18 +118,21 @@ def _run_guarded(fn):
 
 # --------------------------------------------------------------------------------------------- train
 #: train options whose parser default is None, so that a resume knows which were given: field -> default.
-_TRAIN_DEFAULTS = {"epochs": 210, "batch_size": 32, "lr": 1e-3, "seed": 0, "schedule": "multistep"}
+_TRAIN_DEFAULTS = {"epochs": 210, "batch_size": 32, "lr": 1e-3, "seed": 0, "schedule": "multistep",
+                   "optimizer": "adam", "weight_decay": 0.0, "warmup_epochs": 0}
 
 
 def _check_train_numbers(args: argparse.Namespace) -> None:
     for value, flag in ((args.epochs, "--epochs"), (args.batch_size, "--batch-size"), (args.max_steps, "--max-steps")):
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be a positive integer, got {value}")
-    for value, flag in ((args.workers, "--workers"), (args.seed, "--seed")):
+    for value, flag in ((args.workers, "--workers"), (args.seed, "--seed"), (args.warmup_epochs, "--warmup-epochs")):
         if value is not None and value < 0:
             raise UsageError(f"{flag} must be 0 or more, got {value}")
     if args.lr is not None and not args.lr > 0:
         raise UsageError(f"--lr must be positive, got {args.lr}")
+    if args.weight_decay is not None and not args.weight_decay >= 0:
+        raise UsageError(f"--weight-decay must be 0 or more, got {args.weight_decay}")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"--out {args.out} is a file; a run needs a folder (new, empty, or a run to --resume)")
 
@@ -152,7 +157,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model=_model_spec(args.model), train_ann=args.train_ann, train_images=args.train_images,
         val_ann=args.val_ann, val_images=args.val_images, out=args.out, input_size=_size_or_none(args.input_size),
         pretrained=pretrained, new_head=args.new_head, max_steps=args.max_steps, workers=args.workers,
-        amp=args.amp, sync_bn=args.sync_bn, resume=args.resume, force=args.force, device=args.device,
+        amp=args.amp, precision=args.precision, sync_bn=args.sync_bn, resume=args.resume, force=args.force, device=args.device,
         flip_pairs=_pairs(args.flip_pairs), sigmas=_floats(args.sigmas, "--sigmas"),
         keypoint_set=args.keypoint_set, category_id=args.category_id,
         flip_test=not args.no_flip_test, progress=not args.no_progress, given=frozenset(given),
@@ -293,42 +298,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------- parsers
 def register(subparsers) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
-    p = subparsers.add_parser("train", help="fine-tune on a COCO-format keypoint dataset",
-                              epilog=TRAIN_EPILOG, formatter_class=fmt)
-    p.add_argument("--model", required=True, help="model name/alias, or a save_pretrained folder")
-    p.add_argument("--train-ann", required=True, metavar="A.json")
-    p.add_argument("--train-images", required=True, metavar="DIR")
-    p.add_argument("--val-ann", metavar="B.json")
-    p.add_argument("--val-images", metavar="DIR")
-    p.add_argument("--input-size", metavar="HxW", help="crop size (default: the model's)")
-    p.add_argument("--epochs", type=int, metavar="N", help="default 210 (a resume: the run's)")
-    p.add_argument("--batch-size", type=int, metavar="B", help="per process; default 32 (a resume: the run's)")
-    p.add_argument("--lr", type=float, help="default 1e-3 (a resume: the run's)")
-    p.add_argument("--out", required=True, metavar="RUN")
-    p.add_argument("--force", action="store_true",
-                   help="write into a non-empty folder that is not a run (never over its files)")
-    p.add_argument("--no-pretrained", action="store_true", help="random initialisation")
-    p.add_argument("--pretrained", metavar="TAG", help="a manifest tag instead of the default weights")
-    p.add_argument("--new-head", action="store_true",
-                   help="a saved folder with another keypoint count: replace its prediction layer")
-    p.add_argument("--max-steps", type=int, metavar="S", help="stop after S optimizer steps")
-    p.add_argument("--workers", type=int, default=2, metavar="W", help="DataLoader workers (0: none)")
-    p.add_argument("--seed", type=int, metavar="S", help="default 0 (a resume: the run's)")
-    p.add_argument("--schedule", choices=("multistep", "cosine"), help="default multistep (a resume: the run's)")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="mixed precision (default: on for CUDA)")
-    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun (CUDA)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from RUN/last/ (keeps its options; --lr, --epochs, --max-steps may change)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: CUDA when available)")
-    p.add_argument("--sigmas", help="K comma-separated OKS sigmas (default: 0.05 each)")
-    p.add_argument("--flip-pairs", help="0-based left:right pairs, e.g. 1:2,3:4 (default: the preset's or from "
-                   "the names)")
-    add_keypoint_options(p)
-    p.add_argument("--no-flip-test", action="store_true", help="validate without the flip test")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.set_defaults(func=_cmd_train)
+    _add_train_parser(subparsers)
 
     p = subparsers.add_parser("evaluate", help="COCO keypoint AP (pycocotools) of a model or a results file",
                               epilog=EVALUATE_EPILOG, formatter_class=fmt)
@@ -367,6 +337,54 @@ def register(subparsers) -> None:
     add_keypoint_options(p)
     p.add_argument("--json", action="store_true", help="a JSON summary on stdout")
     p.set_defaults(func=_cmd_predict)
+
+
+def _add_train_parser(subparsers) -> None:
+    p = subparsers.add_parser("train", help="fine-tune on a COCO-format keypoint dataset",
+                              epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="model name/alias, or a save_pretrained folder")
+    p.add_argument("--train-ann", required=True, metavar="A.json")
+    p.add_argument("--train-images", required=True, metavar="DIR")
+    p.add_argument("--val-ann", metavar="B.json")
+    p.add_argument("--val-images", metavar="DIR")
+    p.add_argument("--input-size", metavar="HxW", help="crop size (default: the model's)")
+    p.add_argument("--epochs", type=int, metavar="N", help="default 210 (a resume: the run's)")
+    p.add_argument("--batch-size", type=int, metavar="B", help="per process; default 32 (a resume: the run's)")
+    p.add_argument("--lr", type=float, help="default 1e-3 (a resume: the run's)")
+    p.add_argument("--out", required=True, metavar="RUN")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty folder that is not a run (never over its files)")
+    p.add_argument("--no-pretrained", action="store_true", help="random initialisation")
+    p.add_argument("--pretrained", metavar="TAG", help="a manifest tag instead of the default weights")
+    p.add_argument("--new-head", action="store_true",
+                   help="a saved folder with another keypoint count: replace its prediction layer")
+    p.add_argument("--max-steps", type=int, metavar="S", help="stop after S optimizer steps")
+    p.add_argument("--workers", type=int, default=2, metavar="W", help="DataLoader workers (0: none)")
+    p.add_argument("--seed", type=int, metavar="S", help="default 0 (a resume: the run's)")
+    p.add_argument("--schedule", choices=("multistep", "cosine"), help="default multistep (a resume: the run's)")
+    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"),
+                   help="default adam, the official recipe (sgd: momentum 0.9; a resume: the run's)")
+    p.add_argument("--weight-decay", type=float, metavar="WD",
+                   help="default 0; norms and biases take none (a resume: the run's)")
+    p.add_argument("--warmup-epochs", type=int, metavar="E",
+                   help="linear learning-rate warmup over E epochs' steps; default 0 (a resume: the run's)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="auto (default): fp16 autocast on CUDA, fp32 on CPU; bf16: CUDA, or a CPU with native "
+                        "bf16 (refused elsewhere)")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="older switch: --amp = mixed precision (fp16 on CUDA, bf16 on CPU), --no-amp = fp32")
+    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun (CUDA)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from RUN/last/ (keeps its options; --lr, --epochs, --max-steps may change)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: CUDA when available)")
+    p.add_argument("--sigmas", help="K comma-separated OKS sigmas (default: 0.05 each)")
+    p.add_argument("--flip-pairs", help="0-based left:right pairs, e.g. 1:2,3:4 (default: the preset's or from "
+                   "the names)")
+    add_keypoint_options(p)
+    p.add_argument("--no-flip-test", action="store_true", help="validate without the flip test")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=_cmd_train)
 
 
 def _add_inference_options(p) -> None:
