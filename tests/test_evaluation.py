@@ -15,7 +15,7 @@ import hrnet_zoo
 from hrnet_zoo.cli import main
 from hrnet_zoo.data import DatasetError, load_coco_keypoints
 from hrnet_zoo.evaluation import STAT_NAMES, evaluate, evaluate_results, oks_nms, postprocess, rescore
-from hrnet_zoo.keypoints import COCO_SIGMAS
+from hrnet_zoo.pose.keypoint_set import COCO_SIGMAS
 
 pycocotools = pytest.importorskip("pycocotools")
 from pycocotools.coco import COCO  # noqa: E402

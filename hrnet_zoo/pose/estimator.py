@@ -10,7 +10,7 @@ every score 1); ``"full"`` makes the whole image one box (cropped data sets, one
 score threshold and a greedy box NMS before the crops; boxes given with a call are used as they are.
 
 Crops of all the images of a call (or of a stream of frames, `PoseEstimator.stream`) share model
-batches of up to ``batch_size`` through `hrnet_zoo.inference.iter_predictions`, the core that
+batches of up to ``batch_size`` through `hrnet_zoo.pose.inference.iter_predictions`, the core that
 `hrnet_zoo.predict_keypoints` runs: the same crop, flip test and decode, so the same keypoints.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 from hrnet_zoo.detect.boxes import as_detections, filter_detections
 from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.evaluation import IN_VIS_THRESHOLD, rescore
-from hrnet_zoo.inference import crop_settings, iter_predictions
+from hrnet_zoo.pose.inference import crop_settings, iter_predictions
 
 #: Detector defaults: mmpose's top-down demo keeps boxes scoring ≥ 0.3; 0.5 IoU is torchvision's
 #: detection NMS default, loose enough to keep two people standing close.

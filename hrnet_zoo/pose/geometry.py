@@ -1,23 +1,29 @@
-"""Crop geometry and pixels of top-down inference: boxes → centre/scale → affine crops, and back.
+"""Top-down crop geometry, the one copy used by data, inference, evaluation and quantisation.
 
-The geometry is that of the official HRNet test code (``_xywh2cs``, ``get_affine_transform``,
-``transform_preds``), or UDP's with ``udp=True``; see `hrnet_zoo.inference`, which re-exports every name
-here. Sizes are ``(H, W)``.
+Boxes → centre/scale (`box_to_center_scale()`), the affine maps image ↔ crop (`get_affine_transform()`,
+`crop_transforms()` with the training flip folded in), points through them (`affine_points()`), and the
+bilinear crop sampling (`crop_images()`). The geometry is that of the official HRNet code (``_xywh2cs``,
+``get_affine_transform``, ``transform_preds``), or UDP's with ``udp=True``. Pixel values are
+`hrnet_zoo.pose.preprocess`'s business. Sizes are ``(H, W)``; points ``(x, y)``.
 """
 from __future__ import annotations
-
-from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hrnet_zoo.errors import InvalidArgumentError
-from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD
-
 PIXEL_STD = 200.0  # the official code measures scale in units of 200 px
 #: Box coordinates beyond this many pixels are not image pixels (and overflow the affine maths).
 MAX_BOX_COORDINATE = 1e7
+
+
+def size_to_scale(width, height, aspect_ratio: float, padding: float) -> np.ndarray:
+    """N widths and heights (pixels) → N×2 scales (units of 200 px): grown along one side to
+    ``aspect_ratio`` (width / height), then by ``padding`` (the official ``_xywh2cs`` and half-body rule)."""
+    w, h = np.asarray(width, dtype=np.float64), np.asarray(height, dtype=np.float64)
+    wider = w > aspect_ratio * h
+    w, h = np.where(wider, w, h * aspect_ratio), np.where(wider, w / aspect_ratio, h)
+    return np.stack((w, h), axis=-1) / PIXEL_STD * padding
 
 
 def box_to_center_scale(boxes, aspect_ratio: float, padding: float = 1.25):
@@ -28,9 +34,7 @@ def box_to_center_scale(boxes, aspect_ratio: float, padding: float = 1.25):
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     x, y, w, h = boxes.T
     center = np.stack((x + w * 0.5, y + h * 0.5), axis=1)
-    w, h = np.where(w > aspect_ratio * h, w, h * aspect_ratio), np.where(w > aspect_ratio * h, w / aspect_ratio, h)
-    scale = np.stack((w, h), axis=1) / PIXEL_STD * padding
-    return center, scale
+    return center, size_to_scale(w, h, aspect_ratio, padding)
 
 
 def get_affine_transform(center, scale, rotation, output_size, inv: bool = False, udp: bool = False):
@@ -72,48 +76,44 @@ def affine_points(points, transforms) -> np.ndarray:
     return np.einsum("nij,nkj->nki", transforms[:, :, :2], points) + transforms[:, None, :, 2]
 
 
+def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """N×2×3 matrices of ``outer ∘ inner`` (apply ``inner`` first)."""
+    outer, inner = np.asarray(outer, dtype=np.float64), np.asarray(inner, dtype=np.float64)
+    linear = np.einsum("nij,njk->nik", outer[:, :, :2], inner[:, :, :2])
+    shift = np.einsum("nij,nj->ni", outer[:, :, :2], inner[:, :, 2]) + outer[:, :, 2]
+    return np.concatenate((linear, shift[:, :, None]), axis=2)
+
+
+def mirror_matrix(width: float, count: int = 1) -> np.ndarray:
+    """N×2×3 horizontal mirror of an image ``width`` pixels wide, x → width − 1 − x (its own inverse)."""
+    mirror = np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0]])
+    return np.broadcast_to(mirror, (count, 2, 3)).copy()
+
+
+def crop_transforms(center, scale, rotation, output_size, flip_width=None, udp: bool = False):
+    """Forward (image → crop) and inverse (crop → image) N×2×3 maps of an affine crop, optionally of
+    the image mirrored first (the training flip, folded into the one warp).
+
+    Args:
+        center, scale, rotation: as `get_affine_transform()`, in the coordinates of the (mirrored, if
+            flipped) image — the official order.
+        output_size: crop ``(H, W)``.
+        flip_width: the image width when the image is mirrored before cropping, else None.
+    """
+    forward = get_affine_transform(center, scale, rotation, output_size, udp=udp)
+    inverse = get_affine_transform(center, scale, rotation, output_size, inv=True, udp=udp)
+    if flip_width is not None:
+        mirror = mirror_matrix(flip_width, len(forward))
+        forward, inverse = compose_affine(forward, mirror), compose_affine(mirror, inverse)
+    return forward, inverse
+
+
 def box_crop_transforms(boxes, input_size, rotation=0.0, udp: bool = False):
     """Person boxes → (N×2 centres, N×2 scales, N×2×3 crop→image transforms) for crops of ``input_size``
     (H, W): the box grown to the crop's aspect and padded (``box_to_center_scale``), then the inverse
     affine map (``get_affine_transform``) that ``crop_images`` samples with."""
     center, scale = box_to_center_scale(boxes, input_size[1] / input_size[0])
     return center, scale, get_affine_transform(center, scale, rotation, input_size, inv=True, udp=udp)
-
-
-def image_to_tensor(image) -> torch.Tensor:
-    """uint8 H×W×3 numpy / PIL image, or a 3×H×W tensor (uint8, or float in [0, 1]) → float 3×H×W in [0, 1].
-
-    A float image outside [0, 1] (0–255 values, say), a non-finite pixel or an empty image is refused.
-    """
-    if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL.Image without importing Pillow
-        image = np.asarray(image.convert("RGB"))
-    if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an H×W×3 RGB image array, got shape {image.shape}"
-                             + (" (grayscale: stack it to 3 channels)" if image.ndim == 2 else "")
-                             + (" (drop the alpha channel)" if image.ndim == 3 and image.shape[2] == 4 else ""))
-        # a read-only array (np.asarray of a PIL image) is copied: torch warns about sharing it
-        tensor = torch.from_numpy(np.require(image, requirements=("C", "W"))).permute(2, 0, 1)
-    elif isinstance(image, torch.Tensor):
-        if image.ndim != 3 or image.shape[0] != 3:
-            raise ValueError(f"expected a 3×H×W RGB image tensor, got shape {tuple(image.shape)}")
-        tensor = image
-    else:
-        raise TypeError(f"image must be a numpy array, PIL image or torch tensor, got {type(image).__name__}")
-    if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
-        raise InvalidArgumentError(f"image is empty ({tensor.shape[-2]}×{tensor.shape[-1]} pixels)")
-    if tensor.dtype == torch.uint8:
-        return tensor.float().div_(255.0)  # in place: one pass less over the image
-    if not tensor.is_floating_point():
-        raise TypeError(f"image must be uint8 or floating point, got {tensor.dtype}")
-    tensor = tensor.float()
-    if not bool(torch.isfinite(tensor).all()):
-        raise InvalidArgumentError("image has non-finite pixels (NaN or inf)")
-    low, high = tensor.min().item(), tensor.max().item()
-    if high > 1.0 + 1e-3 or low < -1e-3:
-        hint = " (0–255 values: divide by 255, or pass the uint8 image)" if high <= 255.0 + 1e-3 and low >= 0 else ""
-        raise InvalidArgumentError(f"a float image must be in [0, 1], got values in [{low:g}, {high:g}]{hint}")
-    return tensor
 
 
 def crop_images(image: torch.Tensor, inverse_transforms, output_size) -> torch.Tensor:
@@ -136,14 +136,3 @@ def crop_images(image: torch.Tensor, inverse_transforms, output_size) -> torch.T
     grid = torch.from_numpy(grid).to(image.device)
     batch = image[None].expand(len(grid), -1, -1, -1)
     return F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-def normalize(crops: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-              max_pixel_value: float = 1.0):
-    """Normalisation of N×3×H×W RGB crops in [0, 1]: ``(crops · max_pixel_value − mean) / std``
-    (ImageNet's by default; ``max_pixel_value`` 255 for models trained on 0–255 pixels)."""
-    mean_t = torch.tensor(mean, dtype=crops.dtype, device=crops.device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=crops.dtype, device=crops.device).view(1, 3, 1, 1)
-    # One new tensor, then in place: a second large allocation costs more than the arithmetic on a CPU.
-    result = crops * max_pixel_value if max_pixel_value != 1.0 else crops.clone()
-    return result.sub_(mean_t).div_(std_t)

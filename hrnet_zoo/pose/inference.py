@@ -2,7 +2,7 @@
 
 The geometry is that of the official HRNet test code: ``_xywh2cs`` (centre, padding to the model's
 aspect ratio, scale in units of 200 px, ×1.25) and ``get_affine_transform`` for the crop (in
-`hrnet_zoo.crops`, re-exported here). On the way back a `HeatmapCodec` decodes heatmaps to crop pixels
+`hrnet_zoo.pose.geometry`); the crops are normalised by `hrnet_zoo.pose.preprocess` from the cfg. On the way back a `HeatmapCodec` decodes heatmaps to crop pixels
 and the crop's inverse transform takes them to the image (the official ``transform_preds`` when the
 input is the heatmap times the stride, as for every model here). With
 ``decoder="udp"`` the crop and the way back use UDP's transform instead (sizes measured as
@@ -34,20 +34,11 @@ import torch
 from hrnet_zoo.codecs.codec import HeatmapCodec
 from hrnet_zoo.codecs.decode import DECODE_METHODS
 from hrnet_zoo.codecs.flip import default_flip_pairs, flip_back
-from hrnet_zoo.crops import (  # noqa: F401  (re-exported: the geometry's public home stays this module)
-    MAX_BOX_COORDINATE,
-    PIXEL_STD,
-    affine_points,
-    box_crop_transforms,
-    box_to_center_scale,
-    crop_images,
-    get_affine_transform,
-    image_to_tensor,
-    normalize,
-)
 from hrnet_zoo.errors import InvalidArgumentError, NonFiniteOutputError
-from hrnet_zoo.keypoints import describe_keypoints, names_have_sides
-from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, pose_cfg  # noqa: F401
+from hrnet_zoo.pose.geometry import MAX_BOX_COORDINATE, affine_points, box_crop_transforms, crop_images
+from hrnet_zoo.pose.keypoint_set import describe_keypoints, names_have_sides
+from hrnet_zoo.pose.preprocess import Preprocess, image_to_tensor
+from hrnet_zoo.pretrained_cfg import DEFAULT_DECODER, PretrainedCfg, pose_cfg
 
 
 def _heatmaps_of(model, inputs: torch.Tensor) -> torch.Tensor:
@@ -166,8 +157,13 @@ class CropSettings:
     flip_pairs: tuple | None = None  # None: those of cfg.keypoints for the model's K (or COCO/MPII)
     shift_heatmap: bool = True
     udp: bool = False                # UDP crop geometry
-    decoder: str | None = "dark"     # None: heatmaps only, no keypoints
+    decoder: str | None = DEFAULT_DECODER  # None: heatmaps only, no keypoints
     blur_kernel_size: int = 11
+
+    @property
+    def preprocess(self) -> Preprocess:
+        """The crops' normalisation: the cfg's mean, std and pixel scale at ``input_size``."""
+        return Preprocess.from_cfg(self.cfg, self.input_size)
 
     def codec(self, heatmap_size) -> HeatmapCodec:
         """The one decode path: heatmaps (``heatmap_size`` (h, w)) → keypoints in crop pixels."""
@@ -180,7 +176,7 @@ def crop_settings(model, *, flip_test: bool = True, decoder: str | None = None, 
     """`CropSettings` for ``model`` (or a runner); ``None`` arguments come from its ``pretrained_cfg``, as in
     `predict_keypoints()`."""
     cfg = model_cfg(model)
-    decoder = decoder or cfg.decoder or "dark"
+    decoder = decoder or cfg.decoder or DEFAULT_DECODER
     if decoder not in DECODE_METHODS:
         raise InvalidArgumentError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
     udp = decoder == "udp"
@@ -258,7 +254,7 @@ class _Batcher:
         if self.fixed and len(crops) < self.fixed:
             crops = torch.cat((crops, crops.new_zeros(self.fixed - len(crops), *crops.shape[1:])))
         cfg = settings.cfg
-        inputs = normalize(crops, cfg.mean, cfg.std, cfg.max_pixel_value).to(dtype)
+        inputs = settings.preprocess.normalize(crops).to(dtype)
         heatmaps = _heatmaps_of(self.model, inputs)
         if settings.flip_test:
             pairs = settings.flip_pairs if settings.flip_pairs is not None else _flip_pairs_of(cfg, heatmaps.shape[1])

@@ -1,5 +1,5 @@
 """COCO categories as keypoint sets are read from them: grouping by keypoint list, a lenient skeleton,
-checked sigmas. `hrnet_zoo.keypoints.resolve_coco_keypoints()` combines them; nothing here knows presets."""
+checked sigmas. `hrnet_zoo.pose.keypoint_set.resolve_coco_keypoints()` combines them; nothing here knows presets."""
 from __future__ import annotations
 
 import math
@@ -16,7 +16,7 @@ def describe_category(category) -> str:
 
 def category_group(categories, category_id, named_optional: bool, prefix: str) -> list:
     """The categories to use: all those sharing the chosen keypoint-name list, or the one ``category_id``
-    names (see `hrnet_zoo.keypoints.resolve_coco_keypoints()`); ``named_optional``: a keypoint set is
+    names (see `hrnet_zoo.pose.keypoint_set.resolve_coco_keypoints()`); ``named_optional``: a keypoint set is
     given, so a category without names will do."""
     if not isinstance(categories, list) or not all(isinstance(c, Mapping) for c in categories):
         raise DatasetError(f"{prefix}'categories' must be a list of JSON objects")

@@ -1,14 +1,14 @@
-"""Keypoint sets: names, skeleton, flip pairs and OKS sigmas of a keypoint layout, and the OKS similarity.
+"""Keypoint sets: names, skeleton, flip pairs and OKS sigmas of a keypoint layout (OKS: `hrnet_zoo.pose.oks`).
 
 COCO-17 and MPII-16 are built in, and the layouts of public data sets are presets
-(`KeypointSet.preset()`, `list_presets()`, data in `hrnet_zoo.keypoint_presets`); any other layout is made
+(`KeypointSet.preset()`, `list_presets()`, data in `hrnet_zoo.pose.presets`); any other layout is made
 from its names (`KeypointSet.from_names()`) or from a COCO annotation file's category
 (`KeypointSet.from_coco_category()`, which resolves categories as the data loader does with
 `resolve_coco_keypoints()`; `describe_keypoints()` is the summary line the commands print). Indices are
 0-based (a COCO file's ``skeleton`` is 1-based, or 0-based when it has a 0, and is converted). COCO's and
 MPII's flip pairs are those of the official HRNet datasets (``lib/dataset/coco.py``, ``lib/dataset/mpii.py``);
 COCO sigmas are the COCO keypoint-evaluation constants; the sources of every preset are cited in
-`hrnet_zoo.keypoint_presets`.
+`hrnet_zoo.pose.presets`.
 """
 from __future__ import annotations
 
@@ -18,11 +18,10 @@ import warnings
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from hrnet_zoo.keypoint_presets import ALIASES, preset_data, preset_names
+from hrnet_zoo.pose.presets import ALIASES, preset_data, preset_names
 from hrnet_zoo.errors import DatasetError, InvalidArgumentError
-from hrnet_zoo.keypoint_categories import category_group, category_skeleton, checked_sigmas
-from hrnet_zoo.keypoint_names import flip_indices_from_pairs, flip_pairs_from_names, names_have_sides
-from hrnet_zoo.oks import oks
+from hrnet_zoo.pose.keypoint_categories import category_group, category_skeleton, checked_sigmas
+from hrnet_zoo.pose.keypoint_names import flip_indices_from_pairs, flip_pairs_from_names, names_have_sides
 
 #: OKS sigma of a keypoint whose layout gives none: about the mean of COCO's 17 constants (0.063),
 #: rounded to the middle of the body joints' range; pass ``sigmas=`` for a layout you know better.
@@ -96,7 +95,7 @@ class KeypointSet:
     @classmethod
     def preset(cls, name: str) -> "KeypointSet":
         """The keypoint set of a public data set by name (`list_presets()`; case-insensitive), with its
-        official names, flip pairs, skeleton, OKS sigmas and metrics (data: `hrnet_zoo.keypoint_presets`)."""
+        official names, flip pairs, skeleton, OKS sigmas and metrics (data: `hrnet_zoo.pose.presets`)."""
         return _preset(name)
 
     @staticmethod
@@ -190,7 +189,7 @@ __all__ = [
     "COCO_FLIP_PAIRS", "COCO_KEYPOINTS", "COCO_SIGMAS", "DEFAULT_SIGMA", "KEYPOINT_SETS", "KeypointChoice",
     "KeypointSet", "METRIC_NAMES", "MPII_FLIP_PAIRS", "MPII_KEYPOINTS", "describe_keypoints",
     "flip_indices_from_pairs", "flip_pairs_from_names", "keypoint_set_for", "list_presets", "names_have_sides",
-    "oks", "resolve_coco_keypoints", "resolve_keypoint_set",
+    "resolve_coco_keypoints", "resolve_keypoint_set",
 ]
 
 
@@ -208,7 +207,7 @@ def list_presets() -> list[str]:
 
 
 def resolve_keypoint_set(keypoints) -> KeypointSet:
-    """A [`KeypointSet`][hrnet_zoo.keypoints.KeypointSet] from a set, a preset name (``"coco"``, ``"mpii"``,
+    """A [`KeypointSet`][hrnet_zoo.pose.keypoint_set.KeypointSet] from a set, a preset name (``"coco"``, ``"mpii"``,
     ``"wflw"`` … `list_presets()`), a dict from `KeypointSet.to_dict()`, a COCO category dict, or a list of
     keypoint names."""
     if isinstance(keypoints, KeypointSet):

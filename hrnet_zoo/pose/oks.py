@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hrnet_zoo.keypoint_presets import COCO_SIGMAS
+from hrnet_zoo.pose.presets import COCO_SIGMAS
 
 
 def oks(predictions, ground_truth, areas, sigmas=COCO_SIGMAS, gt_boxes=None) -> torch.Tensor:

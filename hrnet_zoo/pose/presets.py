@@ -1,16 +1,16 @@
 """Keypoint layouts of public data sets, as plain data: names, skeleton, flip pairs, OKS sigmas, metrics.
 
-`hrnet_zoo.keypoints` builds a `KeypointSet` of each (`KeypointSet.preset()`, `list_presets()`). The facts
+`hrnet_zoo.pose.keypoint_set` builds a `KeypointSet` of each (`KeypointSet.preset()`, `list_presets()`). The facts
 are each data set's own definitions; where one is cited as mmpose's ``configs/_base_/datasets/<file>.py``
 (open-mmlab/mmpose, commit 759b39c), that file transcribes the data set's release (names, left/right swaps,
 skeleton links, and the OKS sigmas where the data set defines them). A preset without ``flip_pairs`` gets
-them from its names (`hrnet_zoo.keypoints.flip_pairs_from_names()` pairs every mmpose swap of those
-sets); one without ``sigmas`` gets `hrnet_zoo.keypoints.DEFAULT_SIGMA` (its data set scores no OKS).
+them from its names (`hrnet_zoo.pose.keypoint_set.flip_pairs_from_names()` pairs every mmpose swap of those
+sets); one without ``sigmas`` gets `hrnet_zoo.pose.keypoint_set.DEFAULT_SIGMA` (its data set scores no OKS).
 ``metrics`` are the conventional ones of the data set's papers and benchmarks (AP: COCO OKS AP;
 PCK/AUC: hands, insects, MPII's PCKh; NME: faces, normalised by ``nme_pair``, the outer eye corners,
 or by the box when None; Horse-10 normalises by nose-eye distance).
 
-This module imports nothing of the package (the data sits below `hrnet_zoo.keypoints`).
+This module imports nothing of the package (the data sits below `hrnet_zoo.pose.keypoint_set`).
 """
 from __future__ import annotations
 

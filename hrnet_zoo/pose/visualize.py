@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 import torch
 
-from hrnet_zoo.inference import image_to_tensor
-from hrnet_zoo.keypoints import keypoint_set_for
+from hrnet_zoo.pose.preprocess import image_to_tensor
+from hrnet_zoo.pose.keypoint_set import keypoint_set_for
 
 # Left limbs warm, right limbs cool, centre green: which side is which is visible at a glance.
 _LEFT, _RIGHT, _CENTRE = (255, 128, 0), (51, 153, 255), (0, 200, 80)
@@ -40,14 +40,14 @@ def draw_keypoints(image, keypoints, skeleton=None, score_threshold: float = 0.3
 
     Args:
         image: uint8 H×W×3 numpy / PIL image, or a 3×H×W tensor.
-        keypoints: N×K×3 (x, y, score) as returned by [`predict_keypoints()`][hrnet_zoo.inference.predict_keypoints], or N×K×2 / K×2|3.
+        keypoints: N×K×3 (x, y, score) as returned by [`predict_keypoints()`][hrnet_zoo.pose.inference.predict_keypoints], or N×K×2 / K×2|3.
         skeleton: (i, j) index pairs to join; by default ``keypoint_set``'s, else COCO's for 17
             keypoints, MPII's for 16.
         score_threshold: keypoints (and limbs touching them) scoring below are not drawn; a warning
             says so when that hides every keypoint.
         radius, line_width: in pixels; by default scaled to the image size.
         keypoint_names: used to colour left/right; by default ``keypoint_set``'s, else the COCO or MPII names.
-        keypoint_set: a [`KeypointSet`][hrnet_zoo.keypoints.KeypointSet] (e.g. ``model.pretrained_cfg.keypoints``).
+        keypoint_set: a [`KeypointSet`][hrnet_zoo.pose.keypoint_set.KeypointSet] (e.g. ``model.pretrained_cfg.keypoints``).
 
     Returns:
         ``PIL.Image.Image`` (RGB).
