@@ -1,5 +1,6 @@
 """The package's import graph, read from the source (imports inside functions count): no cycle, and
-the layers point one way — the registry imports nothing of the package, ``weights/`` never reaches ``models/``."""
+the layers point one way — the registry imports nothing of the package, ``weights/`` never reaches ``models/``,
+``pose/`` never reaches the data pipeline, training, evaluation or the CLI."""
 from __future__ import annotations
 
 import ast
@@ -102,3 +103,20 @@ def test_weights_never_reach_models():
 def test_a_cycle_is_detected():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}}
     assert _cycle_from(graph, "a") == ["a", "b", "c", "a"]
+
+
+#: What ``pose/`` (keypoint sets, geometry, preprocessing, inference, drawing) must never reach: the data
+#: pipeline, training, evaluation and the command line all sit above it.
+POSE_NEVER_REACHES = ("hrnet_zoo.data", "hrnet_zoo.training", "hrnet_zoo.train_loop", "hrnet_zoo.evaluation",
+                      "hrnet_zoo.cli")
+
+
+def test_pose_package_exists_and_is_scanned():
+    assert {"hrnet_zoo.pose.geometry", "hrnet_zoo.pose.preprocess", "hrnet_zoo.pose.inference"} <= set(GRAPH)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if m == "hrnet_zoo.pose" or m.startswith("hrnet_zoo.pose.")))
+def test_pose_never_reaches_data_training_evaluation_or_cli(module):
+    reached = _reachable(GRAPH, module)
+    bad = sorted(m for m in reached if m.startswith(POSE_NEVER_REACHES))
+    assert not bad, f"{module} reaches {bad}"

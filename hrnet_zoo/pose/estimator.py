@@ -24,8 +24,8 @@ import torch
 
 from hrnet_zoo.detect.boxes import as_detections, filter_detections
 from hrnet_zoo.errors import InvalidArgumentError
-from hrnet_zoo.evaluation import IN_VIS_THRESHOLD, rescore
 from hrnet_zoo.pose.inference import crop_settings, iter_predictions
+from hrnet_zoo.pose.scoring import IN_VIS_THRESHOLD, rescore
 
 #: Detector defaults: mmpose's top-down demo keeps boxes scoring ≥ 0.3; 0.5 IoU is torchvision's
 #: detection NMS default, loose enough to keep two people standing close.
