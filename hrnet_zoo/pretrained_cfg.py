@@ -25,6 +25,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 PIXEL_SCALES = {"0-1": 1.0, "0-255": 255.0}
 #: The input size of a pose model whose cfg says nothing else: a COCO person crop, (H, W).
 DEFAULT_INPUT_SIZE = (256, 192)
+#: σ (heatmap pixels) of a pose model's training targets when its cfg gives none: the official 64×48 one.
+DEFAULT_HEATMAP_SIGMA = 2.0
 #: The heatmap decoder of a pose model whose cfg names none (`pose_cfg()`'s), and of a `HeatmapCodec`.
 DEFAULT_DECODER = "dark"
 
@@ -93,8 +95,9 @@ class PretrainedCfg:
 
     @property
     def blur_kernel_size(self) -> int:
-        """DARK/UDP modulation kernel for ``heatmap_sigma`` (`blur_kernel_for()`; σ = 2 when unset)."""
-        return blur_kernel_for(self.heatmap_sigma or 2.0)
+        """DARK/UDP modulation kernel for ``heatmap_sigma`` (`blur_kernel_for()`; ``DEFAULT_HEATMAP_SIGMA``
+        when unset)."""
+        return blur_kernel_for(self.heatmap_sigma or DEFAULT_HEATMAP_SIGMA)
 
     def replace(self, **changes) -> "PretrainedCfg":
         """A copy with some fields changed."""
@@ -158,5 +161,5 @@ def blur_kernel_for(sigma: float) -> int:
 def pose_cfg(num_joints: int = 17, input_size=DEFAULT_INPUT_SIZE, **fields) -> PretrainedCfg:
     """Family default of a top-down pose model with ``num_joints`` heatmaps at stride 4."""
     fields.setdefault("decoder", DEFAULT_DECODER)
-    return PretrainedCfg(input_size=input_size, keypoints=keypoint_set_for(num_joints), heatmap_sigma=2.0,
-                         output_stride=4, **fields)
+    return PretrainedCfg(input_size=input_size, keypoints=keypoint_set_for(num_joints),
+                         heatmap_sigma=DEFAULT_HEATMAP_SIGMA, output_stride=4, **fields)

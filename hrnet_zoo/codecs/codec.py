@@ -8,7 +8,14 @@ import torch
 from hrnet_zoo.codecs.decode import DECODE_METHODS, decode_heatmaps
 from hrnet_zoo.codecs.gaussian import TARGET_ENCODERS
 from hrnet_zoo.errors import InvalidArgumentError
-from hrnet_zoo.pretrained_cfg import DEFAULT_DECODER, DEFAULT_INPUT_SIZE, PretrainedCfg, blur_kernel_for, check_size
+from hrnet_zoo.pretrained_cfg import (
+    DEFAULT_DECODER,
+    DEFAULT_HEATMAP_SIGMA,
+    DEFAULT_INPUT_SIZE,
+    PretrainedCfg,
+    blur_kernel_for,
+    check_size,
+)
 
 # The target each decoder was designed for: official Gaussians for argmax/quarter, float-centred
 # Gaussians for DARK, UDP Gaussians (and UDP's (size − 1) stride) for UDP.
@@ -34,7 +41,7 @@ class HeatmapCodec:
             ``hrnet_zoo.pretrained_cfg.blur_kernel_for(sigma)`` (σ=2 → 11, σ=3 → 17, the DARK configs').
     """
 
-    def __init__(self, input_size=DEFAULT_INPUT_SIZE, heatmap_size=(64, 48), sigma: float = 2.0,
+    def __init__(self, input_size=DEFAULT_INPUT_SIZE, heatmap_size=(64, 48), sigma: float = DEFAULT_HEATMAP_SIGMA,
                  method: str = DEFAULT_DECODER, target: str | None = None, blur_kernel_size: int | None = None):
         if method not in DECODE_METHODS:
             raise ValueError(f"unknown decode method {method!r}; choose one of {', '.join(DECODE_METHODS)}")
@@ -65,7 +72,7 @@ class HeatmapCodec:
             raise InvalidArgumentError("this pretrained_cfg has no output_stride: not a heatmap model's")
         size = cfg.input_size if input_size is None else cfg.check_input_size(input_size, stacklevel=4)
         kwargs.setdefault("heatmap_size", tuple(math.ceil(v / cfg.output_stride) for v in size))
-        kwargs.setdefault("sigma", cfg.heatmap_sigma or 2.0)
+        kwargs.setdefault("sigma", cfg.heatmap_sigma or DEFAULT_HEATMAP_SIGMA)
         return cls(input_size=size, method=method or cfg.decoder or DEFAULT_DECODER, **kwargs)
 
     def __repr__(self) -> str:

@@ -2,8 +2,8 @@
 
 A keypoint file is COCO's: ``images`` (``id``, ``file_name``, ``width``, ``height``), ``annotations``
 (``id``, ``image_id``, ``category_id``, ``bbox`` x y w h, ``keypoints`` x y v × K, ``iscrowd``) and
-``categories``; the category with a ``keypoints`` list gives the [`KeypointSet`][hrnet_zoo.pose.keypoint_set.KeypointSet]
-(names, 1-based skeleton). Any K works.
+``categories``; the category with a ``keypoints`` list gives the
+[`KeypointSet`][hrnet_zoo.pose.keypoint_set.KeypointSet] (names, 1-based skeleton). Any K works.
 
 As the official ``COCODataset._load_coco_keypoint_annotation_kernal``:
 

@@ -2,10 +2,10 @@
 
 The geometry is that of the official HRNet test code: ``_xywh2cs`` (centre, padding to the model's
 aspect ratio, scale in units of 200 px, ×1.25) and ``get_affine_transform`` for the crop (in
-`hrnet_zoo.pose.geometry`); the crops are normalised by `hrnet_zoo.pose.preprocess` from the cfg. On the way back a `HeatmapCodec` decodes heatmaps to crop pixels
-and the crop's inverse transform takes them to the image (the official ``transform_preds`` when the
-input is the heatmap times the stride, as for every model here). With
-``decoder="udp"`` the crop and the way back use UDP's transform instead (sizes measured as
+`hrnet_zoo.pose.geometry`); the crops are normalised by `hrnet_zoo.pose.preprocess` from the cfg. On
+the way back a `HeatmapCodec` decodes heatmaps to crop pixels and the crop's inverse transform takes
+them to the image (the official ``transform_preds`` when the input is the heatmap times the stride, as
+for every model here). With ``decoder="udp"`` the crop and the way back use UDP's transform instead (sizes measured as
 ``size − 1``, as mmpose's ``get_udp_warp_matrix``), which makes the flip test exact without a shift.
 
 Input size, normalisation, flip pairs, decoder and blur kernel default to the model's
@@ -38,7 +38,7 @@ from hrnet_zoo.errors import InvalidArgumentError, NonFiniteOutputError
 from hrnet_zoo.pose.geometry import MAX_BOX_COORDINATE, affine_points, box_crop_transforms, crop_images
 from hrnet_zoo.pose.keypoint_set import describe_keypoints, names_have_sides
 from hrnet_zoo.pose.preprocess import Preprocess, image_to_tensor
-from hrnet_zoo.pretrained_cfg import DEFAULT_DECODER, PretrainedCfg, pose_cfg
+from hrnet_zoo.pretrained_cfg import DEFAULT_DECODER, DEFAULT_HEATMAP_SIGMA, PretrainedCfg, pose_cfg
 
 
 def _heatmaps_of(model, inputs: torch.Tensor) -> torch.Tensor:
@@ -167,8 +167,9 @@ class CropSettings:
 
     def codec(self, heatmap_size) -> HeatmapCodec:
         """The one decode path: heatmaps (``heatmap_size`` (h, w)) → keypoints in crop pixels."""
-        return HeatmapCodec(self.input_size, tuple(heatmap_size), sigma=self.cfg.heatmap_sigma or 2.0,
-                            method=self.decoder, blur_kernel_size=self.blur_kernel_size)
+        sigma = self.cfg.heatmap_sigma or DEFAULT_HEATMAP_SIGMA
+        return HeatmapCodec(self.input_size, tuple(heatmap_size), sigma=sigma, method=self.decoder,
+                            blur_kernel_size=self.blur_kernel_size)
 
 
 def crop_settings(model, *, flip_test: bool = True, decoder: str | None = None, input_size=None, flip_pairs=None,

@@ -2,10 +2,10 @@
 
 Calibration data is never invented: without it int8 is refused. It may be an iterable of N×3×H×W
 input tensors (normalised as the model expects), or ``(image, boxes)`` pairs from which the crops are
-cut and normalised as `hrnet_zoo.predict_keypoints()` and the training data do it (`hrnet_zoo.pose.geometry`,
-`hrnet_zoo.pose.preprocess` from the model's ``pretrained_cfg``, pixel scale included). An int8 runner of a heatmap model comes with its
-measured keypoint error: how far its decoded keypoints lie from fp32's on those inputs
-(`keypoint_shift`).
+cut and normalised as `hrnet_zoo.predict_keypoints()` and the training data do it
+(`hrnet_zoo.pose.geometry`, `hrnet_zoo.pose.preprocess` from the model's ``pretrained_cfg``, pixel
+scale included). An int8 runner of a heatmap model comes with its measured keypoint error: how far its
+decoded keypoints lie from fp32's on those inputs (`keypoint_shift`).
 """
 from __future__ import annotations
 
