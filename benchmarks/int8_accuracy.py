@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 import hrnet_zoo
 from hrnet_zoo.codecs import HeatmapCodec, decode_heatmaps
-from hrnet_zoo.inference import normalize
+from hrnet_zoo.pose.preprocess import normalize
 from hrnet_zoo.losses import JointsMSELoss
 from hrnet_zoo.runtime.hardware import describe_cpu
 
@@ -69,7 +69,7 @@ def synthetic_batch(n: int, size=(128, 96), generator=None):
 
 
 def train(model, steps: int, batch: int, size, minutes: float, log) -> dict:
-    codec = HeatmapCodec(input_size=size, heatmap_size=(size[0] // 4, size[1] // 4), sigma=2.0)
+    codec = HeatmapCodec(input_size=size, heatmap_size=(size[0] // 4, size[1] // 4), sigma=2.0, method="quarter")
     cfg = model.pretrained_cfg
     loss_fn = JointsMSELoss()
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 import hrnet_zoo
-from hrnet_zoo.inference import crop_images, image_to_tensor, normalize
+from hrnet_zoo.pose.geometry import box_crop_transforms, crop_images
+from hrnet_zoo.pose.preprocess import image_to_tensor, normalize
 from hrnet_zoo.runtime import hardware
 
 
@@ -64,7 +65,7 @@ def decode_jpeg(data: bytes) -> np.ndarray:
 def runner_inputs(estimator, image: np.ndarray, boxes: np.ndarray, frames: int, batch_size: int, device):
     """The pipeline's crops of every frame, cut and normalised, in its batches (last one padded)."""
     settings = estimator.settings
-    _, _, inverse = hrnet_zoo.inference.box_crop_transforms(boxes[:, :4], settings.input_size, udp=settings.udp)
+    _, _, inverse = box_crop_transforms(boxes[:, :4], settings.input_size, udp=settings.udp)
     crops = crop_images(image_to_tensor(image).to(device), inverse, settings.input_size)
     cfg = settings.cfg
     crops = normalize(crops, cfg.mean, cfg.std, cfg.max_pixel_value).repeat(frames, 1, 1, 1)

@@ -13,7 +13,7 @@ Public API:
   [`from_pretrained()`][hrnet_zoo.models.base.from_pretrained] (Hub repos and folders written by ``save_pretrained``);
 * cost and speed: [`count_params()`][hrnet_zoo.complexity.count_params], [`count_flops()`][hrnet_zoo.complexity.count_flops], [`fuse_conv_bn()`][hrnet_zoo.fuse.fuse_conv_bn], `optimize()`
   (torch, onnxruntime or OpenVINO in fp32/bf16/fp16/int8, chosen by measurement);
-* keypoints: `hrnet_zoo.codecs`, [`predict_keypoints()`][hrnet_zoo.inference.predict_keypoints], [`draw_keypoints()`][hrnet_zoo.visualize.draw_keypoints], [`plot_heatmaps()`][hrnet_zoo.visualize.plot_heatmaps];
+* keypoints: `hrnet_zoo.codecs`, [`predict_keypoints()`][hrnet_zoo.pose.inference.predict_keypoints], [`draw_keypoints()`][hrnet_zoo.pose.visualize.draw_keypoints], [`plot_heatmaps()`][hrnet_zoo.pose.visualize.plot_heatmaps];
 * fine-tuning: `hrnet_zoo.data` (COCO-format datasets, augmentation), `train()`
   (`hrnet_zoo.training`), `evaluate()` and `evaluate_results()` (`hrnet_zoo.evaluation`,
   COCO keypoint AP by pycocotools).
@@ -26,8 +26,8 @@ from hrnet_zoo.errors import DatasetError, HRNetZooError, InvalidArgumentError, 
 from hrnet_zoo.evaluation import evaluate, evaluate_results
 from hrnet_zoo.features import FeatureInfo
 from hrnet_zoo.fuse import fuse_conv_bn
-from hrnet_zoo.inference import predict_keypoints
-from hrnet_zoo.keypoints import COCO_KEYPOINTS, KEYPOINT_SETS, MPII_KEYPOINTS, KeypointSet
+from hrnet_zoo.pose.inference import predict_keypoints
+from hrnet_zoo.pose.keypoint_set import COCO_KEYPOINTS, KEYPOINT_SETS, MPII_KEYPOINTS, KeypointSet
 from hrnet_zoo.models import (
     HRNetClassifier,
     HRNetFeatures,
@@ -40,11 +40,11 @@ from hrnet_zoo.models import (
     StackedHourglass,
 )
 from hrnet_zoo.models.base import from_pretrained
-from hrnet_zoo.pose_estimator import PoseEstimator, PoseInstance
+from hrnet_zoo.pose.estimator import PoseEstimator, PoseInstance
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.runtime import BackendUnavailableError, Runner, UnsupportedPrecisionError, optimize
 from hrnet_zoo.training import TrainConfig, TrainingError, train
-from hrnet_zoo.visualize import draw_keypoints, plot_heatmaps
+from hrnet_zoo.pose.visualize import draw_keypoints, plot_heatmaps
 from hrnet_zoo.weights import CheckpointError, LoadResult, load_checkpoint
 from hrnet_zoo.weights.hub import ChecksumError, PretrainedWeightsError
 from hrnet_zoo.weights.manifest import UnknownWeightsError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from hrnet_zoo.errors import InvalidArgumentError
-from hrnet_zoo.keypoints import resolve_keypoint_set
+from hrnet_zoo.pose.keypoint_set import resolve_keypoint_set
 from hrnet_zoo.models.base import ZooModel, zoo_model_classes
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.pretrained import HEAD_SIZE_ARGUMENTS, load_resolved, resolve_pretrained

@@ -17,12 +17,18 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from hrnet_zoo.errors import InvalidArgumentError
-from hrnet_zoo.keypoints import KeypointSet, keypoint_set_for, resolve_keypoint_set
+from hrnet_zoo.pose.keypoint_set import KeypointSet, keypoint_set_for, resolve_keypoint_set
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: ``scale`` → the largest pixel value the model expects after ``image_to_tensor``-style decoding.
 PIXEL_SCALES = {"0-1": 1.0, "0-255": 255.0}
+#: The input size of a pose model whose cfg says nothing else: a COCO person crop, (H, W).
+DEFAULT_INPUT_SIZE = (256, 192)
+#: σ (heatmap pixels) of a pose model's training targets when its cfg gives none: the official 64×48 one.
+DEFAULT_HEATMAP_SIGMA = 2.0
+#: The heatmap decoder of a pose model whose cfg names none (`pose_cfg()`'s), and of a `HeatmapCodec`.
+DEFAULT_DECODER = "dark"
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class PretrainedCfg:
         source, tag, license: where the weights came from; None for random initialisation.
     """
 
-    input_size: tuple[int, int] = (256, 192)
+    input_size: tuple[int, int] = DEFAULT_INPUT_SIZE
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     color: str = "RGB"
@@ -89,8 +95,9 @@ class PretrainedCfg:
 
     @property
     def blur_kernel_size(self) -> int:
-        """DARK/UDP modulation kernel for ``heatmap_sigma``: 11 for σ ≤ 2, 17 above (the DARK configs' pairing)."""
-        return 11 if (self.heatmap_sigma or 2.0) <= 2 else 17
+        """DARK/UDP modulation kernel for ``heatmap_sigma`` (`blur_kernel_for()`; ``DEFAULT_HEATMAP_SIGMA``
+        when unset)."""
+        return blur_kernel_for(self.heatmap_sigma or DEFAULT_HEATMAP_SIGMA)
 
     def replace(self, **changes) -> "PretrainedCfg":
         """A copy with some fields changed."""
@@ -146,7 +153,13 @@ def check_size(size, what: str = "input_size") -> tuple[int, int]:
     return int(values[0]), int(values[1])
 
 
-def pose_cfg(num_joints: int = 17, input_size=(256, 192), **fields) -> PretrainedCfg:
+def blur_kernel_for(sigma: float) -> int:
+    """DARK/UDP modulation kernel for heatmap σ: 11 for σ ≤ 2, 17 above (the DARK configs' pairing)."""
+    return 11 if sigma <= 2 else 17
+
+
+def pose_cfg(num_joints: int = 17, input_size=DEFAULT_INPUT_SIZE, **fields) -> PretrainedCfg:
     """Family default of a top-down pose model with ``num_joints`` heatmaps at stride 4."""
-    return PretrainedCfg(input_size=input_size, keypoints=keypoint_set_for(num_joints), heatmap_sigma=2.0,
-                         output_stride=4, decoder="dark", **fields)
+    fields.setdefault("decoder", DEFAULT_DECODER)
+    return PretrainedCfg(input_size=input_size, keypoints=keypoint_set_for(num_joints),
+                         heatmap_sigma=DEFAULT_HEATMAP_SIGMA, output_stride=4, **fields)

@@ -12,8 +12,8 @@ from synthetic_keypoints import NAMES, make_synthetic_coco
 
 from hrnet_zoo.data import AugmentConfig, CocoKeypointDataset, DatasetError, crop_transforms, load_coco_keypoints
 from hrnet_zoo.data.transforms import half_body_center_scale, random_crop
-from hrnet_zoo.inference import affine_points, box_to_center_scale, crop_images, get_affine_transform
-from hrnet_zoo.keypoints import COCO_KEYPOINTS, DEFAULT_SIGMA
+from hrnet_zoo.pose.geometry import affine_points, box_to_center_scale, crop_images, get_affine_transform
+from hrnet_zoo.pose.keypoint_set import COCO_KEYPOINTS, DEFAULT_SIGMA
 
 INPUT = (64, 48)
 COLOURS = {0: 0, 1: 1, 2: 1, 3: 2, 4: 2}  # keypoint → its disc's dominant channel (head red, hands green, feet blue)

@@ -324,7 +324,7 @@ def test_predict_reads_tagged_images_in_stored_order_too(tmp_path, capsys):
     """``predict`` goes through the same `read_image`: a tagged copy of an image gives the same keypoints
     and a drawing of the stored size."""
     import hrnet_zoo
-    from hrnet_zoo.keypoints import KeypointSet
+    from hrnet_zoo.pose.keypoint_set import KeypointSet
 
     torch.manual_seed(0)
     model = hrnet_zoo.create_model("hrnet_w18_small_v1", keypoints=KeypointSet.from_names(NAMES),

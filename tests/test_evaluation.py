@@ -16,7 +16,8 @@ from hrnet_zoo.cli import main
 from hrnet_zoo.data import DatasetError, load_coco_keypoints
 from hrnet_zoo.evaluation import STAT_NAMES, evaluate, evaluate_results, oks_nms, postprocess, rescore
 from hrnet_zoo.evaluation.functional import oks_overlaps
-from hrnet_zoo.keypoints import COCO_SIGMAS, oks
+from hrnet_zoo.pose.keypoint_set import COCO_SIGMAS
+from hrnet_zoo.pose.oks import oks
 
 pycocotools = pytest.importorskip("pycocotools")
 from pycocotools.coco import COCO  # noqa: E402
@@ -377,7 +378,7 @@ def test_evaluate_takes_an_optimized_runner_in_place_of_the_model(tiny, tmp_path
 def test_the_old_paths_keep_working():
     import hrnet_zoo.evaluation as evaluation
     import hrnet_zoo.metrics as old_metrics
-    import hrnet_zoo.pose_scoring as pose_scoring
+    import hrnet_zoo.pose.scoring as pose_scoring
     import hrnet_zoo.result_files as old_files
     from hrnet_zoo.evaluation import coco, files, functional, metrics, run
 

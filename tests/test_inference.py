@@ -6,9 +6,10 @@ from torch import nn
 
 import hrnet_zoo
 from hrnet_zoo.codecs import flip_back
-from hrnet_zoo.inference import (IMAGENET_MEAN, IMAGENET_STD, affine_points, box_to_center_scale, crop_images,
-                                 get_affine_transform, predict_keypoints)
-from hrnet_zoo.keypoints import COCO_FLIP_PAIRS, MPII_FLIP_PAIRS
+from hrnet_zoo.pose.geometry import affine_points, box_to_center_scale, crop_images, get_affine_transform
+from hrnet_zoo.pose.inference import predict_keypoints
+from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD
+from hrnet_zoo.pose.keypoint_set import COCO_FLIP_PAIRS, MPII_FLIP_PAIRS
 
 # ---------------------------------------------------------------- official references (numpy, no OpenCV)
 
@@ -323,7 +324,7 @@ def test_bad_arguments_get_one_clear_error(small_model, kwargs, match):
 def test_keypoints_are_the_codec_s_decode_mapped_back_through_the_crop(small_model):
     """One decode path: HeatmapCodec (cfg's σ, the model's decoder) to crop pixels, then the crop's inverse."""
     from hrnet_zoo.codecs import HeatmapCodec
-    from hrnet_zoo.inference import box_crop_transforms
+    from hrnet_zoo.pose.geometry import box_crop_transforms
 
     image = mirror_symmetric_image(seed=3)
     boxes = np.array([[10, 20, 50, 90], [40, 5, 60, 70]], np.float64)
@@ -339,7 +340,7 @@ def test_keypoints_are_the_codec_s_decode_mapped_back_through_the_crop(small_mod
 
 
 def test_iter_predictions_streams_images_in_order_sharing_batches(small_model):
-    from hrnet_zoo.inference import crop_settings, iter_predictions
+    from hrnet_zoo.pose.inference import crop_settings, iter_predictions
 
     images = [mirror_symmetric_image(seed=s) for s in range(4)]
     boxes = [np.array([[5, 5, 40, 60]]), np.zeros((0, 4)), np.array([[0, 0, 60, 80], [30, 30, 50, 60]]),

@@ -10,7 +10,7 @@ import pytest
 
 from hrnet_zoo.cli import main
 from hrnet_zoo.data import DatasetError, load_coco_keypoints
-from hrnet_zoo.keypoints import (COCO_KEYPOINTS, COCO_SIGMAS, DEFAULT_SIGMA, MPII_KEYPOINTS, KeypointSet,
+from hrnet_zoo.pose.keypoint_set import (COCO_KEYPOINTS, COCO_SIGMAS, DEFAULT_SIGMA, MPII_KEYPOINTS, KeypointSet,
                                  describe_keypoints, flip_pairs_from_names, list_presets, names_have_sides,
                                  resolve_coco_keypoints, resolve_keypoint_set)
 

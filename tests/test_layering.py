@@ -1,5 +1,6 @@
 """The package's import graph, read from the source (imports inside functions count): no cycle, and
-the layers point one way — the registry imports nothing of the package, ``weights/`` never reaches ``models/``."""
+the layers point one way — the registry imports nothing of the package, ``weights/`` never reaches ``models/``,
+``pose/`` never reaches the data pipeline, training, evaluation or the CLI."""
 from __future__ import annotations
 
 import ast
@@ -107,7 +108,7 @@ def test_a_cycle_is_detected():
 # --------------------------------------------------------------------------------------------- evaluation
 #: What evaluation may use but what may never use evaluation: data, the pose layer (keypoints, OKS,
 #: crops, inference, scoring; hrnet_zoo.pose once it exists), codecs, models and weights.
-BELOW_EVALUATION = ("hrnet_zoo.data", "hrnet_zoo.pose", "hrnet_zoo.pose_estimator", "hrnet_zoo.pose_scoring",
+BELOW_EVALUATION = ("hrnet_zoo.data", "hrnet_zoo.pose", "hrnet_zoo.pose_estimator",
                     "hrnet_zoo.inference", "hrnet_zoo.crops", "hrnet_zoo.keypoints", "hrnet_zoo.keypoint_presets",
                     "hrnet_zoo.keypoint_names", "hrnet_zoo.keypoint_categories", "hrnet_zoo.oks", "hrnet_zoo.codecs",
                     "hrnet_zoo.models", "hrnet_zoo.weights")
@@ -147,3 +148,20 @@ def test_oks_users_import_the_one_oks(module):
     sources = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                and any(alias.name == "oks" for alias in node.names)}
     assert sources and sources <= {"hrnet_zoo.keypoints", "hrnet_zoo.oks", "hrnet_zoo.pose", "hrnet_zoo.pose.oks"}
+
+
+#: What ``pose/`` (keypoint sets, geometry, preprocessing, inference, drawing) must never reach: the data
+#: pipeline, training, evaluation and the command line all sit above it.
+POSE_NEVER_REACHES = ("hrnet_zoo.data", "hrnet_zoo.training", "hrnet_zoo.train_loop", "hrnet_zoo.evaluation",
+                      "hrnet_zoo.cli")
+
+
+def test_pose_package_exists_and_is_scanned():
+    assert {"hrnet_zoo.pose.geometry", "hrnet_zoo.pose.preprocess", "hrnet_zoo.pose.inference"} <= set(GRAPH)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if m == "hrnet_zoo.pose" or m.startswith("hrnet_zoo.pose.")))
+def test_pose_never_reaches_data_training_evaluation_or_cli(module):
+    reached = _reachable(GRAPH, module)
+    bad = sorted(m for m in reached if m.startswith(POSE_NEVER_REACHES))
+    assert not bad, f"{module} reaches {bad}"

@@ -8,8 +8,8 @@ import pytest
 
 from hrnet_zoo.data import load_coco_keypoints
 from hrnet_zoo.evaluation import evaluate_results
-from hrnet_zoo.keypoints import KeypointSet
 from hrnet_zoo.evaluation.metrics import AUC_THRESHOLDS, conventional_metrics
+from hrnet_zoo.pose.keypoint_set import KeypointSet
 
 pytest.importorskip("pycocotools")
 

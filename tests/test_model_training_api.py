@@ -18,7 +18,7 @@ from hrnet_zoo.losses import JointsMSELoss
 from hrnet_zoo.models.base import TrainingForward
 from hrnet_zoo.training import build_model
 from hrnet_zoo.errors import HRNetZooError
-from hrnet_zoo.keypoints import resolve_keypoint_set
+from hrnet_zoo.pose.keypoint_set import resolve_keypoint_set
 from hrnet_zoo.weights import read_state_dict
 from hrnet_zoo.weights.pretrained import ResolvedWeights, load_resolved
 

@@ -9,7 +9,7 @@ import torch
 import hrnet_zoo
 from hrnet_zoo import PoseEstimator, PoseInstance
 from hrnet_zoo.evaluation import STAT_NAMES, evaluate, rescore
-from hrnet_zoo.inference import predict_keypoints
+from hrnet_zoo.pose.inference import predict_keypoints
 from synthetic_keypoints import make_synthetic_coco
 
 

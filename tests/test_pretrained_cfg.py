@@ -14,7 +14,7 @@ from hrnet_zoo import HRNetZooError, KeypointSet, PretrainedCfg
 from hrnet_zoo.cli import main
 from hrnet_zoo.codecs import HeatmapCodec, flip_keypoints
 from hrnet_zoo.export import export_onnx
-from hrnet_zoo.keypoints import COCO_KEYPOINTS, DEFAULT_SIGMA, MPII_KEYPOINTS, resolve_keypoint_set
+from hrnet_zoo.pose.keypoint_set import COCO_KEYPOINTS, DEFAULT_SIGMA, MPII_KEYPOINTS, resolve_keypoint_set
 
 SMALL = "hrnet_w18_small_v1"
 FISH_NAMES = ["snout", "left_fin", "right_fin", "tail", "l_eye", "r_eye"]

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from hrnet_zoo.errors import InvalidArgumentError, VideoError
-from hrnet_zoo.keypoints import COCO_SIGMAS
+from hrnet_zoo.pose.keypoint_set import COCO_SIGMAS
 from hrnet_zoo.video import (KeypointSmoother, OneEuroFilter, PoseJsonlWriter, PoseTracker, VideoWriter, probe_video,
                              read_frames)
 

@@ -8,7 +8,8 @@ import torch
 PIL = pytest.importorskip("PIL")
 
 import hrnet_zoo  # noqa: E402
-from hrnet_zoo.keypoints import COCO_KEYPOINTS, MPII_KEYPOINTS, oks  # noqa: E402
+from hrnet_zoo.pose.keypoint_set import COCO_KEYPOINTS, MPII_KEYPOINTS  # noqa: E402
+from hrnet_zoo.pose.oks import oks  # noqa: E402
 
 
 def test_draw_keypoints_marks_the_keypoints_and_limbs():

@@ -9,7 +9,7 @@ from hrnet_zoo.cli import UsageError
 
 def print_keypoint_summary(choice, flip_test: bool) -> None:
     """The keypoint set's summary line and warnings, on stderr (stdout stays pure JSON under --json)."""
-    from hrnet_zoo.inference import keypoint_summary
+    from hrnet_zoo.pose.inference import keypoint_summary
 
     for line in keypoint_summary(choice, flip_test):
         print(line, file=sys.stderr, flush=True)
@@ -17,7 +17,7 @@ def print_keypoint_summary(choice, flip_test: bool) -> None:
 
 def check_keypoint_set(name: str | None) -> None:
     """A usage error (exit 2) for a --keypoint-set that is no preset."""
-    from hrnet_zoo.keypoints import list_presets
+    from hrnet_zoo.pose.keypoint_set import list_presets
 
     if name is not None and name.lower() not in list_presets():
         raise UsageError(f"unknown --keypoint-set {name!r}; presets: {', '.join(list_presets())}")
@@ -29,8 +29,8 @@ def predict_keypoint_set(model, keypoint_set: str | None, flip_pairs, category_i
     import dataclasses
 
     from hrnet_zoo.errors import DatasetError
-    from hrnet_zoo.inference import flip_test_decision
-    from hrnet_zoo.keypoints import KeypointChoice, KeypointSet, keypoint_set_for
+    from hrnet_zoo.pose.inference import flip_test_decision
+    from hrnet_zoo.pose.keypoint_set import KeypointChoice, KeypointSet, keypoint_set_for
 
     k = getattr(model, "num_joints", None)
     kset, source = model.pretrained_cfg.keypoints, "the model's config"

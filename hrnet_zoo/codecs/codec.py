@@ -8,7 +8,14 @@ import torch
 from hrnet_zoo.codecs.decode import DECODE_METHODS, decode_heatmaps
 from hrnet_zoo.codecs.gaussian import TARGET_ENCODERS
 from hrnet_zoo.errors import InvalidArgumentError
-from hrnet_zoo.pretrained_cfg import check_size
+from hrnet_zoo.pretrained_cfg import (
+    DEFAULT_DECODER,
+    DEFAULT_HEATMAP_SIGMA,
+    DEFAULT_INPUT_SIZE,
+    PretrainedCfg,
+    blur_kernel_for,
+    check_size,
+)
 
 # The target each decoder was designed for: official Gaussians for argmax/quarter, float-centred
 # Gaussians for DARK, UDP Gaussians (and UDP's (size − 1) stride) for UDP.
@@ -18,21 +25,24 @@ _DEFAULT_TARGET = {"argmax": "gaussian", "quarter": "gaussian", "dark": "unbiase
 class HeatmapCodec:
     """Encode keypoints into Gaussian heatmaps and decode heatmaps back to input pixels.
 
-    Made for a model with `for_model()`, which reads sizes, σ and decoder from its ``pretrained_cfg``.
+    Made for a model with `for_model()` (or for a cfg with `for_cfg()`), which reads sizes, σ and decoder
+    from its ``pretrained_cfg``. The bare defaults are `PretrainedCfg`'s (``DEFAULT_INPUT_SIZE``,
+    ``DEFAULT_DECODER``).
 
     Args:
         input_size: model input ``(H, W)``, e.g. (256, 192).
         heatmap_size: heatmap ``(H, W)``, e.g. (64, 48).
         sigma: Gaussian σ in heatmap pixels (2 for 64×48, 3 for 96×72 in the official configs).
-        method: decoder, one of ``argmax``, ``quarter``, ``dark``, ``udp``.
+        method: decoder, one of ``argmax``, ``quarter``, ``dark``, ``udp``; by default
+            ``hrnet_zoo.pretrained_cfg.DEFAULT_DECODER`` (``dark``).
         target: ``gaussian`` (official), ``unbiased`` (DARK) or ``udp``; by default the one that
             matches ``method``.
-        blur_kernel_size: DARK/UDP modulation kernel; by default 11 for σ ≤ 2 and 17 above, the pairing
-            of the DARK configs (σ=2 → 11, σ=3 → 17).
+        blur_kernel_size: DARK/UDP modulation kernel; by default
+            ``hrnet_zoo.pretrained_cfg.blur_kernel_for(sigma)`` (σ=2 → 11, σ=3 → 17, the DARK configs').
     """
 
-    def __init__(self, input_size=(256, 192), heatmap_size=(64, 48), sigma: float = 2.0,
-                 method: str = "quarter", target: str | None = None, blur_kernel_size: int | None = None):
+    def __init__(self, input_size=DEFAULT_INPUT_SIZE, heatmap_size=(64, 48), sigma: float = DEFAULT_HEATMAP_SIGMA,
+                 method: str = DEFAULT_DECODER, target: str | None = None, blur_kernel_size: int | None = None):
         if method not in DECODE_METHODS:
             raise ValueError(f"unknown decode method {method!r}; choose one of {', '.join(DECODE_METHODS)}")
         target = target or _DEFAULT_TARGET[method]
@@ -43,20 +53,27 @@ class HeatmapCodec:
         self.sigma = float(sigma)
         self.method = method
         self.target = target
-        self.blur_kernel_size = blur_kernel_size or (11 if sigma <= 2 else 17)
+        self.blur_kernel_size = blur_kernel_size or blur_kernel_for(self.sigma)
 
     @classmethod
     def for_model(cls, model, *, input_size=None, method: str | None = None, **kwargs) -> "HeatmapCodec":
-        """A codec for ``model`` (or a runner with a ``pretrained_cfg``): input size, heatmap size, σ and
-        decoder from its ``pretrained_cfg``; explicit arguments win."""
-        cfg = model.pretrained_cfg
-        if cfg.output_stride is None:
+        """A codec for ``model`` (or a runner with a ``pretrained_cfg``): `for_cfg()` of its cfg."""
+        if model.pretrained_cfg.output_stride is None:
             raise InvalidArgumentError(f"{type(model).__name__} does not output heatmaps (its pretrained_cfg "
                                        "has no output_stride)")
-        size = cfg.input_size if input_size is None else cfg.check_input_size(input_size)
+        return cls.for_cfg(model.pretrained_cfg, input_size=input_size, method=method, **kwargs)
+
+    @classmethod
+    def for_cfg(cls, cfg: PretrainedCfg, *, input_size=None, method: str | None = None,
+                **kwargs) -> "HeatmapCodec":
+        """A codec for a pose model's ``cfg``: input size, heatmap size (input / ``output_stride``), σ and
+        decoder from it; explicit arguments win."""
+        if cfg.output_stride is None:
+            raise InvalidArgumentError("this pretrained_cfg has no output_stride: not a heatmap model's")
+        size = cfg.input_size if input_size is None else cfg.check_input_size(input_size, stacklevel=4)
         kwargs.setdefault("heatmap_size", tuple(math.ceil(v / cfg.output_stride) for v in size))
-        kwargs.setdefault("sigma", cfg.heatmap_sigma or 2.0)
-        return cls(input_size=size, method=method or cfg.decoder or "quarter", **kwargs)
+        kwargs.setdefault("sigma", cfg.heatmap_sigma or DEFAULT_HEATMAP_SIGMA)
+        return cls(input_size=size, method=method or cfg.decoder or DEFAULT_DECODER, **kwargs)
 
     def __repr__(self) -> str:
         return (f"HeatmapCodec(input_size={self.input_size}, heatmap_size={self.heatmap_size}, "

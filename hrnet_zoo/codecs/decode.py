@@ -11,6 +11,7 @@ import torch
 
 from hrnet_zoo.codecs.dark import dark_refine
 from hrnet_zoo.codecs.udp import udp_refine
+from hrnet_zoo.pretrained_cfg import DEFAULT_DECODER
 
 DECODE_METHODS = ("argmax", "quarter", "dark", "udp")
 
@@ -78,12 +79,13 @@ def quarter_offsets(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, height
     return torch.sign(diff) * 0.25 * inside[:, None]
 
 
-def decode_heatmaps(heatmaps, method: str = "quarter", blur_kernel_size: int = 11):
+def decode_heatmaps(heatmaps, method: str = DEFAULT_DECODER, blur_kernel_size: int = 11):
     """Decode N×K×H×W heatmaps into keypoints.
 
     Args:
         heatmaps: N×K×H×W torch tensor (any device) or numpy array.
-        method: ``"argmax"``, ``"quarter"`` (official HRNet rule), ``"dark"`` or ``"udp"``.
+        method: ``"argmax"``, ``"quarter"`` (official HRNet rule), ``"dark"`` or ``"udp"``; by default
+            ``hrnet_zoo.pretrained_cfg.DEFAULT_DECODER`` (``dark``), as `HeatmapCodec`.
         blur_kernel_size: OpenCV Gaussian kernel size for ``dark``/``udp`` modulation: 11 for σ = 2
             targets (64×48 heatmaps), 17 for σ = 3 (96×72).
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from hrnet_zoo.keypoints import flip_indices_from_pairs, keypoint_set_for
+from hrnet_zoo.pose.keypoint_set import flip_indices_from_pairs, keypoint_set_for
 
 
 def default_flip_pairs(num_keypoints: int):

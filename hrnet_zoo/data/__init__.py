@@ -16,8 +16,9 @@ from hrnet_zoo.data.coco import (
     load_coco_keypoints,
     read_image,
 )
-from hrnet_zoo.data.transforms import AugmentConfig, compose_affine, crop_transforms, random_crop
+from hrnet_zoo.data.transforms import AugmentConfig, random_crop
 from hrnet_zoo.errors import DatasetError
+from hrnet_zoo.pose.geometry import compose_affine, crop_transforms
 
 __all__ = [
     "AugmentConfig",

@@ -2,8 +2,8 @@
 
 A keypoint file is COCO's: ``images`` (``id``, ``file_name``, ``width``, ``height``), ``annotations``
 (``id``, ``image_id``, ``category_id``, ``bbox`` x y w h, ``keypoints`` x y v × K, ``iscrowd``) and
-``categories``; the category with a ``keypoints`` list gives the [`KeypointSet`][hrnet_zoo.keypoints.KeypointSet]
-(names, 1-based skeleton). Any K works.
+``categories``; the category with a ``keypoints`` list gives the
+[`KeypointSet`][hrnet_zoo.pose.keypoint_set.KeypointSet] (names, 1-based skeleton). Any K works.
 
 As the official ``COCODataset._load_coco_keypoint_annotation_kernal``:
 
@@ -11,8 +11,10 @@ As the official ``COCODataset._load_coco_keypoint_annotation_kernal``:
 * the box is clipped to the image (``x2 = min(W − 1, x1 + max(0, w − 1))``, the same for y);
 * a keypoint with ``v > 0`` is labelled (weight 1), any other is not (weight 0; ``v = −1``, some tools'
   "not annotated", included);
-* the box becomes a centre and a scale with `hrnet_zoo.inference.box_to_center_scale()`
-  (the model's aspect, ×1.25 padding).
+* the box becomes a centre and a scale with `hrnet_zoo.pose.geometry.box_to_center_scale()`
+  (the model's aspect, ×1.25 padding), and the crop's pixels are normalised by
+  `hrnet_zoo.pose.preprocess.Preprocess` from the model's ``pretrained_cfg`` — the geometry and
+  preprocessing of inference, so a model is trained on the inputs it is run on.
 
 Every problem raises [`DatasetError`][hrnet_zoo.errors.DatasetError] naming the file and the annotation or
 image id: a missing field, an id that is not an integer or appears twice, a keypoint list of the wrong
@@ -25,7 +27,6 @@ every quirk of real files and what is done with it.
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ import torch
 
 from hrnet_zoo.codecs.codec import HeatmapCodec
 from hrnet_zoo.data.images import check_image_size, image_size_of, read_image
-from hrnet_zoo.data.transforms import AugmentConfig, crop_transforms, random_crop
+from hrnet_zoo.data.transforms import AugmentConfig, random_crop
 from hrnet_zoo.data.validate import (
     NumKeypointsAudit,
     check_annotation,
@@ -47,9 +48,10 @@ from hrnet_zoo.data.validate import (
 )
 from hrnet_zoo.data.validate import require as _require
 from hrnet_zoo.errors import DatasetError, InvalidArgumentError
-from hrnet_zoo.inference import affine_points, box_to_center_scale, crop_images, normalize
-from hrnet_zoo.keypoints import KeypointChoice, KeypointSet, resolve_coco_keypoints
-from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, check_size
+from hrnet_zoo.pose.geometry import affine_points, box_to_center_scale, crop_transforms
+from hrnet_zoo.pose.keypoint_set import KeypointChoice, KeypointSet, resolve_coco_keypoints
+from hrnet_zoo.pose.preprocess import Preprocess, image_to_tensor
+from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
 
 _IMAGE_FIELDS = ("id", "file_name")
 _ANNOTATION_FIELDS = ("id", "image_id", "bbox", "keypoints")
@@ -150,10 +152,10 @@ def load_coco_keypoints(ann_file, image_dir=None, *, category_id: int | None = N
         flip_pairs: (left, right) index pairs; by default the matching preset's, else from the names.
         sigmas: K OKS sigmas; by default the category's ``sigmas`` list if it has one (not a COCO
             field, but some tools write it), the matching preset's (names equal to a preset's, as
-            COCO's person category), else `hrnet_zoo.keypoints.DEFAULT_SIGMA` (0.05) for every keypoint.
+            COCO's person category), else `hrnet_zoo.pose.keypoint_set.DEFAULT_SIGMA` (0.05) for every keypoint.
         check_images: check that every image with a usable annotation exists on disk.
         keypoint_set: a preset name or `KeypointSet` giving the layout (needed for a category
-            without keypoint names). The rules: `hrnet_zoo.keypoints.resolve_coco_keypoints()`.
+            without keypoint names). The rules: `hrnet_zoo.pose.keypoint_set.resolve_coco_keypoints()`.
     """
     path = str(ann_file)
     data = check_top_level(path, read_json(path, "annotation file"))
@@ -248,29 +250,34 @@ class CocoKeypointDataset(torch.utils.data.Dataset):
 
     Args:
         ann_file, image_dir: the COCO file and image folder (or a `CocoKeypoints` as ``ann_file``).
-        input_size: crop ``(H, W)``.
-        codec: the `HeatmapCodec` making targets (by default σ = 2 at stride 4,
-            the DARK target); its ``input_size`` must equal ``input_size``.
+        input_size: crop ``(H, W)``; by default ``pretrained_cfg.input_size``.
+        codec: the `HeatmapCodec` making targets (by default `HeatmapCodec.for_cfg()` of
+            ``pretrained_cfg``, else of the pose defaults: σ = 2 at stride 4, the DARK target); its
+            ``input_size`` must equal ``input_size``.
         train: apply the official augmentation (`AugmentConfig`).
         seed: the augmentation of item ``i`` in epoch ``e`` is drawn from ``default_rng((seed, e, i))``:
             the same whichever worker, and however many workers, load it. `set_epoch()` sets ``e``.
-        mean, std: normalisation (ImageNet's by default).
+        pretrained_cfg: the model's `PretrainedCfg`: the crops are normalised with its mean, std and
+            pixel ``scale`` (`Preprocess.from_cfg()`), exactly as inference feeds the model; by default
+            `PretrainedCfg()`'s (ImageNet's mean and std on 0–1 pixels).
+        mean, std: override the cfg's normalisation.
         flip_pairs, sigmas, category_id, keypoint_set: as [`load_coco_keypoints()`][hrnet_zoo.data.load_coco_keypoints].
     """
 
-    def __init__(self, ann_file, image_dir=None, input_size=(256, 192), *, codec: HeatmapCodec | None = None,
+    def __init__(self, ann_file, image_dir=None, input_size=None, *, codec: HeatmapCodec | None = None,
                  train: bool = False, augment: AugmentConfig | None = None, seed: int = 0,
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD, flip_pairs=None, sigmas=None, category_id=None,
-                 keypoint_set=None):
+                 pretrained_cfg: PretrainedCfg | None = None, mean=None, std=None, flip_pairs=None, sigmas=None,
+                 category_id=None, keypoint_set=None):
         self.coco = ann_file if isinstance(ann_file, CocoKeypoints) else load_coco_keypoints(
             ann_file, image_dir, category_id=category_id, flip_pairs=flip_pairs, sigmas=sigmas,
             keypoint_set=keypoint_set)
         if not self.coco.records:
             raise DatasetError(f"{self.coco.path}: no usable annotation (every one is crowd, has no labelled "
                                "keypoint, or the file has none)")
-        self.input_size = check_size(input_size, "input_size")
-        self.codec = codec or HeatmapCodec(self.input_size, tuple(math.ceil(v / 4) for v in self.input_size),
-                                           sigma=2.0, method="dark")
+        self.preprocess = Preprocess.from_cfg(pretrained_cfg, input_size, mean=mean, std=std)
+        self.input_size = self.preprocess.input_size
+        heatmap_cfg = pretrained_cfg if pretrained_cfg is not None and pretrained_cfg.output_stride else pose_cfg()
+        self.codec = codec or HeatmapCodec.for_cfg(heatmap_cfg, input_size=self.input_size)
         if self.codec.input_size != self.input_size:
             raise InvalidArgumentError(f"codec input_size {self.codec.input_size} differs from the dataset's "
                                        f"{self.input_size}")
@@ -278,7 +285,6 @@ class CocoKeypointDataset(torch.utils.data.Dataset):
         self.augment = augment or AugmentConfig()
         self.seed = int(seed)
         self.epoch = 0
-        self.mean, self.std = tuple(mean), tuple(std)
         self.aspect_ratio = self.input_size[1] / self.input_size[0]
         boxes = np.stack([r.box for r in self.coco.records])
         self.centers, self.scales = box_to_center_scale(boxes, self.aspect_ratio)
@@ -287,6 +293,14 @@ class CocoKeypointDataset(torch.utils.data.Dataset):
     @property
     def keypoint_set(self) -> KeypointSet:
         return self.coco.keypoint_set
+
+    @property
+    def mean(self) -> tuple[float, ...]:
+        return self.preprocess.mean
+
+    @property
+    def std(self) -> tuple[float, ...]:
+        return self.preprocess.std
 
     @property
     def records(self) -> list[KeypointRecord]:
@@ -319,7 +333,7 @@ class CocoKeypointDataset(torch.utils.data.Dataset):
         center, scale, rotation, flip = self.crop_parameters(index)
         forward, inverse = crop_transforms(center, scale, rotation, self.input_size,
                                            flip_width=width if flip else None, udp=self.codec.target == "udp")
-        crop = crop_images(image.float().div_(255.0), inverse, self.input_size)
+        crop = self.preprocess.crops(image_to_tensor(image), inverse)
         joints = affine_points(record.joints[None], forward)[0]
         visible = record.visible
         if flip:
@@ -327,7 +341,7 @@ class CocoKeypointDataset(torch.utils.data.Dataset):
         target, weight = self.codec.encode(torch.from_numpy(joints).float(), torch.from_numpy(visible).float())
         keypoints = np.concatenate((joints, visible[:, None]), axis=1)
         return {
-            "image": normalize(crop, self.mean, self.std)[0],
+            "image": crop[0],
             "target": target.float(),
             "target_weight": weight.float(),
             "keypoints": torch.from_numpy(keypoints).float(),

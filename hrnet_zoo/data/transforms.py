@@ -10,10 +10,10 @@ The official ``JointsDataset.__getitem__`` (deep-high-resolution-net.pytorch) do
    left/right keypoints swap;
 5. ``get_affine_transform(c, s, r, input_size)``, applied to the image and to the keypoints.
 
-Here the flip is folded into the affine map (mirror, then the crop transform), so one bilinear warp
-(`hrnet_zoo.inference.crop_images()`) makes the crop, and keypoints go through exactly the same
-matrix (`hrnet_zoo.inference.affine_points()`). The crop geometry itself is
-`hrnet_zoo.inference.get_affine_transform()`; nothing here re-implements it.
+Here the flip is folded into the affine map (mirror, then the crop transform:
+`hrnet_zoo.pose.geometry.crop_transforms()`), so one bilinear warp (`hrnet_zoo.pose.geometry.crop_images()`)
+makes the crop, and keypoints go through exactly the same matrix (`hrnet_zoo.pose.geometry.affine_points()`).
+The geometry lives in `hrnet_zoo.pose.geometry`, shared with inference; nothing here re-implements it.
 
 Random numbers come from a ``numpy.random.Generator`` the caller seeds (the dataset seeds one per
 sample from ``(seed, epoch, index)``), so a sample's augmentation does not depend on the worker or the
@@ -26,8 +26,13 @@ from typing import Sequence
 
 import numpy as np
 
-from hrnet_zoo.inference import PIXEL_STD, get_affine_transform
-from hrnet_zoo.keypoints import COCO_KEYPOINTS, KeypointSet
+from hrnet_zoo.pose.geometry import (  # noqa: F401  (compose_affine … crop_transforms: re-exported, their old home)
+    compose_affine,
+    crop_transforms,
+    mirror_matrix,
+    size_to_scale,
+)
+from hrnet_zoo.pose.keypoint_set import COCO_KEYPOINTS, KeypointSet
 
 #: COCO's upper-body keypoints (nose … right wrist) in the official half-body transform.
 COCO_UPPER_BODY_IDS = tuple(range(11))
@@ -68,38 +73,6 @@ class AugmentConfig:
         return num_keypoints // 2 if self.half_body_min_joints is None else int(self.half_body_min_joints)
 
 
-def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
-    """N×2×3 matrices of ``outer ∘ inner`` (apply ``inner`` first)."""
-    outer, inner = np.asarray(outer, dtype=np.float64), np.asarray(inner, dtype=np.float64)
-    linear = np.einsum("nij,njk->nik", outer[:, :, :2], inner[:, :, :2])
-    shift = np.einsum("nij,nj->ni", outer[:, :, :2], inner[:, :, 2]) + outer[:, :, 2]
-    return np.concatenate((linear, shift[:, :, None]), axis=2)
-
-
-def mirror_matrix(width: float, count: int = 1) -> np.ndarray:
-    """N×2×3 horizontal mirror of an image ``width`` pixels wide, x → width − 1 − x (its own inverse)."""
-    mirror = np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0]])
-    return np.broadcast_to(mirror, (count, 2, 3)).copy()
-
-
-def crop_transforms(center, scale, rotation, output_size, flip_width=None, udp: bool = False):
-    """Forward (image → crop) and inverse (crop → image) N×2×3 maps of an affine crop, optionally of
-    the image mirrored first.
-
-    Args:
-        center, scale, rotation: as `hrnet_zoo.inference.get_affine_transform()`, in the
-            coordinates of the (mirrored, if flipped) image — the official order.
-        output_size: crop ``(H, W)``.
-        flip_width: the image width when the image is mirrored before cropping, else None.
-    """
-    forward = get_affine_transform(center, scale, rotation, output_size, udp=udp)
-    inverse = get_affine_transform(center, scale, rotation, output_size, inv=True, udp=udp)
-    if flip_width is not None:
-        mirror = mirror_matrix(flip_width, len(forward))
-        forward, inverse = compose_affine(forward, mirror), compose_affine(mirror, inverse)
-    return forward, inverse
-
-
 def half_body_center_scale(joints: np.ndarray, visible: np.ndarray, upper_ids: Sequence[int], aspect_ratio: float,
                            rng: np.random.Generator):
     """The official ``half_body_transform``: centre and scale (×1.5) of the upper or lower labelled
@@ -119,13 +92,8 @@ def half_body_center_scale(joints: np.ndarray, visible: np.ndarray, upper_ids: S
     if len(selected) < 2:
         return None
     selected = np.asarray(selected, dtype=np.float64)
-    center = selected.mean(axis=0)
     w, h = selected.max(axis=0) - selected.min(axis=0)
-    if w > aspect_ratio * h:
-        h = w / aspect_ratio
-    elif w < aspect_ratio * h:
-        w = h * aspect_ratio
-    return center, np.array([w, h]) / PIXEL_STD * 1.5
+    return selected.mean(axis=0), size_to_scale(w, h, aspect_ratio, padding=1.5)
 
 
 def random_crop(center: np.ndarray, scale: np.ndarray, joints: np.ndarray, visible: np.ndarray,

@@ -2,7 +2,7 @@
 
 Per image (deep-high-resolution-net.pytorch ``lib/dataset/coco.py`` ``COCODataset.evaluate``):
 
-1. **rescoring** (`rescore()`, from `hrnet_zoo.pose_scoring`): a person's score is the mean score of
+1. **rescoring** (`rescore()`, from `hrnet_zoo.pose.scoring`): a person's score is the mean score of
    its keypoints above ``in_vis_thre`` = 0.2 (0 when none is), times its box score (1 for
    ground-truth boxes);
 2. **OKS-NMS** (``lib/nms/nms.py`` ``oks_nms``, threshold ``oks_thre`` = 0.9): keep the best scored
@@ -17,8 +17,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from hrnet_zoo.keypoints import oks
-from hrnet_zoo.pose_scoring import IN_VIS_THRESHOLD, rescore
+from hrnet_zoo.pose.oks import oks
+from hrnet_zoo.pose.scoring import IN_VIS_THRESHOLD, rescore
 
 #: The official OKS-NMS threshold ``oks_thre`` (``w32_256x192_adam_lr1e-3.yaml``, TEST section).
 OKS_THRESHOLD = 0.9

@@ -21,7 +21,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from hrnet_zoo.keypoints import DEFAULT_SIGMA, oks
+from hrnet_zoo.pose.keypoint_set import DEFAULT_SIGMA
+from hrnet_zoo.pose.oks import oks
 
 PCK_THRESHOLDS = (0.05, 0.1)
 #: The thresholds of the AUC: 0, 0.025, …, 0.5 (relative to max(box w, h)).

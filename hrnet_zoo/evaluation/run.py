@@ -21,7 +21,8 @@ from hrnet_zoo.evaluation.coco import coco_keypoint_ap, keypoint_category_ids, l
 from hrnet_zoo.evaluation.files import check_detection, read_list, write_json
 from hrnet_zoo.evaluation.functional import IN_VIS_THRESHOLD, OKS_THRESHOLD, postprocess
 from hrnet_zoo.evaluation.metrics import METRIC_NAMES, conventional_metrics, keypoint_errors
-from hrnet_zoo.inference import PIXEL_STD, crop_settings, flip_test_decision, iter_predictions, model_cfg
+from hrnet_zoo.pose.geometry import PIXEL_STD
+from hrnet_zoo.pose.inference import crop_settings, flip_test_decision, iter_predictions, model_cfg
 
 
 def _metric_names(metrics, coco: CocoKeypoints) -> list[str]:

@@ -19,7 +19,7 @@ import torch
 
 from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.export import as_eval_model, export_onnx, flatten_outputs, max_relative_error
-from hrnet_zoo.pretrained_cfg import check_size
+from hrnet_zoo.pretrained_cfg import PretrainedCfg, check_size
 from hrnet_zoo.runtime import cache as choices
 from hrnet_zoo.runtime.plan import TOLERANCE, candidates
 from hrnet_zoo.runtime.quantize import SHIFT_WARNING_PX
@@ -177,7 +177,7 @@ def optimize(model: torch.nn.Module, backend: str = "auto", precision: str = "au
                                                                torch.device("cpu"))
     cfg = getattr(model, "pretrained_cfg", None)
     input_size = check_size(input_size) if input_size is not None else \
-        tuple(cfg.input_size) if cfg is not None else (256, 192)
+        tuple((cfg or PretrainedCfg()).input_size)
     pairs = candidates(backend, precision, device, calibration)
     model = as_eval_model(model)  # candidates are checked against it
     key = None

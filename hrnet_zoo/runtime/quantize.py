@@ -2,9 +2,10 @@
 
 Calibration data is never invented: without it int8 is refused. It may be an iterable of N×3×H×W
 input tensors (normalised as the model expects), or ``(image, boxes)`` pairs from which the crops are
-cut as `hrnet_zoo.predict_keypoints()` cuts them. An int8 runner of a heatmap model comes with its
-measured keypoint error: how far its decoded keypoints lie from fp32's on those inputs
-(`keypoint_shift`).
+cut and normalised as `hrnet_zoo.predict_keypoints()` and the training data do it
+(`hrnet_zoo.pose.geometry`, `hrnet_zoo.pose.preprocess` from the model's ``pretrained_cfg``, pixel
+scale included). An int8 runner of a heatmap model comes with its measured keypoint error: how far its
+decoded keypoints lie from fp32's on those inputs (`keypoint_shift`).
 """
 from __future__ import annotations
 
@@ -30,23 +31,25 @@ MIN_CALIBRATION_INPUTS = 16
 
 
 def calibration_batches(calibration, cfg, input_size) -> list[torch.Tensor]:
-    """The calibration data as a list of N×3×H×W float32 tensors at ``input_size`` (H, W)."""
-    from hrnet_zoo.inference import box_crop_transforms, crop_images, image_to_tensor, normalize
+    """The calibration data as a list of N×3×H×W float32 tensors at ``input_size`` (H, W); ``(image, boxes)``
+    pairs are cut and normalised by ``cfg``'s `Preprocess` (`PretrainedCfg()`'s defaults for None)."""
+    from hrnet_zoo.pose.geometry import box_crop_transforms
+    from hrnet_zoo.pose.preprocess import Preprocess, image_to_tensor
 
     if calibration is None:
         raise InvalidArgumentError(
             "int8 needs calibration data: optimize(model, precision='int8', calibration=batches) with an "
             "iterable of N×3×H×W input tensors or of (image, boxes) pairs (quantising on random data would "
             "give wrong scales, so it is never done silently)")
-    batches = []
+    preprocess, batches = Preprocess.from_cfg(cfg, input_size), []
     for item in calibration:
         if isinstance(item, (tuple, list)) and len(item) == 2 and not isinstance(item[0], (int, float)):
             image, boxes = item
             if len(boxes) == 0:  # an image without people calibrates nothing
                 continue
-            _, _, inverse = box_crop_transforms(boxes, input_size)
-            crops = crop_images(image_to_tensor(image), inverse, input_size)
-            batches.append(normalize(crops, cfg.mean, cfg.std, cfg.max_pixel_value))
+            # UDP's crop geometry for a UDP model, as predict_keypoints cuts its crops
+            _, _, inverse = box_crop_transforms(boxes, input_size, udp=cfg is not None and cfg.decoder == "udp")
+            batches.append(preprocess.crops(image_to_tensor(image), inverse))
         else:
             batches.append(as_tensor(item))
     batches = [b for b in batches if len(b)]

@@ -20,8 +20,8 @@ from hrnet_zoo.codecs.codec import HeatmapCodec
 from hrnet_zoo.data.coco import CocoKeypointDataset, load_coco_keypoints
 from hrnet_zoo.errors import TrainingError
 from hrnet_zoo.heads.heatmap import init_prediction_layer
-from hrnet_zoo.inference import keypoint_summary
-from hrnet_zoo.keypoints import KeypointSet
+from hrnet_zoo.pose.inference import keypoint_summary
+from hrnet_zoo.pose.keypoint_set import KeypointSet
 from hrnet_zoo.models.base import from_pretrained
 from hrnet_zoo.pretrained_cfg import check_size
 from hrnet_zoo.training.checkpoint import resumed_best, set_rng_state
@@ -181,7 +181,7 @@ def setup_run(config: TrainConfig, env: _Distributed, log, precision: Precision 
                         input_size=config.input_size, log=log)
     cfg = model.pretrained_cfg
     train_set = CocoKeypointDataset(train_coco, input_size=cfg.input_size, codec=HeatmapCodec.for_model(model),
-                                    train=True, augment=config.augment, seed=config.seed, mean=cfg.mean, std=cfg.std)
+                                    train=True, augment=config.augment, seed=config.seed, pretrained_cfg=cfg)
     optimizer = build_optimizer(model, config.optimizer, config.lr, config.weight_decay)
     scheduler = build_scheduler(optimizer, config.schedule, epochs=config.epochs,
                                 milestones=config.scaled_milestones(), gamma=config.gamma)

@@ -3,7 +3,7 @@
 The rule, frame by frame (`PoseTracker.update()`):
 
 1. The similarity of every instance of the frame with every live track is computed: OKS of the
-   instance's keypoints against the track's last keypoints (`hrnet_zoo.keypoints.oks()`, the track's
+   instance's keypoints against the track's last keypoints (`hrnet_zoo.pose.oks.oks()`, the track's
    box area as the object area, its keypoints scoring at least ``keypoint_threshold`` as the labelled
    ones), or IoU of the boxes.
 2. Pairs are taken highest similarity first; a pair is matched when the similarity is at least
@@ -21,7 +21,8 @@ import numpy as np
 
 from hrnet_zoo.detect.boxes import box_iou
 from hrnet_zoo.errors import InvalidArgumentError
-from hrnet_zoo.keypoints import DEFAULT_SIGMA, keypoint_set_for, oks
+from hrnet_zoo.pose.keypoint_set import DEFAULT_SIGMA, keypoint_set_for
+from hrnet_zoo.pose.oks import oks
 
 METRICS = ("auto", "oks", "iou")
 
@@ -45,7 +46,7 @@ class PoseTracker:
         max_missed: frames a track survives without a match.
         keypoint_threshold: a track's keypoint scoring below this is left out of OKS.
         sigmas: K OKS sigmas; default: those of the built-in keypoint set with K keypoints (COCO-17,
-            MPII-16), else `hrnet_zoo.keypoints.DEFAULT_SIGMA` for each.
+            MPII-16), else `hrnet_zoo.pose.keypoint_set.DEFAULT_SIGMA` for each.
     """
 
     def __init__(self, metric: str = "auto", threshold: float = 0.3, max_missed: int = 10,

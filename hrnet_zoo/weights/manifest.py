@@ -22,7 +22,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
 
-from hrnet_zoo.keypoints import resolve_keypoint_set
+from hrnet_zoo.pose.keypoint_set import resolve_keypoint_set
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.hub import PretrainedWeightsError
 

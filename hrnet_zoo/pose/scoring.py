@@ -1,14 +1,13 @@
-"""A person's score from its keypoint scores, the official rescoring (deep-high-resolution-net.pytorch
-``lib/dataset/coco.py`` ``COCODataset.evaluate``).
+"""Instance scores of top-down predictions, as the official test code computes them.
 
-It lives below both inference (`hrnet_zoo.pose_estimator.PoseEstimator` scores each person with it)
-and evaluation (`hrnet_zoo.evaluation.functional` re-exports it), so that neither depends on the other.
+`hrnet_zoo.pose.estimator.PoseEstimator` scores its people with `rescore()`; COCO evaluation ranks its
+results by the same rule (the official ``validate``/``evaluate`` pair).
 """
 from __future__ import annotations
 
 import numpy as np
 
-#: The official test threshold ``in_vis_thre`` (``w32_256x192_adam_lr1e-3.yaml``, TEST section).
+#: The official test threshold of a confident keypoint (``w32_256x192_adam_lr1e-3.yaml``, TEST.IN_VIS_THRE).
 IN_VIS_THRESHOLD = 0.2
 
 
@@ -22,6 +21,3 @@ def rescore(keypoints, box_scores, in_vis_thre: float = IN_VIS_THRESHOLD) -> np.
     count = confident.sum(1)
     mean = np.where(count > 0, (kpt_scores * confident).sum(1) / np.maximum(count, 1), 0.0)
     return mean * np.asarray(box_scores, dtype=np.float64)
-
-
-__all__ = ["IN_VIS_THRESHOLD", "rescore"]
