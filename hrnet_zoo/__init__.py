@@ -30,11 +30,9 @@ from hrnet_zoo.inference import predict_keypoints
 from hrnet_zoo.keypoints import COCO_KEYPOINTS, KEYPOINT_SETS, MPII_KEYPOINTS, KeypointSet
 from hrnet_zoo.models import (
     HRNetClassifier,
-    HRNetFeatures,
     HRNetPose,
     HRNetV2,
     HRNetV2p,
-    ResNetFeatures,
     SimpleBaseline,
     SimpleBaselineMSDH,
     StackedHourglass,
@@ -61,7 +59,6 @@ __all__ = [
     "DatasetError",
     "FeatureInfo",
     "HRNetClassifier",
-    "HRNetFeatures",
     "HRNetPose",
     "HRNetV2",
     "HRNetV2p",
@@ -74,7 +71,6 @@ __all__ = [
     "MPII_KEYPOINTS",
     "PretrainedCfg",
     "PretrainedWeightsError",
-    "ResNetFeatures",
     "Runner",
     "SimpleBaseline",
     "SimpleBaselineMSDH",
@@ -103,3 +99,9 @@ __all__ = [
     "train",
     *sorted(_model_entrypoints),
 ]
+
+
+def __getattr__(name: str):  # the deprecated features classes (HRNetFeatures, ResNetFeatures), with a warning
+    from hrnet_zoo import models
+
+    return getattr(models, name)

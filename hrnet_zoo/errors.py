@@ -46,3 +46,8 @@ class DetectorError(HRNetZooError, RuntimeError):
 class VideoError(HRNetZooError, RuntimeError):
     """A video that cannot be read or written (a missing file, a format FFmpeg cannot decode, a
     folder that cannot be written); the message names the file."""
+
+
+class RegistryError(HRNetZooError, ValueError):
+    """A model name or family registered twice, or a family module that cannot be described (a
+    constructor argument without a type the config check understands): a mistake in a family module."""

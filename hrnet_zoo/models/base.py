@@ -21,7 +21,7 @@ from hrnet_zoo.features import FeatureInfo
 from hrnet_zoo.heads.heatmap import init_prediction_layer
 from hrnet_zoo.losses import JointsMSELoss
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
-from hrnet_zoo.weights.config import Rule, validate_model_config
+from hrnet_zoo.weights.config import Bounds, Rule, rules_from_signature, validate_model_config
 from hrnet_zoo.weights.convert import load_checkpoint
 from hrnet_zoo.weights.hub import PretrainedWeightsError
 from hrnet_zoo.weights.pretrained import parse_hub_spec, read_zoo_config, zoo_weights_file
@@ -51,18 +51,28 @@ class ZooModel(
     features_only: ClassVar[bool] = False
     #: The ``(H, W)`` of the family's usual input, the default ``pretrained_cfg.input_size``.
     default_input_size: ClassVar[tuple[int, int]] = (256, 192)
-    #: A rule (type and sane range) for every constructor argument, checked before a model is built
-    #: from a ``config.json`` (see `hrnet_zoo.weights.config`).
-    config_rules: ClassVar[dict[str, Rule]] = {}
+    #: Ranges of the constructor arguments where the defaults of `hrnet_zoo.weights.config` do not fit
+    #: (name → ``Bounds(low, high, max_length)`` or ``(low, high)``); the type comes from the annotation.
+    config_bounds: ClassVar[dict[str, Bounds | tuple]] = {}
     #: What loading weights did (a `LoadResult`: layout, skipped keys, layers left fresh), set by
     #: ``create_model(pretrained=...)`` and ``from_pretrained``; None for a model built without weights.
     load_result = None
 
     @classmethod
+    def config_rules(cls) -> dict[str, Rule]:
+        """A rule (type and sane range) for every constructor argument, from the constructor's signature
+        and ``config_bounds``; checked before a model is built from a ``config.json``."""
+        cached = cls.__dict__.get("_config_rules_cache")
+        if cached is None:
+            cached = rules_from_signature(cls.__init__, cls.config_bounds, owner=cls.__name__)
+            cls._config_rules_cache = cached
+        return cached
+
+    @classmethod
     def check_config(cls, config: dict, source: str) -> dict:
-        """``config`` when each constructor argument in it passes ``config_rules``; else an
+        """``config`` when each constructor argument in it passes ``config_rules()``; else an
         ``InvalidConfigError`` naming ``source``, the argument and the value."""
-        return validate_model_config({**config, "architecture": cls.__name__}, cls.config_rules, source)
+        return validate_model_config({**config, "architecture": cls.__name__}, cls.config_rules(), source)
 
     @property
     def pretrained_cfg(self) -> PretrainedCfg:

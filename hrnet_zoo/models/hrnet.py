@@ -14,19 +14,38 @@ backbone and head at the top level; `_official_to_zoo()` adds the prefixes.
 """
 from __future__ import annotations
 
+from typing import Literal, Optional
+
 import torch
 from torch import nn
 
 from hrnet_zoo._builder import build_model
-from hrnet_zoo._registry import register_model
+from hrnet_zoo._registry import register_family, register_model
 from hrnet_zoo.backbones.hrnet import FUSE_MODES, HRNET_CONFIGS, HRNetBackbone
 from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.heads import HRFPN, HeatmapHead, HRNetClassificationHead, SegmentationHead, concat_branches
-from hrnet_zoo.models.base import FeaturesModel, PoseModelMixin, ZooModel
+from hrnet_zoo.models._features import register_features_backbone
+from hrnet_zoo.models.base import PoseModelMixin, ZooModel
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
-from hrnet_zoo.weights.config import (FINAL_CONV_KERNEL, IN_CHANS, NUM_CLASSES, NUM_JOINTS, boolean, integer,
-                                      integer_list, one_of, optional)
 from hrnet_zoo.weights.convert import split_backbone_head
+
+FAMILY = register_family(
+    "hrnet", __name__, title="HRNet: pose (V1), segmentation (V2), detection (V2p) and classification",
+    alias_prefixes=("hrnet_", "hrnet"),  # w32 → hrnet_w32, v2_w48 → hrnetv2_w48, v2p_w32 → hrnetv2p_w32
+    docs_sections={"HRNetPose": "HRNetV1 pose", "HRNetClassifier": "HRNet classification (ImageNet)",
+                   "HRNetV2": "HRNetV2 (all resolutions concatenated)",
+                   "HRNetV2p": "HRNetV2p (feature pyramid for detection)"},
+    default_input_help=("256x192 pose", "224x224 classification", "512x1024 HRNetV2", "800x1216 HRNetV2p"),
+    # the classification head's global mean and HRFPN's pyramid pooling
+    averaging_ops=("aten::avg_pool2d", "aten::mean"),
+    weights_defaults={"license": "MIT", "normalization": {"mean": [0.485, 0.456, 0.406],
+                                                          "std": [0.229, 0.224, 0.225], "color": "RGB",
+                                                          "scale": "0-1"}},
+)
+
+#: The HRNet widths (``HRNET_CONFIGS``) and fuse modes, as the constructors' annotations.
+Width = Literal[tuple(HRNET_CONFIGS)]
+FuseMode = Literal[tuple(FUSE_MODES)]
 
 # Top-level module names of the official heads (pose ``final_layer``, segmentation ``last_layer``,
 # classification ``incre_modules``/``downsamp_modules``/``final_layer``/``classifier``).
@@ -39,8 +58,14 @@ def _official_to_zoo(state_dict: dict) -> dict:
 
 
 _OFFICIAL_LAYOUTS = {"official HRNet (pose_hrnet / cls_hrnet / seg_hrnet / timm)": _official_to_zoo}
-_WIDTH = one_of(*HRNET_CONFIGS)
-_FUSE_MODE = one_of(*FUSE_MODES)
+
+
+def hrnet_branches(width: Width = "w32", in_chans: int = 3, fuse_mode: FuseMode = "nearest") -> HRNetBackbone:
+    """The four HRNet branches (``features_only=True``): N×(C·2^i)×⌈H/2^(i+2)⌉×⌈W/2^(i+2)⌉ for branch i."""
+    return HRNetBackbone(width, in_chans, fuse_mode=fuse_mode)
+
+
+register_features_backbone("hrnet", hrnet_branches)
 
 
 class HRNetPose(PoseModelMixin, ZooModel):
@@ -53,10 +78,9 @@ class HRNetPose(PoseModelMixin, ZooModel):
 
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
     prediction_layers = ("head.final_layer",)
-    config_rules = {"width": _WIDTH, "num_joints": NUM_JOINTS, "in_chans": IN_CHANS,
-                    "final_conv_kernel": FINAL_CONV_KERNEL}
 
-    def __init__(self, width: str = "w32", num_joints: int = 17, in_chans: int = 3, final_conv_kernel: int = 1):
+    def __init__(self, width: Width = "w32", num_joints: int = 17, in_chans: int = 3,
+                 final_conv_kernel: Literal[1, 3] = 1):
         super().__init__()
         self.num_joints = num_joints
         self.backbone = HRNetBackbone(width, in_chans, multi_scale_output=False)
@@ -89,11 +113,9 @@ class HRNetV2(ZooModel):
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
     prediction_layers = ("head.last_layer.3",)
     default_input_size = (512, 1024)  # the Cityscapes crops of HRNet-Semantic-Segmentation
-    config_rules = {"width": _WIDTH, "num_classes": optional(NUM_CLASSES), "in_chans": IN_CHANS,
-                    "fuse_mode": _FUSE_MODE, "align_corners": boolean, "final_conv_kernel": FINAL_CONV_KERNEL}
 
-    def __init__(self, width: str = "w48", num_classes: int | None = None, in_chans: int = 3,
-                 fuse_mode: str = "bilinear", align_corners: bool = False, final_conv_kernel: int = 1):
+    def __init__(self, width: Width = "w48", num_classes: Optional[int] = None, in_chans: int = 3,
+                 fuse_mode: FuseMode = "bilinear", align_corners: bool = False, final_conv_kernel: Literal[1, 3] = 1):
         super().__init__()
         self.num_classes = num_classes
         self.align_corners = align_corners
@@ -123,9 +145,9 @@ class HRNetV2p(ZooModel):
     """
 
     default_input_size = (800, 1216)  # mmdetection's 1333×800 resize, padded to a multiple of 32
-    config_rules = {"width": _WIDTH, "in_chans": IN_CHANS, "out_channels": integer(1, 1024), "num_outs": integer(1, 8)}
+    config_bounds = {"out_channels": (1, 1024), "num_outs": (1, 8)}
 
-    def __init__(self, width: str = "w32", in_chans: int = 3, out_channels: int = 256, num_outs: int = 5):
+    def __init__(self, width: Width = "w32", in_chans: int = 3, out_channels: int = 256, num_outs: int = 5):
         super().__init__()
         self.backbone = HRNetBackbone(width, in_chans)
         self.neck = HRFPN(self.backbone.out_channels, out_channels, num_outs)
@@ -146,9 +168,8 @@ class HRNetClassifier(ZooModel):
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
     prediction_layers = ("head.classifier",)
     default_input_size = (224, 224)
-    config_rules = {"width": _WIDTH, "num_classes": NUM_CLASSES, "in_chans": IN_CHANS, "head_conv_bias": boolean}
 
-    def __init__(self, width: str = "w18", num_classes: int = 1000, in_chans: int = 3, head_conv_bias: bool = True):
+    def __init__(self, width: Width = "w18", num_classes: int = 1000, in_chans: int = 3, head_conv_bias: bool = True):
         super().__init__()
         self.num_classes = num_classes
         self.backbone = HRNetBackbone(width, in_chans)
@@ -181,24 +202,10 @@ class HRNetClassifier(ZooModel):
         return self.forward_head(self.forward_features(x))
 
 
-class HRNetFeatures(FeaturesModel):
-    """The four HRNet branches (``features_only=True``): ``forward`` → the maps at ``out_indices``,
-    N×(C·2^i)×⌈H/2^(i+2)⌉×⌈W/2^(i+2)⌉ for branch i."""
-
-    config_rules = {"width": _WIDTH, "in_chans": IN_CHANS, "fuse_mode": _FUSE_MODE,
-                    "out_indices": integer_list(integer(-4, 3), 4)}
-
-    def __init__(self, width: str = "w32", in_chans: int = 3, fuse_mode: str = "nearest",
-                 out_indices=(0, 1, 2, 3)):
-        super().__init__()
-        self.backbone = HRNetBackbone(width, in_chans, fuse_mode=fuse_mode)
-        self._select_features(out_indices)
-
-
 def _build(model_cls, variant: str, width: str, pretrained, features_fuse_mode: str = "nearest",
            **kwargs) -> nn.Module:
-    return build_model(model_cls, variant, pretrained, width=width, features_cls=HRNetFeatures,
-                       features_kwargs={"fuse_mode": features_fuse_mode}, **kwargs)
+    return build_model(model_cls, variant, pretrained, width=width, features="hrnet",
+                       features_args={"width": width, "fuse_mode": features_fuse_mode}, **kwargs)
 
 
 def _pose(variant: str, width: str, pretrained, **kwargs) -> nn.Module:

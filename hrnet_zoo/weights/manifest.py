@@ -22,6 +22,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
 
+from hrnet_zoo._registry import family_of
 from hrnet_zoo.keypoints import resolve_keypoint_set
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.hub import PretrainedWeightsError
@@ -92,7 +93,9 @@ def check_path_fields(entry: dict) -> None:
 
 
 def register_weights(entry: dict) -> None:
-    """Add a weight set at run time, in the manifest's entry format (e.g. your own Hub repo).
+    """Add a weight set at run time, in the manifest's entry format (e.g. your own Hub repo, or the
+    weights a family module declares). Fields the entry leaves out come from the ``weights_defaults``
+    of the model's family (``register_family``: licence, training data, normalisation …).
 
     Example::
 
@@ -100,6 +103,8 @@ def register_weights(entry: dict) -> None:
                           "verify": "hub-lfs-sha256",
                           "source": {"hf": {"repo_id": "me/w32", "filename": "w.pth", "revision": None}}})
     """
+    family = family_of(entry.get("model", ""))
+    entry = {**copy.deepcopy(dict(family.weights_defaults) if family else {}), **entry}
     missing = [k for k in _REQUIRED_KEYS if k not in entry]
     if missing:
         raise ValueError(f"weights entry lacks {', '.join(missing)}: {entry}")
