@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-import textwrap
 import warnings
 
 import numpy as np
@@ -34,7 +33,6 @@ from hrnet_zoo._builder import build_model
 from hrnet_zoo._registry import register_family, register_model
 from hrnet_zoo.errors import LayoutNotRecognized
 from hrnet_zoo.models import PoseModelMixin, ZooModel, register_features_backbone
-from hrnet_zoo.pretrained_cfg import pose_cfg
 
 FAMILY = register_family("toy", __name__, title="Toy two-scale pose family", alias_prefixes=("toy_",),
                          docs_sections={"ToyPose": "Toy pose"}, default_input_help=("64x48 toy",),
@@ -90,9 +88,6 @@ class ToyPose(PoseModelMixin, ZooModel):
         self.backbone = ToyBackbone(width, in_chans)
         self.lateral = nn.Conv2d(2 * width, width, 1)
         self.head = nn.Conv2d(width, num_joints, 1)
-
-    def default_pretrained_cfg(self):
-        return pose_cfg(self.num_joints, self.default_input_size)
 
     def forward(self, x):
         fine, coarse = self.backbone(x)

@@ -7,19 +7,17 @@ from hrnet_zoo.models import simplebaseline  # noqa: F401
 from hrnet_zoo.models import hourglass  # noqa: F401
 from hrnet_zoo.models import _deprecated  # noqa: F401  (old features classes, for folders saved with them)
 from hrnet_zoo.models._features import BackboneFeatures, register_features_backbone
-from hrnet_zoo.models.base import PoseModelMixin, TrainingForward, ZooModel
+from hrnet_zoo.models.base import ClassifierMixin, PoseModelMixin, TrainingForward, ZooModel
 from hrnet_zoo.models.hourglass import StackedHourglass
 from hrnet_zoo.models.hrnet import HRNetClassifier, HRNetPose, HRNetV2, HRNetV2p
 from hrnet_zoo.models.simplebaseline import SimpleBaseline, SimpleBaselineMSDH
 
-__all__ = ["BackboneFeatures", "HRNetClassifier", "HRNetPose", "HRNetV2", "HRNetV2p", "SimpleBaseline",
+__all__ = ["BackboneFeatures", "ClassifierMixin", "HRNetClassifier", "HRNetPose", "HRNetV2", "HRNetV2p", "SimpleBaseline",
            "SimpleBaselineMSDH", "StackedHourglass", "PoseModelMixin", "TrainingForward", "ZooModel",
            "register_features_backbone"]
 
 
 def __getattr__(name: str):
-    from hrnet_zoo.models import _deprecated
-
     if name in _deprecated.REPLACED:
         _deprecated.warn_deprecated(name)
         return getattr(_deprecated, name)

@@ -22,11 +22,10 @@ from torch import nn
 from hrnet_zoo._builder import build_model
 from hrnet_zoo._registry import register_family, register_model
 from hrnet_zoo.backbones.hrnet import FUSE_MODES, HRNET_CONFIGS, HRNetBackbone
-from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.heads import HRFPN, HeatmapHead, HRNetClassificationHead, SegmentationHead, concat_branches
 from hrnet_zoo.models._features import register_features_backbone
-from hrnet_zoo.models.base import PoseModelMixin, ZooModel
-from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
+from hrnet_zoo.models.base import ClassifierMixin, PoseModelMixin, ZooModel
+from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.convert import split_backbone_head
 
 FAMILY = register_family(
@@ -86,18 +85,12 @@ class HRNetPose(PoseModelMixin, ZooModel):
         self.backbone = HRNetBackbone(width, in_chans, multi_scale_output=False)
         self.head = HeatmapHead(self.backbone.out_channels[0], num_joints, final_conv_kernel)
 
-    def default_pretrained_cfg(self) -> PretrainedCfg:
-        return pose_cfg(self.num_joints, self.default_input_size)
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """N×in_chans×H×W → N×C×H/4×W/4."""
         return self.backbone(x)[0]
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 class HRNetV2(ZooModel):
@@ -133,9 +126,6 @@ class HRNetV2(ZooModel):
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.head is None else self.head(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 class HRNetV2p(ZooModel):
     """HRNetV2p: the detection backbone (nearest fuse) and the HRFPN neck of HRNet-Object-Detection.
@@ -159,7 +149,7 @@ class HRNetV2p(ZooModel):
         return self.neck(self.forward_features(x))
 
 
-class HRNetClassifier(ZooModel):
+class HRNetClassifier(ClassifierMixin, ZooModel):
     """HRNet for ImageNet classification (HRNet-Image-Classification; timm's keys are the same).
 
     ``forward(x: N×in_chans×H×W)`` → N×num_classes logits; ``forward_features`` gives N×2048×H/32×W/32.
@@ -174,23 +164,10 @@ class HRNetClassifier(ZooModel):
         self.num_classes = num_classes
         self.backbone = HRNetBackbone(width, in_chans)
         self.head = HRNetClassificationHead(self.backbone.out_channels, num_classes, head_conv_bias)
+        self.num_features = self.head.num_features  # pooled width: the classifier's input
 
     def default_pretrained_cfg(self) -> PretrainedCfg:
         return PretrainedCfg(input_size=self.default_input_size, num_classes=self.num_classes)
-
-    def get_classifier(self) -> nn.Module:
-        """The final linear layer (``nn.Identity`` after ``reset_classifier(0)``)."""
-        return self.head.classifier
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """A fresh classifier for ``num_classes`` (0: none, ``forward`` returns pooled 2048-d features)."""
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise InvalidArgumentError(f"num_classes must be a non-negative integer, got {num_classes!r}")
-        self.num_classes = num_classes
-        self.head.classifier = nn.Linear(self.head.num_features, num_classes) if num_classes else nn.Identity()
-        if self._hub_mixin_config is not None:  # saved config.json rebuilds the new head
-            self._hub_mixin_config = {**self._hub_mixin_config, "num_classes": num_classes}
-        self.pretrained_cfg = self.pretrained_cfg.replace(num_classes=num_classes, class_labels=None)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.head.forward_features(self.backbone(x))
@@ -198,247 +175,225 @@ class HRNetClassifier(ZooModel):
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return self.head.classifier(x.mean(dim=(2, 3)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
-
-def _build(model_cls, variant: str, width: str, pretrained, features_fuse_mode: str = "nearest",
-           **kwargs) -> nn.Module:
+def _build(model_cls, variant: str, width: str, pretrained, **kwargs) -> nn.Module:
+    # V2's features fuse bilinearly, as the released segmentation models do; the others nearest
+    fuse_mode = "bilinear" if model_cls is HRNetV2 else "nearest"
     return build_model(model_cls, variant, pretrained, width=width, features="hrnet",
-                       features_args={"width": width, "fuse_mode": features_fuse_mode}, **kwargs)
-
-
-def _pose(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return _build(HRNetPose, variant, width, pretrained, **kwargs)
-
-
-def _v2(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return _build(HRNetV2, variant, width, pretrained, features_fuse_mode="bilinear", **kwargs)
-
-
-def _v2p(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return _build(HRNetV2p, variant, width, pretrained, **kwargs)
-
-
-def _cls(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return _build(HRNetClassifier, variant, width, pretrained, **kwargs)
-
+                       features_args={"width": width, "fuse_mode": fuse_mode}, **kwargs)
 
 
 @register_model
 def hrnet_w18_small_v1(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w18_small_v1: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w18_small_v2(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w18_small_v2: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w18(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w18: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w18", "w18", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w18", "w18", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w30(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w30: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w30", "w30", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w30", "w30", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w32(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w32: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w32", "w32", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w32", "w32", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w40(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w40: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w40", "w40", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w40", "w40", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w44(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w44: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w44", "w44", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w44", "w44", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w48(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w48: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w48", "w48", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w48", "w48", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w64(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w64: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w64", "w64", pretrained, **kwargs)
-
+    return _build(HRNetPose, "hrnet_w64", "w64", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w18_small_v1(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w18_small_v1: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w18_small_v2(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w18_small_v2: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w18(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w18: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w18", "w18", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w18", "w18", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w30(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w30: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w30", "w30", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w30", "w30", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w32(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w32: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w32", "w32", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w32", "w32", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w40(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w40: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w40", "w40", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w40", "w40", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w44(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w44: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w44", "w44", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w44", "w44", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w48(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w48: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w48", "w48", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w48", "w48", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w64(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w64: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w64", "w64", pretrained, **kwargs)
-
+    return _build(HRNetV2, "hrnetv2_w64", "w64", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w18_small_v1(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w18_small_v1: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w18_small_v2(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w18_small_v2: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w18(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w18: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w18", "w18", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w18", "w18", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w30(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w30: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w30", "w30", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w30", "w30", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w32(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w32: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w32", "w32", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w32", "w32", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w40(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w40: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w40", "w40", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w40", "w40", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w44(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w44: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w44", "w44", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w44", "w44", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w48(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w48: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w48", "w48", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w48", "w48", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w64(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w64: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w64", "w64", pretrained, **kwargs)
-
+    return _build(HRNetV2p, "hrnetv2p_w64", "w64", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w18_small_v1_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w18_small_v1: N×1000 logits."""
-    return _cls("hrnet_w18_small_v1_cls", "w18_small_v1", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w18_small_v1_cls", "w18_small_v1", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w18_small_v2_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w18_small_v2: N×1000 logits."""
-    return _cls("hrnet_w18_small_v2_cls", "w18_small_v2", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w18_small_v2_cls", "w18_small_v2", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w18_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w18: N×1000 logits."""
-    return _cls("hrnet_w18_cls", "w18", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w18_cls", "w18", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w30_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w30: N×1000 logits."""
-    return _cls("hrnet_w30_cls", "w30", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w30_cls", "w30", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w32_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w32: N×1000 logits."""
-    return _cls("hrnet_w32_cls", "w32", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w32_cls", "w32", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w40_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w40: N×1000 logits."""
-    return _cls("hrnet_w40_cls", "w40", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w40_cls", "w40", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w44_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w44: N×1000 logits."""
-    return _cls("hrnet_w44_cls", "w44", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w44_cls", "w44", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w48_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w48: N×1000 logits."""
-    return _cls("hrnet_w48_cls", "w48", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w48_cls", "w48", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w64_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w64: N×1000 logits."""
-    return _cls("hrnet_w64_cls", "w64", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w64_cls", "w64", pretrained, **kwargs)

@@ -26,7 +26,6 @@ from hrnet_zoo.errors import LayoutNotRecognized
 from hrnet_zoo.heads.deconv import DECONV_PADDING, DeconvHead, MultiScaleDeconvHead
 from hrnet_zoo.models._features import register_features_backbone
 from hrnet_zoo.models.base import PoseModelMixin, ZooModel
-from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
 from hrnet_zoo.weights.config import Bounds
 from hrnet_zoo.weights.convert import split_backbone_head
 
@@ -106,18 +105,12 @@ class SimpleBaseline(PoseModelMixin, ZooModel):
         self.head = DeconvHead(self.backbone.out_channels[-1], num_joints, tuple(num_deconv_filters),
                                tuple(num_deconv_kernels), final_conv_kernel, deconv_with_bias)
 
-    def default_pretrained_cfg(self) -> PretrainedCfg:
-        return pose_cfg(self.num_joints, self.default_input_size)
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """N×in_chans×H×W → last stage N×C×⌈H/32⌉×⌈W/32⌉."""
         return self.backbone(x)[-1]
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 class SimpleBaselineMSDH(PoseModelMixin, ZooModel):
@@ -146,9 +139,6 @@ class SimpleBaselineMSDH(PoseModelMixin, ZooModel):
         self.backbone = ResNetBackbone(depth, in_chans)
         self.head = MultiScaleDeconvHead(self.backbone.out_channels[-1], num_joints, num_resolutions,
                                          tuple(num_deconv_filters), tuple(num_deconv_kernels), upsample_mode)
-
-    def default_pretrained_cfg(self) -> PretrainedCfg:
-        return pose_cfg(self.num_joints, self.default_input_size)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)[-1]
