@@ -32,6 +32,7 @@ from hrnet_zoo._registry import list_families
 from hrnet_zoo.complexity import default_input_size, measure_model
 from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.models.base import PoseModelMixin, zoo_model_classes
+from hrnet_zoo.weights.convert import checkpoint_layouts
 from hrnet_zoo.weights.manifest import source_label, weights_for
 
 HEADER = """# Model zoo
@@ -164,7 +165,8 @@ The module holds:
   constructor annotations (`int`, `float`, `bool`, `Literal[...]` choices, tuples, `Optional`) are the
   rules a `config.json` is checked against before anything is built; `config_bounds` states ranges only
   where the defaults (`hrnet_zoo.weights.config`) do not fit, e.g. `{"num_stacks": (1, 16)}`;
-* its checkpoint converters (`checkpoint_layouts` on the class: name → converter of a foreign key layout);
+* its checkpoint converters (`checkpoint_layouts` on the class, name → converter of a foreign key layout,
+  or `register_layout(class name, name, converter)`);
 * one `@register_model` factory per name, calling `build_model(cls, name, pretrained, ...,
   features="<backbone>")`;
 * `register_features_backbone(name, builder)` when its backbone returns a list of maps: `features_only=True`
@@ -189,7 +191,7 @@ def family_rows() -> list[dict]:
             rows.append({"family": family.name, "module": family.module, "title": family.title,
                          "aliases": list(family.alias_prefixes), "architecture": architecture, "models": names,
                          "features": _features_backbone(names[0]), "input_size": list(cls.default_input_size),
-                         "layouts": sorted(cls.checkpoint_layouts)})
+                         "layouts": sorted(checkpoint_layouts(cls))})
     return rows
 
 

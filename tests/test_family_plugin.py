@@ -16,7 +16,7 @@ import hrnet_zoo
 from hrnet_zoo._registry import family_of, list_families, unregister_module
 from hrnet_zoo.cli.models import resolve_model_name
 from hrnet_zoo.models._features import BackboneFeatures, unregister_features_backbone
-from hrnet_zoo.weights import manifest
+from hrnet_zoo.weights import convert, manifest
 from hrnet_zoo.weights.config import InvalidConfigError
 
 TOY_MODULE = '''
@@ -33,6 +33,7 @@ from hrnet_zoo._builder import build_model
 from hrnet_zoo._registry import register_family, register_model
 from hrnet_zoo.errors import LayoutNotRecognized
 from hrnet_zoo.models import PoseModelMixin, ZooModel, register_features_backbone
+from hrnet_zoo.weights.convert import register_layout
 
 FAMILY = register_family("toy", __name__, title="Toy two-scale pose family", alias_prefixes=("toy_",),
                          docs_sections={"ToyPose": "Toy pose"}, default_input_help=("64x48 toy",),
@@ -79,7 +80,6 @@ class ToyPose(PoseModelMixin, ZooModel):
     prediction_layers = ("head",)
     default_input_size = (64, 48)
     config_bounds = {"width": (1, 64), "output_scale": (0.0, 10.0)}
-    checkpoint_layouts = {"toy v0 (flat keys)": flat_to_zoo}
 
     def __init__(self, width: int = 8, num_joints: int = 17, in_chans: int = 3, output_scale: float = 1.0,
                  upsample: Literal["nearest", "bilinear"] = "nearest"):
@@ -93,6 +93,9 @@ class ToyPose(PoseModelMixin, ZooModel):
         fine, coarse = self.backbone(x)
         merged = fine + F.interpolate(self.lateral(coarse), size=fine.shape[-2:], mode=self.upsample)
         return self.head(merged) * self.output_scale
+
+
+register_layout("ToyPose", "toy v0 (flat keys)", flat_to_zoo)
 
 
 @register_model
@@ -115,6 +118,7 @@ def toyfam(tmp_path_factory):
     finally:
         unregister_module("toyfam")
         unregister_features_backbone("toy")
+        convert._registered_layouts.pop("ToyPose", None)
         manifest._user_entries[:] = [e for e in manifest._user_entries if e["model"] != "toy_tiny"]
         sys.modules.pop("toyfam", None)
         sys.path.remove(str(folder))
