@@ -17,8 +17,4 @@ __all__ = ["BackboneFeatures", "ClassifierMixin", "HRNetClassifier", "HRNetPose"
            "register_features_backbone"]
 
 
-def __getattr__(name: str):
-    if name in _deprecated.REPLACED:
-        _deprecated.warn_deprecated(name)
-        return getattr(_deprecated, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = _deprecated.deprecated_attributes(__name__, *_deprecated.REPLACED)

@@ -22,6 +22,16 @@ def warn_deprecated(name: str, stacklevel: int = 3) -> None:
                   DeprecationWarning, stacklevel=stacklevel)
 
 
+def deprecated_attributes(module: str, *names: str):
+    """A module ``__getattr__`` that gives the deprecated ``names`` (with the warning) and nothing else."""
+    def __getattr__(name: str):
+        if name not in names:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        warn_deprecated(name)
+        return globals()[name]
+    return __getattr__
+
+
 class HRNetFeatures(BackboneFeatures):
     """Deprecated: the four HRNet branches; ``BackboneFeatures("hrnet", {...}, out_indices)``."""
 

@@ -23,10 +23,12 @@ from hrnet_zoo._builder import build_model
 from hrnet_zoo._registry import register_family, register_model
 from hrnet_zoo.backbones.hrnet import FUSE_MODES, HRNET_CONFIGS, HRNetBackbone
 from hrnet_zoo.heads import HRFPN, HeatmapHead, HRNetClassificationHead, SegmentationHead, concat_branches
+from hrnet_zoo.models._deprecated import deprecated_attributes
 from hrnet_zoo.models._features import register_features_backbone
 from hrnet_zoo.models.base import ClassifierMixin, PoseModelMixin, ZooModel
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.convert import split_backbone_head
+from hrnet_zoo.weights.manifest import IMAGENET_NORMALIZATION
 
 FAMILY = register_family(
     "hrnet", __name__, title="HRNet: pose (V1), segmentation (V2), detection (V2p) and classification",
@@ -35,12 +37,8 @@ FAMILY = register_family(
                    "HRNetV2": "HRNetV2 (all resolutions concatenated)",
                    "HRNetV2p": "HRNetV2p (feature pyramid for detection)"},
     default_input_help=("256x192 pose", "224x224 classification", "512x1024 HRNetV2", "800x1216 HRNetV2p"),
-    # the classification head's global mean and HRFPN's pyramid pooling
-    averaging_ops=("aten::avg_pool2d", "aten::mean"),
-    weights_defaults={"license": "MIT", "normalization": {"mean": [0.485, 0.456, 0.406],
-                                                          "std": [0.229, 0.224, 0.225], "color": "RGB",
-                                                          "scale": "0-1"}},
-)
+    averaging_ops=("aten::avg_pool2d", "aten::mean"),  # the classifier's global mean, HRFPN's pyramid pooling
+    weights_defaults={"normalization": IMAGENET_NORMALIZATION})
 
 #: The HRNet widths (``HRNET_CONFIGS``) and fuse modes, as the constructors' annotations.
 Width = Literal[tuple(HRNET_CONFIGS)]
@@ -397,3 +395,6 @@ def hrnet_w48_cls(pretrained=False, **kwargs) -> nn.Module:
 def hrnet_w64_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w64: N×1000 logits."""
     return _build(HRNetClassifier, "hrnet_w64_cls", "w64", pretrained, **kwargs)
+
+
+__getattr__ = deprecated_attributes(__name__, "HRNetFeatures")  # the 0.2 features class, now BackboneFeatures

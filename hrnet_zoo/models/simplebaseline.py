@@ -24,10 +24,12 @@ from hrnet_zoo._registry import register_family, register_model
 from hrnet_zoo.backbones.resnet import RESNET_CONFIGS, ResNetBackbone
 from hrnet_zoo.errors import LayoutNotRecognized
 from hrnet_zoo.heads.deconv import DECONV_PADDING, DeconvHead, MultiScaleDeconvHead
+from hrnet_zoo.models._deprecated import deprecated_attributes
 from hrnet_zoo.models._features import register_features_backbone
 from hrnet_zoo.models.base import PoseModelMixin, ZooModel
 from hrnet_zoo.weights.config import Bounds
 from hrnet_zoo.weights.convert import split_backbone_head
+from hrnet_zoo.weights.manifest import IMAGENET_NORMALIZATION
 
 FAMILY = register_family(
     "simplebaseline", __name__, title="SimpleBaseline: a ResNet and deconvolutions; multi-scale deconvolution head",
@@ -38,9 +40,7 @@ FAMILY = register_family(
     zero_cost_ops=("aten::max_pool2d",),  # the ResNet stem
     averaging_ops=("aten::mean",),  # MSDH's mean of the resolutions
     weights_defaults={"license": "MIT", "training_data": "COCO train2017 person keypoints (17 joints)",
-                      "keypoints": "coco", "input_size": [256, 192],
-                      "normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
-                                        "color": "RGB", "scale": "0-1"}},
+                      "keypoints": "coco", "input_size": [256, 192], "normalization": IMAGENET_NORMALIZATION},
 )
 
 #: The constructors' annotations: ResNet depths and the deconvolution kernels the official code allows.
@@ -201,3 +201,6 @@ def simplebaseline_r101_msdh(pretrained=False, **kwargs) -> nn.Module:
 def simplebaseline_r152_msdh(pretrained=False, **kwargs) -> nn.Module:
     """SimpleBaseline ResNet-152 + multi-scale deconvolution head (``num_resolutions``, default 3)."""
     return _msdh("simplebaseline_r152_msdh", 152, pretrained, **kwargs)
+
+
+__getattr__ = deprecated_attributes(__name__, "ResNetFeatures")  # the 0.2 features class, now BackboneFeatures

@@ -28,6 +28,9 @@ from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.hub import PretrainedWeightsError
 
 MANIFEST_FILENAME = "weights_manifest.json"
+#: The ``normalization`` of weights trained on ImageNet-normalised RGB in [0, 1] (most of them): a
+#: default families give their entries (``register_family(weights_defaults=...)``).
+IMAGENET_NORMALIZATION = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "color": "RGB", "scale": "0-1"}
 #: Tag under which a classification entry appears for the models listed in its ``backbone_init_for``.
 BACKBONE_INIT_TAG = "in1k"
 _REQUIRED_KEYS = ("model", "tag", "source", "verify")
