@@ -127,6 +127,9 @@ def test_deprecated_features_classes_warn_and_old_folders_still_load(tmp_path):
         old_cls = hrnet_zoo.HRNetFeatures
     with pytest.warns(DeprecationWarning, match="ResNetFeatures is deprecated"):
         from hrnet_zoo.models import ResNetFeatures  # noqa: F401
+    with pytest.warns(DeprecationWarning, match="HRNetFeatures is deprecated"):
+        from hrnet_zoo.models.hrnet import HRNetFeatures  # the 0.2 import path
+    assert HRNetFeatures is old_cls and issubclass(HRNetFeatures, BackboneFeatures)
     with pytest.warns(DeprecationWarning):
         old = old_cls("w18_small_v1", out_indices=(0, 2)).eval()
     new = hrnet_zoo.create_model("hrnet_w18_small_v1", features_only=True, out_indices=(0, 2))
