@@ -30,11 +30,9 @@ from hrnet_zoo.pose.inference import predict_keypoints
 from hrnet_zoo.pose.keypoint_set import COCO_KEYPOINTS, KEYPOINT_SETS, MPII_KEYPOINTS, KeypointSet
 from hrnet_zoo.models import (
     HRNetClassifier,
-    HRNetFeatures,
     HRNetPose,
     HRNetV2,
     HRNetV2p,
-    ResNetFeatures,
     SimpleBaseline,
     SimpleBaselineMSDH,
     StackedHourglass,
@@ -62,7 +60,6 @@ __all__ = [
     "DatasetError",
     "FeatureInfo",
     "HRNetClassifier",
-    "HRNetFeatures",
     "HRNetPose",
     "HRNetV2",
     "HRNetV2p",
@@ -77,7 +74,6 @@ __all__ = [
     "PoseInstance",
     "PretrainedCfg",
     "PretrainedWeightsError",
-    "ResNetFeatures",
     "Runner",
     "SimpleBaseline",
     "SimpleBaselineMSDH",
@@ -106,3 +102,9 @@ __all__ = [
     "train",
     *sorted(_model_entrypoints),
 ]
+
+
+def __getattr__(name: str):  # the deprecated features classes (HRNetFeatures, ResNetFeatures), with a warning
+    from hrnet_zoo import models
+
+    return getattr(models, name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.models._features import BackboneFeatures
 from hrnet_zoo.pose.keypoint_set import resolve_keypoint_set
 from hrnet_zoo.models.base import ZooModel, zoo_model_classes
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
@@ -12,16 +13,20 @@ from hrnet_zoo.weights.pretrained import HEAD_SIZE_ARGUMENTS, load_resolved, res
 
 
 def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str = False, *,
-                features_cls: type[ZooModel] | None = None, features_kwargs: Mapping[str, Any] | None = None,
+                features: str | None = None, features_args: Mapping[str, Any] | None = None,
                 features_only: bool = False, keypoints=None, pretrained_cfg_overlay: Mapping[str, Any] | None = None,
                 **kwargs) -> ZooModel:
     """Build ``model_cls(**kwargs)`` for the registered name ``variant``.
 
     Args:
         pretrained: see [`hrnet_zoo.create_model()`][hrnet_zoo._factory.create_model].
-        features_only: build ``features_cls(**features_kwargs, **kwargs)`` instead, the backbone alone,
-            whose forward returns the list of multi-resolution maps (``out_indices`` picks them) and
-            which carries ``feature_info``. Any argument it does not take raises ``TypeError``.
+        features: the features backbone (registered with
+            [`register_features_backbone()`][hrnet_zoo.models._features.register_features_backbone]) that
+            ``features_only=True`` builds, with ``features_args`` (the variant's, e.g. its width) under the
+            caller's ``kwargs``; None: the model has no features-only form.
+        features_only: build a [`BackboneFeatures`][hrnet_zoo.models._features.BackboneFeatures] instead, the backbone
+            alone, whose forward returns the list of multi-resolution maps (``out_indices`` picks them)
+            and which carries ``feature_info``. Any argument the backbone does not take raises ``TypeError``.
         keypoints: the keypoint set of a pose model (sets ``num_joints``, and ``pretrained_cfg.keypoints``).
         pretrained_cfg_overlay: [`PretrainedCfg`][hrnet_zoo.pretrained_cfg.PretrainedCfg] fields that replace the built ones.
     """
@@ -35,11 +40,12 @@ def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str 
     if pretrained:
         model_cls.check_config(spec.model_kwargs, str(pretrained))  # a saved config.json is anyone's
     if features_only:
-        if features_cls is None:
+        if features is None:
             raise InvalidArgumentError(f"{variant} has no features_only form")
         if keypoint_set is not None:
             raise TypeError("features_only models have no keypoints (they output feature maps)")
-        model = features_cls(**{**(features_kwargs or {}), **kwargs})
+        out_indices = kwargs.pop("out_indices", None)
+        model = BackboneFeatures(features, {**(features_args or {}), **kwargs}, out_indices)
         default_cfg = PretrainedCfg(input_size=model_cls.default_input_size)
     else:
         model = model_cls(**{**spec.model_kwargs, **kwargs})

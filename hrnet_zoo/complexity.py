@@ -28,18 +28,31 @@ import torch
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
+from hrnet_zoo._registry import list_families
+
 #: The input of a module without a ``pretrained_cfg`` (a top-down pose crop).
 FALLBACK_INPUT_SIZE = (256, 192)
 
-#: fvcore ops whose cost both conventions leave out: elementwise arithmetic (residual additions,
-#: scaling) and max-pooling. They are ignored by name so that fvcore's list of unsupported ops
-#: (``count_flops(...)["uncounted_ops"]``) holds only ops nobody has looked at.
-ZERO_COST_OPS = ("aten::add", "aten::add_", "aten::max_pool2d", "aten::sigmoid", "aten::softmax",
-                 "aten::mul", "aten::mul_", "aten::sub")
+#: fvcore ops whose cost both conventions leave out, for every model: elementwise arithmetic (residual
+#: additions, scaling). They are ignored by name so that fvcore's list of unsupported ops
+#: (``count_flops(...)["uncounted_ops"]``) holds only ops nobody has looked at. A family adds the
+#: ops of its own layers (max-pooling …) with ``register_family(zero_cost_ops=...)``.
+ZERO_COST_OPS = ("aten::add", "aten::add_", "aten::sigmoid", "aten::softmax", "aten::mul", "aten::mul_", "aten::sub")
 
 #: Averaging ops fvcore has no handle for, counted like its ``adaptive_avg_pool2d``: one flop per input
-#: element (the classification head's global mean, HRFPN's pyramid pooling).
-EXTRA_OPS = ("aten::avg_pool2d", "aten::mean")
+#: element. None for every model; families declare theirs (``register_family(averaging_ops=...)``:
+#: HRNet's classification head's global mean, HRFPN's pyramid pooling).
+EXTRA_OPS: tuple[str, ...] = ()
+
+
+def zero_cost_ops() -> tuple[str, ...]:
+    """`ZERO_COST_OPS` and every registered family's ``zero_cost_ops``."""
+    return tuple(dict.fromkeys(ZERO_COST_OPS + tuple(op for f in list_families() for op in f.zero_cost_ops)))
+
+
+def averaging_ops() -> tuple[str, ...]:
+    """`EXTRA_OPS` and every registered family's ``averaging_ops``."""
+    return tuple(dict.fromkeys(EXTRA_OPS + tuple(op for f in list_families() for op in f.averaging_ops)))
 
 #: fvcore ops that make up the paper convention (convolutions and linear layers).
 PAPER_OPS = ("aten::_convolution", "aten::linear", "aten::addmm", "aten::matmul", "aten::mm")
@@ -85,21 +98,21 @@ def fvcore_analysis(model: nn.Module, inputs: torch.Tensor | tuple, ops: Iterabl
 
     fvcore's ``set_op_handle(op, None)`` only adds ``op`` to an ignore set: its default handle stays
     and BatchNorm is still counted. To count a subset we clear every handle and register the wanted
-    ones. `EXTRA_OPS` get fvcore's pooling rule. The ops of `ZERO_COST_OPS` are ignored explicitly instead of silencing fvcore's
+    ones. `averaging_ops()` get fvcore's pooling rule. The ops of `zero_cost_ops()` are ignored explicitly instead of silencing fvcore's
     unsupported-op log wholesale; whatever else fvcore cannot count is returned by
     ``analysis.unsupported_ops()`` (``count_flops`` reports it as ``uncounted_ops``).
     """
     flop_count_analysis, elementwise_flop_counter = _import_fvcore()
     analysis = flop_count_analysis(model, inputs)
     # fvcore keeps its default table on the instance only; we add the averaging ops to it.
-    handles = {**analysis._op_handles, **{op: elementwise_flop_counter(1, 0) for op in EXTRA_OPS}}
+    handles = {**analysis._op_handles, **{op: elementwise_flop_counter(1, 0) for op in averaging_ops()}}
     if ops is not None:
         unknown = sorted(set(ops) - set(handles))
         if unknown:
             raise ValueError(f"no flop handle for {unknown}; known: {sorted(handles)}")
         handles = {op: handles[op] for op in ops}
     analysis.clear_op_handles().set_op_handle(**handles)
-    analysis.set_op_handle(**{op: None for op in ZERO_COST_OPS})
+    analysis.set_op_handle(**{op: None for op in zero_cost_ops()})
     # Both reports are logged through `logging`; we return them instead (see count_flops).
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     return analysis

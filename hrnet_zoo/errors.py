@@ -52,3 +52,8 @@ class TrainingError(HRNetZooError, ValueError):
     """A run that cannot start or go on as asked (a model whose keypoint count differs from the
     dataset's, an output folder that holds something else, a checkpoint that does not fit, a loss
     that is no longer finite, a checkpoint that cannot be written, a precision this machine lacks)."""
+
+
+class RegistryError(HRNetZooError, ValueError):
+    """A model name or family registered twice, or a family module that cannot be described (a
+    constructor argument without a type the config check understands): a mistake in a family module."""

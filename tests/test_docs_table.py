@@ -97,3 +97,16 @@ def test_generator_end_to_end(tmp_path):
     (tmp_path / "assets" / "zoo.json").write_text(json.dumps([{**rows[0], "paper_gflops": 1.0}, rows[1]]))
     make_docs_tables.main(["--out", str(tmp_path), "--pattern", "hrnet_w32", "--no-fvcore", "--reuse"])
     assert json.loads((tmp_path / "assets" / "zoo.json").read_text())[0]["paper_gflops"] == 1.0
+
+
+def test_families_page_is_generated_from_the_registry():
+    text = (DOCS / "families.md").read_text()
+    assert text == make_docs_tables.render_families(), "run `python scripts/make_docs_tables.py --families-only`"
+    assert "| `StackedHourglass` | `hourglass` | 256×192 | no | princeton-vl/pytorch_stacked_hourglass PoseNet |" in text
+
+
+def test_zoo_sections_come_from_the_families():
+    assert list(make_docs_tables.sections().values()) == [
+        "HRNetV1 pose", "SimpleBaseline", "SimpleBaseline + multi-scale deconvolution head", "Stacked Hourglass",
+        "HRNet classification (ImageNet)", "HRNetV2 (all resolutions concatenated)",
+        "HRNetV2p (feature pyramid for detection)"]

@@ -76,4 +76,4 @@ def test_every_constructor_argument_has_a_rule():
         if "__init__" not in vars(cls):  # an abstract base (FeaturesModel): nothing to build
             continue
         parameters = list(inspect.signature(cls.__init__).parameters)[1:]
-        assert sorted(cls.config_rules) == sorted(parameters), name
+        assert sorted(cls.config_rules()) == sorted(parameters), name

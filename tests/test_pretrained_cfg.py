@@ -193,7 +193,7 @@ def test_a_features_only_model_saves_and_loads(tmp_path):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert all(torch.equal(a, b) for a, b in zip(model(x), again(x)))
-    assert type(again).__name__ == "HRNetFeatures" and again.out_indices == (0, 2)
+    assert type(again).__name__ == "BackboneFeatures" and again.out_indices == (0, 2)
 
 
 def test_classifier_get_and_reset(tmp_path):

@@ -8,12 +8,11 @@ import re
 import sys
 
 from hrnet_zoo._factory import list_models, unknown_model_message
-from hrnet_zoo._registry import is_model
+from hrnet_zoo._registry import alias_prefixes, is_model, list_families
 from hrnet_zoo.cli import UsageError
 
-#: Prefixes tried, in order, to expand a short alias: ``w32`` → ``hrnet_w32``, ``r50`` →
-#: ``simplebaseline_r50``, ``v2_w48`` → ``hrnetv2_w48``, ``v2p_w32`` → ``hrnetv2p_w32``.
-ALIAS_PREFIXES = ("", "hrnet_", "simplebaseline_", "hrnet")
+# The prefixes tried, in order, to expand a short alias are the families' (``register_family(alias_prefixes=...)``):
+# ``w32`` → ``hrnet_w32``, ``r50`` → ``simplebaseline_r50``, ``v2_w48`` → ``hrnetv2_w48``.
 
 FLOPS_EPILOG = """examples:
   hrnet-zoo flops --model w32                              # HRNet-W32 pose at 256x192
@@ -51,7 +50,7 @@ def resolve_model_name(name: str) -> str:
     """A registry name from a name or short alias (``w32`` → ``hrnet_w32``); else a UsageError
     naming the closest registered names."""
     key = _normalise(name)
-    for prefix in ALIAS_PREFIXES:
+    for prefix in alias_prefixes():
         if is_model(prefix + key):
             return prefix + key
     raise UsageError(unknown_model_message(name, closest_models(key)))
@@ -62,7 +61,7 @@ def closest_models(key: str, n: int = 3) -> list[str]:
     full names with full names, so that a shared ``hrnet_`` prefix alone does not make a match."""
     short_to_name: dict[str, str] = {}
     for name in list_models():
-        for prefix in ALIAS_PREFIXES:
+        for prefix in alias_prefixes():
             if prefix and name.startswith(prefix):
                 short_to_name.setdefault(name[len(prefix):], name)
         short_to_name[name] = name
@@ -86,7 +85,7 @@ def resolve_model_names(pattern: str) -> list[str]:
 
 def match_models(pattern: str, pretrained: bool = False) -> list[str]:
     """Names an fnmatch pattern matches, trying the alias prefixes in turn (``w3*`` → ``hrnet_w3*``)."""
-    for prefix in ALIAS_PREFIXES:
+    for prefix in alias_prefixes():
         names = list_models(prefix + _normalise(pattern), pretrained=pretrained)
         if names:
             return names
@@ -299,6 +298,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_inputs_help() -> str:
+    """The families' default inputs in words (``256x192 pose, 224x224 classification, …``), each once."""
+    return ", ".join(dict.fromkeys(h for f in list_families() for h in f.default_input_help)) or "the model's"
+
+
 def register(subparsers) -> None:
     formatter = argparse.RawDescriptionHelpFormatter
 
@@ -321,8 +325,7 @@ def register(subparsers) -> None:
     p.add_argument("--model", help="model name, alias (w32 → hrnet_w32) or fnmatch pattern")
     p.add_argument("--all", action="store_true", help="every registered model at its default input")
     p.add_argument("--input-size", metavar="HxW",
-                   help="input height x width; default per family: 256x192 pose, 224x224 classification, "
-                        "512x1024 HRNetV2, 800x1216 HRNetV2p")
+                   help=f"input height x width; default per family: {default_inputs_help()}")
     p.add_argument("--batch-size", type=_positive_int, default=1, metavar="B",
                    help="batch size; GFLOPs are for the whole batch (default 1)")
     p.add_argument("--json", action="store_true",

@@ -20,8 +20,8 @@ from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.features import FeatureInfo
 from hrnet_zoo.heads.heatmap import init_prediction_layer
 from hrnet_zoo.losses import JointsMSELoss
-from hrnet_zoo.pretrained_cfg import PretrainedCfg
-from hrnet_zoo.weights.config import Rule, validate_model_config
+from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
+from hrnet_zoo.weights.config import Bounds, Rule, rules_from_signature, validate_model_config
 from hrnet_zoo.weights.convert import load_checkpoint
 from hrnet_zoo.weights.hub import PretrainedWeightsError
 from hrnet_zoo.weights.pretrained import parse_hub_spec, read_zoo_config, zoo_weights_file
@@ -51,18 +51,28 @@ class ZooModel(
     features_only: ClassVar[bool] = False
     #: The ``(H, W)`` of the family's usual input, the default ``pretrained_cfg.input_size``.
     default_input_size: ClassVar[tuple[int, int]] = (256, 192)
-    #: A rule (type and sane range) for every constructor argument, checked before a model is built
-    #: from a ``config.json`` (see `hrnet_zoo.weights.config`).
-    config_rules: ClassVar[dict[str, Rule]] = {}
+    #: Ranges of the constructor arguments where the defaults of `hrnet_zoo.weights.config` do not fit
+    #: (name → ``Bounds(low, high, max_length)`` or ``(low, high)``); the type comes from the annotation.
+    config_bounds: ClassVar[dict[str, Bounds | tuple]] = {}
     #: What loading weights did (a `LoadResult`: layout, skipped keys, layers left fresh), set by
     #: ``create_model(pretrained=...)`` and ``from_pretrained``; None for a model built without weights.
     load_result = None
 
     @classmethod
+    def config_rules(cls) -> dict[str, Rule]:
+        """A rule (type and sane range) for every constructor argument, from the constructor's signature
+        and ``config_bounds``; checked before a model is built from a ``config.json``."""
+        cached = cls.__dict__.get("_config_rules_cache")
+        if cached is None:
+            cached = rules_from_signature(cls.__init__, cls.config_bounds, owner=cls.__name__)
+            cls._config_rules_cache = cached
+        return cached
+
+    @classmethod
     def check_config(cls, config: dict, source: str) -> dict:
-        """``config`` when each constructor argument in it passes ``config_rules``; else an
+        """``config`` when each constructor argument in it passes ``config_rules()``; else an
         ``InvalidConfigError`` naming ``source``, the argument and the value."""
-        return validate_model_config({**config, "architecture": cls.__name__}, cls.config_rules, source)
+        return validate_model_config({**config, "architecture": cls.__name__}, cls.config_rules(), source)
 
     @property
     def pretrained_cfg(self) -> PretrainedCfg:
@@ -79,6 +89,11 @@ class ZooModel(
     def default_pretrained_cfg(self) -> PretrainedCfg:
         """The family's defaults for this configuration (overridden per family)."""
         return PretrainedCfg(input_size=self.default_input_size)
+
+    def forward(self, x: torch.Tensor):
+        """N×in_chans×H×W → ``forward_head(forward_features(x))``: a family defines those two (shapes in
+        their docstrings), or ``forward`` itself."""
+        return self.forward_head(self.forward_features(x))
 
     def save_pretrained(self, save_directory: str | Path, *, config: dict | None = None, **kwargs):
         """Write ``config.json`` (constructor arguments, ``architecture`` — the class name that
@@ -116,6 +131,11 @@ class PoseModelMixin:
     """
 
     head_layers: ClassVar[tuple[str, ...]] = ()
+
+    def default_pretrained_cfg(self) -> PretrainedCfg:
+        """A heatmap model's defaults: the keypoint set of ``num_joints`` (COCO for 17, MPII for 16),
+        stride-4 heatmaps, ImageNet normalisation, the family's ``default_input_size``."""
+        return pose_cfg(self.num_joints, self.default_input_size)
 
     @property
     def criterion(self) -> nn.Module:
@@ -169,6 +189,31 @@ class PoseModelMixin:
                 module.num_joints = num_keypoints
         self._hub_mixin_config = {**config, "num_joints": num_keypoints}
         self.pretrained_cfg = self.pretrained_cfg.with_num_keypoints(num_keypoints)
+
+
+class ClassifierMixin:
+    """``get_classifier`` / ``reset_classifier`` (as in timm) of a classification model (mixed into a
+    `ZooModel`) whose final linear layer is the module ``classifier_layer``, fed pooled features of
+    ``num_features`` channels."""
+
+    classifier_layer: ClassVar[str] = "head.classifier"
+
+    def get_classifier(self) -> nn.Module:
+        """The final linear layer (``nn.Identity`` after ``reset_classifier(0)``)."""
+        return self.get_submodule(self.classifier_layer)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh classifier for ``num_classes`` (0: none, ``forward`` returns the pooled features);
+        ``num_classes``, the saved config and ``pretrained_cfg`` follow it."""
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise InvalidArgumentError(f"num_classes must be a non-negative integer, got {num_classes!r}")
+        self.num_classes = num_classes
+        parent, _, child = self.classifier_layer.rpartition(".")
+        layer = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+        setattr(self.get_submodule(parent) if parent else self, child, layer)
+        if self._hub_mixin_config is not None:  # saved config.json rebuilds the new head
+            self._hub_mixin_config = {**self._hub_mixin_config, "num_classes": num_classes}
+        self.pretrained_cfg = self.pretrained_cfg.replace(num_classes=num_classes, class_labels=None)
 
 
 class TrainingForward(nn.Module):

@@ -23,13 +23,22 @@ import torch
 from torch import nn
 
 from hrnet_zoo._builder import build_model
-from hrnet_zoo._registry import register_model
+from hrnet_zoo._registry import register_family, register_model
 from hrnet_zoo.backbones.hourglass import Hourglass, HourglassStem, PreActResidual
 from hrnet_zoo.errors import LayoutNotRecognized
 from hrnet_zoo.layers import conv1x1, conv_bn
 from hrnet_zoo.models.base import PoseModelMixin, ZooModel
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
-from hrnet_zoo.weights.config import IN_CHANS, NUM_JOINTS, integer
+
+FAMILY = register_family(
+    "hourglass", __name__, title="Stacked Hourglass (Newell et al.), every stack supervised",
+    docs_sections={"StackedHourglass": "Stacked Hourglass"},
+    default_input_help=("256x192 pose",),
+    zero_cost_ops=("aten::max_pool2d",),  # the stem's and every hourglass level's pooling
+    # princeton-vl feeds pixels in [0, 1] without mean/std normalisation
+    weights_defaults={"normalization": {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "color": "RGB",
+                                        "scale": "0-1"}},
+)
 
 # princeton-vl PoseNet key → ours. Their ``Conv`` wraps ``conv``/``bn``; ``pre`` is an nn.Sequential
 # (index 2 is the parameter-free pool) and each hourglass sits in a one-element nn.Sequential.
@@ -87,8 +96,7 @@ class StackedHourglass(PoseModelMixin, ZooModel):
     # merge_preds maps the K heatmaps back to features: it follows num_joints too
     prediction_layers = ("heads", "merge_preds")
     default_input_size = (256, 192)  # a COCO person crop, like the other pose families (MPII uses 256×256)
-    config_rules = {"num_stacks": integer(1, 16), "num_joints": NUM_JOINTS, "num_features": integer(1, 1024),
-                    "depth": integer(1, 8), "in_chans": IN_CHANS}
+    config_bounds = {"num_stacks": (1, 16), "num_features": (1, 1024), "depth": (1, 8)}
 
     def __init__(self, num_stacks: int = 8, num_joints: int = 17, num_features: int = 256, depth: int = 4,
                  in_chans: int = 3):

@@ -14,19 +14,35 @@ backbone and head at the top level; `_official_to_zoo()` adds the prefixes.
 """
 from __future__ import annotations
 
+from typing import Literal, Optional
+
 import torch
 from torch import nn
 
 from hrnet_zoo._builder import build_model
-from hrnet_zoo._registry import register_model
+from hrnet_zoo._registry import register_family, register_model
 from hrnet_zoo.backbones.hrnet import FUSE_MODES, HRNET_CONFIGS, HRNetBackbone
-from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.heads import HRFPN, HeatmapHead, HRNetClassificationHead, SegmentationHead, concat_branches
-from hrnet_zoo.models.base import FeaturesModel, PoseModelMixin, ZooModel
-from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
-from hrnet_zoo.weights.config import (FINAL_CONV_KERNEL, IN_CHANS, NUM_CLASSES, NUM_JOINTS, boolean, integer,
-                                      integer_list, one_of, optional)
+from hrnet_zoo.models._deprecated import deprecated_attributes
+from hrnet_zoo.models._features import register_features_backbone
+from hrnet_zoo.models.base import ClassifierMixin, PoseModelMixin, ZooModel
+from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.convert import split_backbone_head
+from hrnet_zoo.weights.manifest import IMAGENET_NORMALIZATION
+
+FAMILY = register_family(
+    "hrnet", __name__, title="HRNet: pose (V1), segmentation (V2), detection (V2p) and classification",
+    alias_prefixes=("hrnet_", "hrnet"),  # w32 → hrnet_w32, v2_w48 → hrnetv2_w48, v2p_w32 → hrnetv2p_w32
+    docs_sections={"HRNetPose": "HRNetV1 pose", "HRNetClassifier": "HRNet classification (ImageNet)",
+                   "HRNetV2": "HRNetV2 (all resolutions concatenated)",
+                   "HRNetV2p": "HRNetV2p (feature pyramid for detection)"},
+    default_input_help=("256x192 pose", "224x224 classification", "512x1024 HRNetV2", "800x1216 HRNetV2p"),
+    averaging_ops=("aten::avg_pool2d", "aten::mean"),  # the classifier's global mean, HRFPN's pyramid pooling
+    weights_defaults={"normalization": IMAGENET_NORMALIZATION})
+
+#: The HRNet widths (``HRNET_CONFIGS``) and fuse modes, as the constructors' annotations.
+Width = Literal[tuple(HRNET_CONFIGS)]
+FuseMode = Literal[tuple(FUSE_MODES)]
 
 # Top-level module names of the official heads (pose ``final_layer``, segmentation ``last_layer``,
 # classification ``incre_modules``/``downsamp_modules``/``final_layer``/``classifier``).
@@ -39,8 +55,14 @@ def _official_to_zoo(state_dict: dict) -> dict:
 
 
 _OFFICIAL_LAYOUTS = {"official HRNet (pose_hrnet / cls_hrnet / seg_hrnet / timm)": _official_to_zoo}
-_WIDTH = one_of(*HRNET_CONFIGS)
-_FUSE_MODE = one_of(*FUSE_MODES)
+
+
+def hrnet_branches(width: Width = "w32", in_chans: int = 3, fuse_mode: FuseMode = "nearest") -> HRNetBackbone:
+    """The four HRNet branches (``features_only=True``): N×(C·2^i)×⌈H/2^(i+2)⌉×⌈W/2^(i+2)⌉ for branch i."""
+    return HRNetBackbone(width, in_chans, fuse_mode=fuse_mode)
+
+
+register_features_backbone("hrnet", hrnet_branches)
 
 
 class HRNetPose(PoseModelMixin, ZooModel):
@@ -53,17 +75,13 @@ class HRNetPose(PoseModelMixin, ZooModel):
 
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
     prediction_layers = ("head.final_layer",)
-    config_rules = {"width": _WIDTH, "num_joints": NUM_JOINTS, "in_chans": IN_CHANS,
-                    "final_conv_kernel": FINAL_CONV_KERNEL}
 
-    def __init__(self, width: str = "w32", num_joints: int = 17, in_chans: int = 3, final_conv_kernel: int = 1):
+    def __init__(self, width: Width = "w32", num_joints: int = 17, in_chans: int = 3,
+                 final_conv_kernel: Literal[1, 3] = 1):
         super().__init__()
         self.num_joints = num_joints
         self.backbone = HRNetBackbone(width, in_chans, multi_scale_output=False)
         self.head = HeatmapHead(self.backbone.out_channels[0], num_joints, final_conv_kernel)
-
-    def default_pretrained_cfg(self) -> PretrainedCfg:
-        return pose_cfg(self.num_joints, self.default_input_size)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """N×in_chans×H×W → N×C×H/4×W/4."""
@@ -71,9 +89,6 @@ class HRNetPose(PoseModelMixin, ZooModel):
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 class HRNetV2(ZooModel):
@@ -89,11 +104,9 @@ class HRNetV2(ZooModel):
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
     prediction_layers = ("head.last_layer.3",)
     default_input_size = (512, 1024)  # the Cityscapes crops of HRNet-Semantic-Segmentation
-    config_rules = {"width": _WIDTH, "num_classes": optional(NUM_CLASSES), "in_chans": IN_CHANS,
-                    "fuse_mode": _FUSE_MODE, "align_corners": boolean, "final_conv_kernel": FINAL_CONV_KERNEL}
 
-    def __init__(self, width: str = "w48", num_classes: int | None = None, in_chans: int = 3,
-                 fuse_mode: str = "bilinear", align_corners: bool = False, final_conv_kernel: int = 1):
+    def __init__(self, width: Width = "w48", num_classes: Optional[int] = None, in_chans: int = 3,
+                 fuse_mode: FuseMode = "bilinear", align_corners: bool = False, final_conv_kernel: Literal[1, 3] = 1):
         super().__init__()
         self.num_classes = num_classes
         self.align_corners = align_corners
@@ -111,9 +124,6 @@ class HRNetV2(ZooModel):
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.head is None else self.head(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 class HRNetV2p(ZooModel):
     """HRNetV2p: the detection backbone (nearest fuse) and the HRFPN neck of HRNet-Object-Detection.
@@ -123,9 +133,9 @@ class HRNetV2p(ZooModel):
     """
 
     default_input_size = (800, 1216)  # mmdetection's 1333×800 resize, padded to a multiple of 32
-    config_rules = {"width": _WIDTH, "in_chans": IN_CHANS, "out_channels": integer(1, 1024), "num_outs": integer(1, 8)}
+    config_bounds = {"out_channels": (1, 1024), "num_outs": (1, 8)}
 
-    def __init__(self, width: str = "w32", in_chans: int = 3, out_channels: int = 256, num_outs: int = 5):
+    def __init__(self, width: Width = "w32", in_chans: int = 3, out_channels: int = 256, num_outs: int = 5):
         super().__init__()
         self.backbone = HRNetBackbone(width, in_chans)
         self.neck = HRFPN(self.backbone.out_channels, out_channels, num_outs)
@@ -137,7 +147,7 @@ class HRNetV2p(ZooModel):
         return self.neck(self.forward_features(x))
 
 
-class HRNetClassifier(ZooModel):
+class HRNetClassifier(ClassifierMixin, ZooModel):
     """HRNet for ImageNet classification (HRNet-Image-Classification; timm's keys are the same).
 
     ``forward(x: N×in_chans×H×W)`` → N×num_classes logits; ``forward_features`` gives N×2048×H/32×W/32.
@@ -146,30 +156,16 @@ class HRNetClassifier(ZooModel):
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
     prediction_layers = ("head.classifier",)
     default_input_size = (224, 224)
-    config_rules = {"width": _WIDTH, "num_classes": NUM_CLASSES, "in_chans": IN_CHANS, "head_conv_bias": boolean}
 
-    def __init__(self, width: str = "w18", num_classes: int = 1000, in_chans: int = 3, head_conv_bias: bool = True):
+    def __init__(self, width: Width = "w18", num_classes: int = 1000, in_chans: int = 3, head_conv_bias: bool = True):
         super().__init__()
         self.num_classes = num_classes
         self.backbone = HRNetBackbone(width, in_chans)
         self.head = HRNetClassificationHead(self.backbone.out_channels, num_classes, head_conv_bias)
+        self.num_features = self.head.num_features  # pooled width: the classifier's input
 
     def default_pretrained_cfg(self) -> PretrainedCfg:
         return PretrainedCfg(input_size=self.default_input_size, num_classes=self.num_classes)
-
-    def get_classifier(self) -> nn.Module:
-        """The final linear layer (``nn.Identity`` after ``reset_classifier(0)``)."""
-        return self.head.classifier
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """A fresh classifier for ``num_classes`` (0: none, ``forward`` returns pooled 2048-d features)."""
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise InvalidArgumentError(f"num_classes must be a non-negative integer, got {num_classes!r}")
-        self.num_classes = num_classes
-        self.head.classifier = nn.Linear(self.head.num_features, num_classes) if num_classes else nn.Identity()
-        if self._hub_mixin_config is not None:  # saved config.json rebuilds the new head
-            self._hub_mixin_config = {**self._hub_mixin_config, "num_classes": num_classes}
-        self.pretrained_cfg = self.pretrained_cfg.replace(num_classes=num_classes, class_labels=None)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.head.forward_features(self.backbone(x))
@@ -177,261 +173,228 @@ class HRNetClassifier(ZooModel):
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return self.head.classifier(x.mean(dim=(2, 3)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
-
-class HRNetFeatures(FeaturesModel):
-    """The four HRNet branches (``features_only=True``): ``forward`` → the maps at ``out_indices``,
-    N×(C·2^i)×⌈H/2^(i+2)⌉×⌈W/2^(i+2)⌉ for branch i."""
-
-    config_rules = {"width": _WIDTH, "in_chans": IN_CHANS, "fuse_mode": _FUSE_MODE,
-                    "out_indices": integer_list(integer(-4, 3), 4)}
-
-    def __init__(self, width: str = "w32", in_chans: int = 3, fuse_mode: str = "nearest",
-                 out_indices=(0, 1, 2, 3)):
-        super().__init__()
-        self.backbone = HRNetBackbone(width, in_chans, fuse_mode=fuse_mode)
-        self._select_features(out_indices)
-
-
-def _build(model_cls, variant: str, width: str, pretrained, features_fuse_mode: str = "nearest",
-           **kwargs) -> nn.Module:
-    return build_model(model_cls, variant, pretrained, width=width, features_cls=HRNetFeatures,
-                       features_kwargs={"fuse_mode": features_fuse_mode}, **kwargs)
-
-
-def _pose(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return _build(HRNetPose, variant, width, pretrained, **kwargs)
-
-
-def _v2(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return _build(HRNetV2, variant, width, pretrained, features_fuse_mode="bilinear", **kwargs)
-
-
-def _v2p(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return _build(HRNetV2p, variant, width, pretrained, **kwargs)
-
-
-def _cls(variant: str, width: str, pretrained, **kwargs) -> nn.Module:
-    return _build(HRNetClassifier, variant, width, pretrained, **kwargs)
-
+def _build(model_cls, variant: str, width: str, pretrained, **kwargs) -> nn.Module:
+    # V2's features fuse bilinearly, as the released segmentation models do; the others nearest
+    fuse_mode = "bilinear" if model_cls is HRNetV2 else "nearest"
+    return build_model(model_cls, variant, pretrained, width=width, features="hrnet",
+                       features_args={"width": width, "fuse_mode": fuse_mode}, **kwargs)
 
 
 @register_model
 def hrnet_w18_small_v1(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w18_small_v1: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w18_small_v2(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w18_small_v2: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w18(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w18: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w18", "w18", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w18", "w18", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w30(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w30: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w30", "w30", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w30", "w30", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w32(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w32: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w32", "w32", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w32", "w32", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w40(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w40: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w40", "w40", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w40", "w40", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w44(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w44: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w44", "w44", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w44", "w44", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w48(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w48: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w48", "w48", pretrained, **kwargs)
+    return _build(HRNetPose, "hrnet_w48", "w48", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w64(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV1 pose, width w64: N×K×H/4×W/4 heatmaps."""
-    return _pose("hrnet_w64", "w64", pretrained, **kwargs)
-
+    return _build(HRNetPose, "hrnet_w64", "w64", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w18_small_v1(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w18_small_v1: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w18_small_v2(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w18_small_v2: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w18(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w18: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w18", "w18", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w18", "w18", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w30(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w30: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w30", "w30", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w30", "w30", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w32(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w32: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w32", "w32", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w32", "w32", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w40(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w40: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w40", "w40", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w40", "w40", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w44(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w44: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w44", "w44", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w44", "w44", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w48(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w48: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w48", "w48", pretrained, **kwargs)
+    return _build(HRNetV2, "hrnetv2_w48", "w48", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2_w64(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2, width w64: N×15C×H/4×W/4 features, or segmentation logits with num_classes."""
-    return _v2("hrnetv2_w64", "w64", pretrained, **kwargs)
-
+    return _build(HRNetV2, "hrnetv2_w64", "w64", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w18_small_v1(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w18_small_v1: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w18_small_v1", "w18_small_v1", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w18_small_v2(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w18_small_v2: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w18_small_v2", "w18_small_v2", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w18(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w18: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w18", "w18", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w18", "w18", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w30(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w30: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w30", "w30", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w30", "w30", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w32(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w32: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w32", "w32", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w32", "w32", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w40(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w40: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w40", "w40", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w40", "w40", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w44(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w44: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w44", "w44", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w44", "w44", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w48(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w48: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w48", "w48", pretrained, **kwargs)
+    return _build(HRNetV2p, "hrnetv2p_w48", "w48", pretrained, **kwargs)
 
 
 @register_model
 def hrnetv2p_w64(pretrained=False, **kwargs) -> nn.Module:
     """HRNetV2p, width w64: 5 pyramid maps of 256 channels."""
-    return _v2p("hrnetv2p_w64", "w64", pretrained, **kwargs)
-
+    return _build(HRNetV2p, "hrnetv2p_w64", "w64", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w18_small_v1_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w18_small_v1: N×1000 logits."""
-    return _cls("hrnet_w18_small_v1_cls", "w18_small_v1", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w18_small_v1_cls", "w18_small_v1", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w18_small_v2_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w18_small_v2: N×1000 logits."""
-    return _cls("hrnet_w18_small_v2_cls", "w18_small_v2", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w18_small_v2_cls", "w18_small_v2", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w18_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w18: N×1000 logits."""
-    return _cls("hrnet_w18_cls", "w18", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w18_cls", "w18", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w30_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w30: N×1000 logits."""
-    return _cls("hrnet_w30_cls", "w30", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w30_cls", "w30", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w32_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w32: N×1000 logits."""
-    return _cls("hrnet_w32_cls", "w32", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w32_cls", "w32", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w40_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w40: N×1000 logits."""
-    return _cls("hrnet_w40_cls", "w40", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w40_cls", "w40", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w44_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w44: N×1000 logits."""
-    return _cls("hrnet_w44_cls", "w44", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w44_cls", "w44", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w48_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w48: N×1000 logits."""
-    return _cls("hrnet_w48_cls", "w48", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w48_cls", "w48", pretrained, **kwargs)
 
 
 @register_model
 def hrnet_w64_cls(pretrained=False, **kwargs) -> nn.Module:
     """HRNet classification, width w64: N×1000 logits."""
-    return _cls("hrnet_w64_cls", "w64", pretrained, **kwargs)
+    return _build(HRNetClassifier, "hrnet_w64_cls", "w64", pretrained, **kwargs)
+
+
+__getattr__ = deprecated_attributes(__name__, "HRNetFeatures")  # the 0.2 features class, now BackboneFeatures

@@ -14,20 +14,39 @@ keys (``conv1``, ``layer1`` …, ``deconv_layers``, ``final_layer``) get the pre
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence
 
 import torch
 from torch import nn
 
 from hrnet_zoo._builder import build_model
-from hrnet_zoo._registry import register_model
+from hrnet_zoo._registry import register_family, register_model
 from hrnet_zoo.backbones.resnet import RESNET_CONFIGS, ResNetBackbone
 from hrnet_zoo.errors import LayoutNotRecognized
 from hrnet_zoo.heads.deconv import DECONV_PADDING, DeconvHead, MultiScaleDeconvHead
-from hrnet_zoo.models.base import FeaturesModel, PoseModelMixin, ZooModel
-from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
-from hrnet_zoo.weights.config import FINAL_CONV_KERNEL, IN_CHANS, NUM_JOINTS, boolean, integer, integer_list, one_of
+from hrnet_zoo.models._deprecated import deprecated_attributes
+from hrnet_zoo.models._features import register_features_backbone
+from hrnet_zoo.models.base import PoseModelMixin, ZooModel
+from hrnet_zoo.weights.config import Bounds
 from hrnet_zoo.weights.convert import split_backbone_head
+from hrnet_zoo.weights.manifest import IMAGENET_NORMALIZATION
+
+FAMILY = register_family(
+    "simplebaseline", __name__, title="SimpleBaseline: a ResNet and deconvolutions; multi-scale deconvolution head",
+    alias_prefixes=("simplebaseline_",),  # r50 → simplebaseline_r50
+    docs_sections={"SimpleBaseline": "SimpleBaseline",
+                   "SimpleBaselineMSDH": "SimpleBaseline + multi-scale deconvolution head"},
+    default_input_help=("256x192 pose",),
+    zero_cost_ops=("aten::max_pool2d",),  # the ResNet stem
+    averaging_ops=("aten::mean",),  # MSDH's mean of the resolutions
+    weights_defaults={"license": "MIT", "training_data": "COCO train2017 person keypoints (17 joints)",
+                      "keypoints": "coco", "input_size": [256, 192], "normalization": IMAGENET_NORMALIZATION},
+)
+
+#: The constructors' annotations: ResNet depths and the deconvolution kernels the official code allows.
+Depth = Literal[tuple(RESNET_CONFIGS)]
+DeconvKernel = Literal[tuple(sorted(DECONV_PADDING))]
+_DECONV_BOUNDS = {"num_deconv_filters": Bounds(1, 1024, max_length=5), "num_deconv_kernels": Bounds(max_length=5)}
 
 _OFFICIAL_HEAD_MODULES = ("deconv_layers", "final_layer")
 
@@ -46,9 +65,12 @@ def _imagenet_to_zoo(state_dict: dict) -> dict:
     return {"backbone." + k: v for k, v in state_dict.items() if not k.startswith("fc.")}
 
 
-_DEPTH = one_of(*RESNET_CONFIGS)
-_DECONV_FILTERS = integer_list(integer(1, 1024), 5)
-_DECONV_KERNELS = integer_list(one_of(*sorted(DECONV_PADDING)), 5)
+def resnet_stages(depth: Depth = 50, in_chans: int = 3) -> ResNetBackbone:
+    """The four ResNet stages (``features_only=True``), strides 4, 8, 16, 32."""
+    return ResNetBackbone(depth, in_chans)
+
+
+register_features_backbone("resnet", resnet_stages)
 
 _LAYOUTS = {
     "official SimpleBaseline (pose_resnet.py)": _official_to_zoo,
@@ -71,21 +93,17 @@ class SimpleBaseline(PoseModelMixin, ZooModel):
 
     checkpoint_layouts = _LAYOUTS
     prediction_layers = ("head.final_layer",)
-    config_rules = {"depth": _DEPTH, "num_joints": NUM_JOINTS, "in_chans": IN_CHANS,
-                    "num_deconv_filters": _DECONV_FILTERS, "num_deconv_kernels": _DECONV_KERNELS,
-                    "final_conv_kernel": FINAL_CONV_KERNEL, "deconv_with_bias": boolean}
+    config_bounds = _DECONV_BOUNDS
 
-    def __init__(self, depth: int = 50, num_joints: int = 17, in_chans: int = 3,
-                 num_deconv_filters: Sequence[int] = (256, 256, 256), num_deconv_kernels: Sequence[int] = (4, 4, 4),
-                 final_conv_kernel: int = 1, deconv_with_bias: bool = False):
+    def __init__(self, depth: Depth = 50, num_joints: int = 17, in_chans: int = 3,
+                 num_deconv_filters: Sequence[int] = (256, 256, 256),
+                 num_deconv_kernels: Sequence[DeconvKernel] = (4, 4, 4),
+                 final_conv_kernel: Literal[1, 3] = 1, deconv_with_bias: bool = False):
         super().__init__()
         self.num_joints = num_joints
         self.backbone = ResNetBackbone(depth, in_chans)
         self.head = DeconvHead(self.backbone.out_channels[-1], num_joints, tuple(num_deconv_filters),
                                tuple(num_deconv_kernels), final_conv_kernel, deconv_with_bias)
-
-    def default_pretrained_cfg(self) -> PretrainedCfg:
-        return pose_cfg(self.num_joints, self.default_input_size)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """N×in_chans×H×W → last stage N×C×⌈H/32⌉×⌈W/32⌉."""
@@ -93,9 +111,6 @@ class SimpleBaseline(PoseModelMixin, ZooModel):
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 class SimpleBaselineMSDH(PoseModelMixin, ZooModel):
@@ -113,21 +128,17 @@ class SimpleBaselineMSDH(PoseModelMixin, ZooModel):
     checkpoint_layouts = _LAYOUTS
     prediction_layers = ("head.predictors",)
     head_layers = ("head",)
-    config_rules = {"depth": _DEPTH, "num_joints": NUM_JOINTS, "in_chans": IN_CHANS, "num_resolutions": integer(1, 6),
-                    "num_deconv_filters": _DECONV_FILTERS, "num_deconv_kernels": _DECONV_KERNELS,
-                    "upsample_mode": one_of("nearest", "bilinear", "bicubic", "area", "nearest-exact")}
+    config_bounds = {**_DECONV_BOUNDS, "num_resolutions": (1, 6)}
 
-    def __init__(self, depth: int = 50, num_joints: int = 17, in_chans: int = 3, num_resolutions: int = 3,
-                 num_deconv_filters: Sequence[int] = (256, 256, 256), num_deconv_kernels: Sequence[int] = (4, 4, 4),
-                 upsample_mode: str = "bilinear"):
+    def __init__(self, depth: Depth = 50, num_joints: int = 17, in_chans: int = 3, num_resolutions: int = 3,
+                 num_deconv_filters: Sequence[int] = (256, 256, 256),
+                 num_deconv_kernels: Sequence[DeconvKernel] = (4, 4, 4),
+                 upsample_mode: Literal["nearest", "bilinear", "bicubic", "area", "nearest-exact"] = "bilinear"):
         super().__init__()
         self.num_joints = num_joints
         self.backbone = ResNetBackbone(depth, in_chans)
         self.head = MultiScaleDeconvHead(self.backbone.out_channels[-1], num_joints, num_resolutions,
                                          tuple(num_deconv_filters), tuple(num_deconv_kernels), upsample_mode)
-
-    def default_pretrained_cfg(self) -> PretrainedCfg:
-        return pose_cfg(self.num_joints, self.default_input_size)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)[-1]
@@ -146,25 +157,14 @@ class SimpleBaselineMSDH(PoseModelMixin, ZooModel):
         return self.head(self.forward_features(x))
 
 
-class ResNetFeatures(FeaturesModel):
-    """The four ResNet stages (``features_only=True``): ``forward`` → the maps at ``out_indices``,
-    strides 4, 8, 16, 32."""
-
-    config_rules = {"depth": _DEPTH, "in_chans": IN_CHANS, "out_indices": integer_list(integer(-4, 3), 4)}
-
-    def __init__(self, depth: int = 50, in_chans: int = 3, out_indices=(0, 1, 2, 3)):
-        super().__init__()
-        self.backbone = ResNetBackbone(depth, in_chans)
-        self._select_features(out_indices)
-
-
 def _simplebaseline(variant: str, depth: int, pretrained, **kwargs) -> nn.Module:
-    return build_model(SimpleBaseline, variant, pretrained, depth=depth, features_cls=ResNetFeatures, **kwargs)
+    return build_model(SimpleBaseline, variant, pretrained, depth=depth, features="resnet",
+                       features_args={"depth": depth}, **kwargs)
 
 
 def _msdh(variant: str, depth: int, pretrained, **kwargs) -> nn.Module:
-    return build_model(SimpleBaselineMSDH, variant, pretrained, depth=depth, features_cls=ResNetFeatures,
-                       **kwargs)
+    return build_model(SimpleBaselineMSDH, variant, pretrained, depth=depth, features="resnet",
+                       features_args={"depth": depth}, **kwargs)
 
 
 @register_model
@@ -201,3 +201,6 @@ def simplebaseline_r101_msdh(pretrained=False, **kwargs) -> nn.Module:
 def simplebaseline_r152_msdh(pretrained=False, **kwargs) -> nn.Module:
     """SimpleBaseline ResNet-152 + multi-scale deconvolution head (``num_resolutions``, default 3)."""
     return _msdh("simplebaseline_r152_msdh", 152, pretrained, **kwargs)
+
+
+__getattr__ = deprecated_attributes(__name__, "ResNetFeatures")  # the 0.2 features class, now BackboneFeatures

@@ -1,7 +1,9 @@
 """Read checkpoints from any supported repository and load them into hrnet_zoo models.
 
 A model class lists the foreign key layouts it understands in ``checkpoint_layouts``
-(name → converter). [`load_checkpoint()`][hrnet_zoo.weights.convert.load_checkpoint] strips wrapper prefixes, tries hrnet_zoo's own layout
+(name → converter), in its family module; any module may add one for an architecture with
+[`register_layout()`][hrnet_zoo.weights.convert.register_layout] (this module never imports the models).
+[`load_checkpoint()`][hrnet_zoo.weights.convert.load_checkpoint] strips wrapper prefixes, tries hrnet_zoo's own layout
 and every converter, keeps the one whose keys match the model best, and then loads strictly
 (or reports what it skipped).
 """
@@ -12,12 +14,12 @@ import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 from torch import nn
 
-from hrnet_zoo.errors import HRNetZooError, LayoutNotRecognized
+from hrnet_zoo.errors import HRNetZooError, LayoutNotRecognized, RegistryError
 
 ZOO_LAYOUT = "hrnet_zoo"
 # Containers that training scripts wrap state dicts in (mmpose/mmdet: state_dict, torchvision: model ...),
@@ -29,6 +31,8 @@ _WRAPPER_PREFIXES = ("model.module.", "module.")
 # Keys that are not model weights in some checkpoints (mmpose v1 normalisation buffers).
 _IGNORED_PREFIXES = ("data_preprocessor.",)
 _MAX_LISTED = 12
+#: Layouts added with register_layout: architecture (class name) → {layout name → converter}.
+_registered_layouts: dict[str, dict[str, Callable[[dict], dict]]] = {}
 
 
 class CheckpointError(HRNetZooError, RuntimeError):
@@ -210,11 +214,30 @@ def split_backbone_head(state_dict: Mapping[str, torch.Tensor], head_modules: tu
     return out
 
 
+def register_layout(architecture: str, name: str, converter: Callable[[dict], dict]) -> None:
+    """Teach [`load_checkpoint()`][hrnet_zoo.weights.convert.load_checkpoint] the key layout ``name`` for models of the class named
+    ``architecture`` (and its subclasses): ``converter(state_dict)`` → hrnet_zoo's keys, raising
+    `LayoutNotRecognized` for a state dict that is not in its layout."""
+    layouts = _registered_layouts.setdefault(architecture, {})
+    if name in layouts:
+        raise RegistryError(f"checkpoint layout {name!r} of {architecture} is registered twice")
+    layouts[name] = converter
+
+
+def checkpoint_layouts(model_or_class) -> dict[str, Callable[[dict], dict]]:
+    """Every foreign layout a model (or model class) loads: its ``checkpoint_layouts`` and the registered ones."""
+    cls = model_or_class if isinstance(model_or_class, type) else type(model_or_class)
+    found = dict(getattr(cls, "checkpoint_layouts", {}))
+    for base in reversed(cls.__mro__):
+        found.update(_registered_layouts.get(base.__name__, {}))
+    return found
+
+
 def convert_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dict]:
     """Convert ``state_dict`` to ``model``'s keys; returns (detected layout name, converted dict)."""
     state_dict = strip_wrappers(state_dict)
     model_keys = set(model.state_dict())
-    candidates = {ZOO_LAYOUT: lambda sd: dict(sd), **getattr(model, "checkpoint_layouts", {})}
+    candidates = {ZOO_LAYOUT: lambda sd: dict(sd), **checkpoint_layouts(model)}
     best = None
     for name, convert in candidates.items():
         try:

@@ -22,11 +22,15 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
 
+from hrnet_zoo._registry import family_of
 from hrnet_zoo.pose.keypoint_set import resolve_keypoint_set
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.hub import PretrainedWeightsError
 
 MANIFEST_FILENAME = "weights_manifest.json"
+#: The ``normalization`` of weights trained on ImageNet-normalised RGB in [0, 1] (most of them): a
+#: default families give their entries (``register_family(weights_defaults=...)``).
+IMAGENET_NORMALIZATION = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "color": "RGB", "scale": "0-1"}
 #: Tag under which a classification entry appears for the models listed in its ``backbone_init_for``.
 BACKBONE_INIT_TAG = "in1k"
 _REQUIRED_KEYS = ("model", "tag", "source", "verify")
@@ -92,7 +96,9 @@ def check_path_fields(entry: dict) -> None:
 
 
 def register_weights(entry: dict) -> None:
-    """Add a weight set at run time, in the manifest's entry format (e.g. your own Hub repo).
+    """Add a weight set at run time, in the manifest's entry format (e.g. your own Hub repo, or the
+    weights a family module declares). Fields the entry leaves out come from the ``weights_defaults``
+    of the model's family (``register_family``: licence, training data, normalisation …).
 
     Example::
 
@@ -100,6 +106,8 @@ def register_weights(entry: dict) -> None:
                           "verify": "hub-lfs-sha256",
                           "source": {"hf": {"repo_id": "me/w32", "filename": "w.pth", "revision": None}}})
     """
+    family = family_of(entry.get("model", ""))
+    entry = {**copy.deepcopy(dict(family.weights_defaults) if family else {}), **entry}
     missing = [k for k in _REQUIRED_KEYS if k not in entry]
     if missing:
         raise ValueError(f"weights entry lacks {', '.join(missing)}: {entry}")
