@@ -1,5 +1,5 @@
 """Helpers of ``hrnet-zoo evaluate`` and ``hrnet-zoo predict`` (their commands and parsers are in
-`hrnet_zoo.cli.train`): the metrics table, image ids from a COCO file, detections, output names."""
+`hrnet_zoo.cli.train` and `hrnet_zoo.cli.predict`): the metrics table, image ids from a COCO file, detections, output names."""
 from __future__ import annotations
 
 import argparse
@@ -31,6 +31,8 @@ def print_metrics(metrics: dict) -> None:
     for key in keys:
         value = metrics.get(key)
         print(f"{key:>14}  {value:.4f}" if isinstance(value, float) else f"{key:>14}  {value}")
+    if "images_per_s" in metrics:
+        print(f"{'images/s':>14}  {metrics['images_per_s']}  ({metrics['runtime']})")
     if "NME" in metrics["metrics"]:
         print(f"{'':>14}  (NME normalised by {metrics['NME_normaliser']})")
 
@@ -131,3 +133,23 @@ def predict_images(model, args: argparse.Namespace, jobs: list, category_id, inp
         except OSError as e:
             raise CommandError(f"cannot write {drawing}: {e.strerror or e}") from None
     return results
+
+
+#: ``--runtime`` choices of ``evaluate``: an `optimize()` runner instead of the eager model.
+RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
+
+
+def evaluation_runner(model, runtime: str | None, batch_size: int, input_size):
+    """The model itself (``runtime`` None), or an `hrnet_zoo.optimize()` runner for a fixed ``batch_size``:
+    ``auto`` measures every backend and precision this machine runs natively; a named backend runs fp32,
+    so its AP matches eager within fp32 rounding. The choice is printed on stderr."""
+    import sys
+
+    if runtime is None:
+        return model
+    from hrnet_zoo.runtime import optimize
+
+    runner = optimize(model, backend=runtime, precision="auto" if runtime == "auto" else "fp32",
+                      input_size=input_size, batch_size=batch_size)
+    print(f"runtime: {runner.describe()}", file=sys.stderr, flush=True)
+    return runner
