@@ -98,7 +98,6 @@ def test_stream_and_tracker_keep_each_figures_id_while_they_move(tiny_model):
     assert ids_by_figure == [[2, 1]] * FRAMES  # ids follow the figures (first seen right to left), never renumbered
 
 
-@pytest.mark.slow
 def test_predict_video_writes_an_mp4_and_one_json_line_per_frame(tiny_model, video, tmp_path, capsys):
     _, model_dir = tiny_model
     detections = [{"image_id": t, "category_id": 1, "bbox": box, "score": 0.9}
@@ -250,7 +249,6 @@ def _evaluate(capsys, coco, *extra) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.slow
 def test_evaluate_batch_size_and_torch_runtime_give_the_eager_ap(coco_val, capsys):
     eager = _evaluate(capsys, coco_val)
     batched = _evaluate(capsys, coco_val, "--batch-size", "3")
