@@ -184,6 +184,15 @@ def test_images_folder_with_the_full_image_detector_needs_no_boxes(tiny_model, t
     assert [r["image_id"] for r in results] == [0, 1, 2]
     assert all(r["box"] == [0.0, 0.0, 64.0, 64.0] and len(r["keypoints"]) == 17 * 3 for r in results)
     assert sorted(p.name for p in out.glob("*.jpg")) == [f"photo_{i}_keypoints.jpg" for i in range(3)]
+    again = ["predict", "--model", model_dir, "--images", str(tmp_path / "photos"), "--detector", "full",
+             "--output", str(out)]
+    assert main(again) == 2   # "full" is no file: the outputs are what is refused
+    assert "already exist" in capsys.readouterr().err
+    # a folder with one box for every image, as with a list of files
+    assert main(["predict", "--model", model_dir, "--images", str(tmp_path / "photos"), "--box", "4,4,40,50",
+                 "--output", str(tmp_path / "boxed"), "--no-flip-test"]) == 0
+    boxed = json.loads((tmp_path / "boxed" / "keypoints.json").read_text())
+    assert [r["box"] for r in boxed] == [[4.0, 4.0, 40.0, 50.0]] * 3
 
 
 def test_no_box_source_is_one_line_saying_how_to_choose_a_detector(tiny_model, tmp_path, capsys):

@@ -124,8 +124,8 @@ def _predict_images(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     drawn = drawing_paths(out, args.images)
-    refuse_overwrite([out / "keypoints.json"] + drawn, [*args.images, args.boxes, args.ann, args.detector],
-                     args.force)
+    refuse_overwrite([out / "keypoints.json"] + drawn,
+                     [*args.images, args.boxes, args.ann, predict_video.detector_file(args)], args.force)
     box = _parse_box(args.box) if args.box is not None else None
     image_ids, category_id, all_ids = image_ids_of_images(args)
     if args.category_id is not None:  # the results' category; --ann's keypoint category otherwise

@@ -22,6 +22,11 @@ class Interrupted(CommandError):
     exit_status = 130
 
 
+def detector_file(args: argparse.Namespace) -> str | None:
+    """--detector when it names a local file (an input that no output may replace), else None."""
+    return args.detector if args.detector is not None and Path(args.detector).is_file() else None
+
+
 def cli_detector(args: argparse.Namespace):
     """The ``PoseEstimator`` detector of ``--detector`` (``"full"`` or an ONNX detector); its settings are
     printed on stderr, since they change which people are found."""
@@ -58,10 +63,22 @@ def _progress(args: argparse.Namespace, total, unit: str, desc: str):
                 file=sys.stderr)
 
 
-def _draw(image: np.ndarray, people, keypoints: np.ndarray, kset) -> np.ndarray:
+def _draw(image: np.ndarray, people, keypoints: np.ndarray, kset, track_ids=None) -> np.ndarray:
+    """``image`` with the skeletons drawn, and for a video each box with its track id."""
+    from PIL import ImageDraw
+
     from hrnet_zoo import draw_keypoints
 
-    return np.asarray(draw_keypoints(image, keypoints, keypoint_set=kset)) if len(people) else image
+    if not len(people):
+        return image
+    canvas = draw_keypoints(image, keypoints, keypoint_set=kset)
+    if track_ids is not None:
+        pen = ImageDraw.Draw(canvas)
+        for track_id, person in zip(track_ids, people):
+            x, y, w, h = (float(v) for v in person.box)
+            pen.rectangle([x, y, x + w, y + h], outline=(255, 255, 255))
+            pen.text((x + 2, y + 1), str(track_id), fill=(255, 255, 255))
+    return np.asarray(canvas)
 
 
 def predict_detected_images(model, detector, args: argparse.Namespace, jobs: list, category_id) -> list[dict]:
@@ -141,7 +158,7 @@ def predict_video(args: argparse.Namespace) -> int:
     require_av()  # before the model loads: a missing extra is the first thing said
     _check_file(args.video, "--video")
     mp4, jsonl = video_outputs(args)
-    refuse_overwrite([mp4, jsonl], [args.video, args.boxes, args.detector], args.force)
+    refuse_overwrite([mp4, jsonl], [args.video, args.boxes, detector_file(args)], args.force)
     info = probe_video(args.video)
     boxes = _frame_boxes(args)
     detector = cli_detector(args) if boxes is None else None
@@ -150,7 +167,7 @@ def predict_video(args: argparse.Namespace) -> int:
     frames, tracks = _run_guarded(lambda: naming_model(args.model, lambda: _run_video(
         model, detector, boxes, args, info, mp4, jsonl)))
     summary = {"video": str(mp4), "lines": str(jsonl), "frames": frames, "tracks": tracks}
-    print(dumps(summary) if args.json else f"wrote {mp4} and {jsonl} ({frames} frames, {tracks} track ids)")
+    print(dumps(summary) if args.json else f"wrote {mp4} and {jsonl} ({frames} frames, {tracks} track id(s))")
     return 0
 
 
@@ -175,7 +192,7 @@ def _run_video(model, detector, boxes, args: argparse.Namespace, info, mp4: Path
             for people in estimator.stream(frames(), boxes):
                 index, seconds, frame = pending.popleft()
                 keypoints, instances = _instances(people, tracker, smoother, seconds)
-                video.write(_draw(frame, people, keypoints, kset))
+                video.write(_draw(frame, people, keypoints, kset, [i["track_id"] for i in instances]))
                 lines.write(index, seconds, instances)
                 track_ids.update(instance["track_id"] for instance in instances)
                 written += 1
