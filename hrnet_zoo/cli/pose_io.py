@@ -37,6 +37,26 @@ def print_metrics(metrics: dict) -> None:
         print(f"{'':>14}  (NME normalised by {metrics['NME_normaliser']})")
 
 
+def parse_box(text: str) -> list[float]:
+    """``--box x,y,w,h`` → four floats (a usage error when malformed or of zero size)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"malformed --box {text!r}: expected comma-separated numbers") from None
+    if len(values) != 4:
+        raise UsageError(f"malformed --box {text!r}: expected x,y,width,height")
+    if values[2] <= 0 or values[3] <= 0:
+        raise UsageError(f"--box {text!r} has zero size (width and height must be positive)")
+    return values
+
+
+def make_output_folder(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CommandError(f"cannot create --output {out}: {e.strerror or e}") from None
+
+
 def naming_model(spec: str, fn):
     """Run ``fn``; a model whose outputs are not finite is named in the one-line error."""
     from hrnet_zoo.errors import NonFiniteOutputError

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hrnet_zoo.cli import CommandError, UsageError, refuse_overwrite
+from hrnet_zoo.cli import UsageError, predict_video, refuse_overwrite
 from hrnet_zoo.cli.keypoint_options import add_keypoint_options, check_keypoint_set
-from hrnet_zoo.cli.pose_io import (detections_per_image, drawing_paths, image_ids_of_images, naming_model,
-                                   predict_images)
-from hrnet_zoo.cli.train import (_add_inference_options, _check_file, _floats, _load_model, _pairs, _run_guarded,
-                                 _size_or_none)
+from hrnet_zoo.cli.pose_io import (detections_per_image, drawing_paths, image_ids_of_images, make_output_folder,
+                                   naming_model, parse_box, predict_images)
+from hrnet_zoo.cli.train import _add_inference_options, _check_file, _load_model, _pairs, _run_guarded, _size_or_none
 
 PREDICT_EPILOG = """examples:
   hrnet-zoo predict --model runs/fish/best --images a.jpg b.jpg --box 10,20,200,120 --output out/
@@ -42,15 +41,6 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 NO_BOXES = ("top-down pose estimation needs a box per person: choose a detector with --detector "
             "PATH.onnx | hf-hub:org/repo/file.onnx | full (the whole image is one box) | DETECTIONS.json, "
             "or give --box x,y,w,h or --boxes DETECTIONS.json")
-
-
-def _parse_box(text: str):
-    values = _floats(text, "--box")
-    if len(values) != 4:
-        raise UsageError(f"malformed --box {text!r}: expected x,y,width,height")
-    if values[2] <= 0 or values[3] <= 0:
-        raise UsageError(f"--box {text!r} has zero size (width and height must be positive)")
-    return values
 
 
 def image_files(entries: list[str]) -> list[str]:
@@ -101,16 +91,7 @@ def _check_predict_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--output {out} exists and is not a folder")
 
 
-def make_output_folder(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CommandError(f"cannot create --output {out}: {e.strerror or e}") from None
-
-
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from hrnet_zoo.cli import predict_video
-
     _check_predict_args(args)
     check_keypoint_set(args.keypoint_set)
     if args.video is not None:
@@ -119,14 +100,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _predict_images(args: argparse.Namespace) -> int:
-    from hrnet_zoo.cli import predict_video
     from hrnet_zoo.result_files import dumps, write_json
 
     out = Path(args.output)
     drawn = drawing_paths(out, args.images)
     refuse_overwrite([out / "keypoints.json"] + drawn,
                      [*args.images, args.boxes, args.ann, predict_video.detector_file(args)], args.force)
-    box = _parse_box(args.box) if args.box is not None else None
+    box = parse_box(args.box) if args.box is not None else None
     image_ids, category_id, all_ids = image_ids_of_images(args)
     if args.category_id is not None:  # the results' category; --ann's keypoint category otherwise
         category_id = args.category_id

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from hrnet_zoo.cli import CommandError, refuse_overwrite
-from hrnet_zoo.cli.pose_io import naming_model
+from hrnet_zoo.cli.pose_io import make_output_folder, naming_model, parse_box
 from hrnet_zoo.cli.train import _check_file, _load_model, _pairs, _run_guarded, _size_or_none
 
 
@@ -121,8 +121,7 @@ def _frame_boxes(args: argparse.Namespace):
     from hrnet_zoo.detect import DetectionsFileDetector, filter_detections
 
     if args.box is not None:
-        from hrnet_zoo.cli.predict import _parse_box
-        return itertools.repeat(np.array([[*_parse_box(args.box), 1.0]]))
+        return itertools.repeat(np.array([[*parse_box(args.box), 1.0]]))
     if args.boxes is not None:
         found = DetectionsFileDetector(args.boxes)
         return (filter_detections(found.lookup(index), args.score_threshold) for index in itertools.count())
@@ -151,7 +150,6 @@ def video_outputs(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def predict_video(args: argparse.Namespace) -> int:
     """``predict --video``: OUT/<stem>_pose.mp4 and OUT/<stem>_pose.jsonl (see the command's epilog)."""
-    from hrnet_zoo.cli.predict import make_output_folder
     from hrnet_zoo.result_files import dumps
     from hrnet_zoo.video import probe_video, require_av
 
