@@ -1,5 +1,6 @@
 """Helpers of ``hrnet-zoo evaluate`` and ``hrnet-zoo predict`` (their commands and parsers are in
-`hrnet_zoo.cli.train` and `hrnet_zoo.cli.predict`): the metrics table, image ids from a COCO file, detections, output names."""
+`hrnet_zoo.cli.train` and `hrnet_zoo.cli.predict`): the metrics table, the runtime, image ids from a
+COCO file, detections, boxes, output names."""
 from __future__ import annotations
 
 import argparse
