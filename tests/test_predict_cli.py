@@ -12,7 +12,7 @@ from synthetic_keypoints import make_synthetic_coco
 
 import hrnet_zoo
 from hrnet_zoo.cli import main
-from hrnet_zoo.cli.train import PREDICT_EPILOG
+from hrnet_zoo.cli.predict import PREDICT_EPILOG
 from hrnet_zoo.data import load_coco_keypoints
 from hrnet_zoo.errors import NonFiniteOutputError
 

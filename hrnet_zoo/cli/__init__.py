@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "hrnet_zoo.cli.weights",
     "hrnet_zoo.cli.runtime",
     "hrnet_zoo.cli.train",
+    "hrnet_zoo.cli.predict",
 )
 
 EPILOG = """examples:
@@ -34,6 +35,7 @@ EPILOG = """examples:
   hrnet-zoo train --model w32 --train-ann train.json --train-images train/ --val-ann val.json \\
       --val-images val/ --input-size 256x192 --epochs 60 --batch-size 32 --lr 1e-3 --out runs/mine
   hrnet-zoo evaluate --model runs/mine/best --ann val.json --images val/ --json
+  hrnet-zoo predict --model runs/mine/best --video in.mp4 --detector yolox_s.onnx --output out/
 """
 
 

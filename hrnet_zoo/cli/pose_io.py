@@ -1,5 +1,6 @@
 """Helpers of ``hrnet-zoo evaluate`` and ``hrnet-zoo predict`` (their commands and parsers are in
-`hrnet_zoo.cli.train`): the metrics table, image ids from a COCO file, detections, output names."""
+`hrnet_zoo.cli.train` and `hrnet_zoo.cli.predict`): the metrics table, the runtime, image ids from a
+COCO file, detections, boxes, output names."""
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,30 @@ def print_metrics(metrics: dict) -> None:
     for key in keys:
         value = metrics.get(key)
         print(f"{key:>14}  {value:.4f}" if isinstance(value, float) else f"{key:>14}  {value}")
+    if "images_per_s" in metrics:
+        print(f"{'images/s':>14}  {metrics['images_per_s']}  ({metrics['runtime']})")
     if "NME" in metrics["metrics"]:
         print(f"{'':>14}  (NME normalised by {metrics['NME_normaliser']})")
+
+
+def parse_box(text: str) -> list[float]:
+    """``--box x,y,w,h`` → four floats (a usage error when malformed or of zero size)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"malformed --box {text!r}: expected comma-separated numbers") from None
+    if len(values) != 4:
+        raise UsageError(f"malformed --box {text!r}: expected x,y,width,height")
+    if values[2] <= 0 or values[3] <= 0:
+        raise UsageError(f"--box {text!r} has zero size (width and height must be positive)")
+    return values
+
+
+def make_output_folder(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CommandError(f"cannot create --output {out}: {e.strerror or e}") from None
 
 
 def naming_model(spec: str, fn):
@@ -131,3 +154,23 @@ def predict_images(model, args: argparse.Namespace, jobs: list, category_id, inp
         except OSError as e:
             raise CommandError(f"cannot write {drawing}: {e.strerror or e}") from None
     return results
+
+
+#: ``--runtime`` choices of ``evaluate``: an `optimize()` runner instead of the eager model.
+RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
+
+
+def evaluation_runner(model, runtime: str | None, batch_size: int, input_size):
+    """The model itself (``runtime`` None), or an `hrnet_zoo.optimize()` runner for a fixed ``batch_size``:
+    ``auto`` measures every backend and precision this machine runs natively; a named backend runs fp32,
+    so its AP matches eager within fp32 rounding. The choice is printed on stderr."""
+    import sys
+
+    if runtime is None:
+        return model
+    from hrnet_zoo.runtime import optimize
+
+    runner = optimize(model, backend=runtime, precision="auto" if runtime == "auto" else "fp32",
+                      input_size=input_size, batch_size=batch_size)
+    print(f"runtime: {runner.describe()}", file=sys.stderr, flush=True)
+    return runner

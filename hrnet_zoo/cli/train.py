@@ -1,5 +1,5 @@
-"""``hrnet-zoo train``, ``hrnet-zoo evaluate`` and ``hrnet-zoo predict``: fine-tuning, COCO AP, and
-keypoints of single images."""
+"""``hrnet-zoo train`` and ``hrnet-zoo evaluate``: fine-tuning and COCO AP (``predict`` is in
+`hrnet_zoo.cli.predict`, which shares the helpers here)."""
 from __future__ import annotations
 
 import argparse
@@ -7,11 +7,11 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 from hrnet_zoo.cli import CommandError, UsageError, one_line, refuse_overwrite
-from hrnet_zoo.cli.pose_io import (detections_per_image, drawing_paths, image_ids_of_images, metrics_option,
-                                   naming_model, predict_images, print_metrics)
+from hrnet_zoo.cli.pose_io import RUNTIMES, evaluation_runner, metrics_option, naming_model, print_metrics
 from hrnet_zoo.cli.keypoint_options import add_keypoint_options, check_keypoint_set, print_keypoint_summary
 
 TRAIN_EPILOG = """examples:
@@ -31,24 +31,12 @@ EVALUATE_EPILOG = """examples:
   hrnet-zoo evaluate --model runs/fish/best --ann val.json --images val/ --json
   hrnet-zoo evaluate --model runs/fish/best --ann val.json --images val/ --boxes detections.json
   hrnet-zoo evaluate --results keypoints.json --ann val.json --json      # no model: score a results file
+  hrnet-zoo evaluate --model runs/fish/best --ann val.json --images val/ --runtime auto --batch-size 16
 
 AP figures are pycocotools COCOeval (keypoints) with the dataset's OKS sigmas, after the official
 rescoring and OKS-NMS (thresholds 0.2 and 0.9). -1 means pycocotools has no ground truth in that
 area range.
 """
-
-PREDICT_EPILOG = """examples:
-  hrnet-zoo predict --model runs/fish/best --images a.jpg b.jpg --box 10,20,200,120 --output out/
-  hrnet-zoo predict --model w32 --images img/*.jpg --boxes detections.json --output out/ --json
-
-  hrnet-zoo predict --model w32 --images val/*.jpg --ann val.json --boxes detections.json --output out/
-
-Writes OUT/keypoints.json (COCO keypoint results; image_id is the image's index in --images, or with
---ann its COCO id: an --images path ends with the file_name of its entry in --ann, and --boxes uses
-the same ids) and OUT/<image stem>_keypoints.jpg with the keypoints drawn (<stem>-2_keypoints.jpg …
-when images share a stem). Existing files are kept unless --force.
-"""
-
 
 def _size_or_none(text):
     from hrnet_zoo.cli.models import parse_input_size
@@ -200,6 +188,10 @@ def _check_evaluate_args(args: argparse.Namespace) -> None:
     _check_file(args.results, "--results")
     if args.workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {args.workers}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.results is not None and args.runtime is not None:
+        raise UsageError("--runtime runs a model: not with --results")
     check_keypoint_set(args.keypoint_set)
     if args.results is not None:
         if args.model is not None or args.boxes is not None:
@@ -227,71 +219,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         def run():
             coco = _load_ground_truth(args, not args.no_flip_test)
             model = _load_model(args.model, args.device)
-            return naming_model(args.model, lambda: evaluate(
+            model = evaluation_runner(model, args.runtime, args.batch_size, size or model.pretrained_cfg.input_size)
+            start = time.perf_counter()
+            metrics = naming_model(args.model, lambda: evaluate(
                 model, coco, boxes=args.boxes, input_size=size, flip_test=not args.no_flip_test,
                 decoder=args.decoder, results_file=args.output, workers=args.workers, progress=not args.json,
-                metrics=metric_names))
+                metrics=metric_names, batch_size=args.batch_size))
+            seconds = time.perf_counter() - start  # prediction and scoring; not loading nor optimize()
+            return dict(metrics, images_per_s=round(metrics["num_images"] / seconds, 2),
+                        runtime=model.describe() if args.runtime else "torch eager")
         metrics = _run_guarded(run)
     if args.json:
         print(dumps(metrics))
     else:
         print_metrics(metrics)
-    return 0
-
-
-# --------------------------------------------------------------------------------------------- predict
-def _parse_box(text: str):
-    values = _floats(text, "--box")
-    if len(values) != 4:
-        raise UsageError(f"malformed --box {text!r}: expected x,y,width,height")
-    if values[2] <= 0 or values[3] <= 0:
-        raise UsageError(f"--box {text!r} has zero size (width and height must be positive)")
-    return values
-
-
-def _check_predict_args(args: argparse.Namespace) -> None:
-    if (args.box is None) == (args.boxes is None):
-        raise UsageError("give exactly one of --box x,y,w,h and --boxes DETECTIONS.json")
-    seen = set()
-    for image in args.images:
-        _check_file(image, "--images")
-        if Path(image).resolve() in seen:
-            raise UsageError(f"--images lists {image} twice")
-        seen.add(Path(image).resolve())
-    _check_file(args.boxes, "--boxes")
-    _check_file(args.ann, "--ann")
-    out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--output {out} exists and is not a folder")
-
-
-def _cmd_predict(args: argparse.Namespace) -> int:
-    from hrnet_zoo.evaluation.files import dumps, write_json
-
-    _check_predict_args(args)
-    out = Path(args.output)
-    drawn = drawing_paths(out, args.images)
-    refuse_overwrite([out / "keypoints.json"] + drawn, [*args.images, args.boxes, args.ann], args.force)
-    box = _parse_box(args.box) if args.box is not None else None
-    check_keypoint_set(args.keypoint_set)
-    image_ids, category_id, all_ids = image_ids_of_images(args)
-    if args.category_id is not None:  # the results' category; --ann's keypoint category otherwise
-        category_id = args.category_id
-    per_image = detections_per_image(args, image_ids, all_ids) if args.boxes is not None else {}
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CommandError(f"cannot create --output {out}: {e.strerror or e}") from None
-    entries = [[(box, 1.0)] if box is not None else per_image.get(i, []) for i in image_ids]
-    jobs = list(zip(args.images, image_ids, entries, drawn))
-    results = _run_guarded(lambda: naming_model(args.model, lambda: predict_images(
-        _load_model(args.model, args.device), args, jobs, category_id, _size_or_none(args.input_size), _pairs)))
-    _run_guarded(lambda: write_json(out / "keypoints.json", results))
-    if args.json:
-        print(dumps({"results": str(out / "keypoints.json"), "images": [str(p) for p in drawn],
-                     "people": len(results)}))
-    else:
-        print(f"wrote {out / 'keypoints.json'} ({len(results)} people) and {len(drawn)} drawn image(s)")
     return 0
 
 
@@ -316,27 +257,12 @@ def register(subparsers) -> None:
     p.add_argument("--metrics", metavar="NAMES",
                    help="headline metrics, from AP,PCK,AUC,NME (default: the keypoint set's conventional ones)")
     p.add_argument("--workers", type=int, default=0, help="image decoding workers (0: none)")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="crops per model call (default 64)")
+    p.add_argument("--runtime", choices=RUNTIMES, help="run an optimize() runner: auto (fastest here) or one "
+                   "backend in fp32 (default: the eager model)")
     add_keypoint_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=_cmd_evaluate)
-
-    p = subparsers.add_parser("predict", help="keypoints of images, with one box or a detections file",
-                              epilog=PREDICT_EPILOG, formatter_class=fmt)
-    p.add_argument("--model", required=True, help="model name/alias, or a save_pretrained folder")
-    p.add_argument("--images", required=True, nargs="+", metavar="IMG")
-    p.add_argument("--box", metavar="x,y,w,h", help="one box, used for every image")
-    p.add_argument("--boxes", metavar="DETS.json",
-                   help="COCO detections; image_id = index in --images, or the COCO id with --ann")
-    p.add_argument("--ann", metavar="A.json",
-                   help="COCO file whose images (id, file_name) give the image ids of --images and --boxes")
-    p.add_argument("--score-threshold", type=float, default=0.0, help="drop detections scoring below")
-    p.add_argument("--output", required=True, metavar="DIR")
-    p.add_argument("--force", action="store_true", help="overwrite existing output files")
-    _add_inference_options(p)
-    p.add_argument("--flip-pairs", help="0-based left:right pairs for the flip test (default: the model's)")
-    add_keypoint_options(p)
-    p.add_argument("--json", action="store_true", help="a JSON summary on stdout")
-    p.set_defaults(func=_cmd_predict)
 
 
 def _add_train_parser(subparsers) -> None:

@@ -160,8 +160,8 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
 
     Returns:
         The 10 COCOeval stats (``AP`` … ``ARl``), ``PCK@0.05``, ``PCK@0.1``, ``AUC``, ``NME``,
-        ``NME_normaliser``, ``mean_error_px``, ``per_keypoint_error_px``, ``unmatched``, ``num_results``
-        and ``metrics`` (the headline names).
+        ``NME_normaliser``, ``mean_error_px``, ``per_keypoint_error_px``, ``unmatched``, ``num_results``,
+        ``num_images`` (images with boxes) and ``metrics`` (the headline names).
 
     Raises:
         NonFiniteOutputError: the model's heatmaps hold NaN or infinity (the message names the image).
@@ -184,7 +184,9 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
     people = predict_people(model, coco, image_boxes, input_size=input_size, flip_test=flip_test,
                             decoder=decoder, workers=workers, batch_size=batch_size, progress=progress)
     results = postprocess(people, coco.category_id, coco.keypoint_set.sigmas, in_vis_thre, oks_thre)
-    return evaluate_results(results, coco, metrics=metrics, results_file=results_file)
+    scores = evaluate_results(results, coco, metrics=metrics, results_file=results_file)
+    scores["num_images"] = len(image_boxes)
+    return scores
 
 
 __all__ = ["evaluate", "evaluate_results", "ground_truth_boxes", "load_detections", "predict_people"]
