@@ -8,7 +8,7 @@ file, with the ground-truth boxes or a detector's COCO results file, then follow
    (0 when none is), times its box score (1 for ground-truth boxes);
 2. **OKS-NMS** per image (``lib/nms/nms.py`` ``oks_nms``, threshold ``oks_thre`` = 0.9): keep the best
    scored person, drop the others whose OKS with it exceeds 0.9, repeat. The OKS is the package's one
-   (`hrnet_zoo.keypoints.oks()`), with the pair's mean padded crop area (``scale · 200`` squared, as the
+   (`hrnet_zoo.pose.oks.oks()`), with the pair's mean padded crop area (``scale · 200`` squared, as the
    official) and every keypoint, as the official call does;
 3. the results go to a COCO keypoint results file, scored by ``pycocotools``' ``COCOeval`` with
    ``iouType="keypoints"`` and ``params.kpt_oks_sigmas`` set to the dataset's sigmas.

@@ -7,7 +7,7 @@ Per image (deep-high-resolution-net.pytorch ``lib/dataset/coco.py`` ``COCODatase
    ground-truth boxes);
 2. **OKS-NMS** (``lib/nms/nms.py`` ``oks_nms``, threshold ``oks_thre`` = 0.9): keep the best scored
    person, drop the others whose OKS with it exceeds 0.9, repeat. The OKS is the package's one
-   implementation, `hrnet_zoo.keypoints.oks()`, fed as the official ``oks_iou`` calls its formula
+   implementation, `hrnet_zoo.pose.oks.oks()`, fed as the official ``oks_iou`` calls its formula
    (`oks_overlaps()`): the mean padded crop area (``scale · 200`` squared) of the pair as the object
    area, and every keypoint, as the official evaluation's call does.
 """
@@ -28,7 +28,7 @@ def oks_overlaps(keypoints: np.ndarray, index: int, others, areas, sigmas,
                  in_vis_thre: float | None = None) -> np.ndarray:
     """OKS of person ``index`` with each of ``others``, equal to the official ``oks_iou``.
 
-    The official formula is `hrnet_zoo.keypoints.oks()` with the others as the ground truth: the
+    The official formula is `hrnet_zoo.pose.oks.oks()` with the others as the ground truth: the
     object area is the mean area of each pair, and a keypoint counts when the *other* person scores it
     above ``in_vis_thre`` (the official ``list(vg > t) and list(vd > t)`` evaluates to the second
     list), or always with ``in_vis_thre=None``. An other with no keypoint counted has OKS 0 (the
