@@ -69,7 +69,7 @@ def synthetic_batch(n: int, size=(128, 96), generator=None):
 
 
 def train(model, steps: int, batch: int, size, minutes: float, log) -> dict:
-    codec = HeatmapCodec(input_size=size, heatmap_size=(size[0] // 4, size[1] // 4), sigma=2.0, method="quarter")
+    codec = HeatmapCodec(input_size=size, heatmap_size=(size[0] // 4, size[1] // 4), sigma=2.0, decoder="quarter")
     cfg = model.pretrained_cfg
     loss_fn = JointsMSELoss()
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
         model = hrnet_zoo.from_pretrained(args.weights).eval()
         log(f"loaded {args.weights}")
     else:
-        model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=len(COLOURS),
+        model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=len(COLOURS),
                                        pretrained_cfg_overlay={"input_size": size})
         training = train(model, args.steps, args.batch, size, args.minutes, log)
         if args.weights:

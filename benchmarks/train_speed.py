@@ -94,7 +94,7 @@ def precision_rates(name: str, batch: dict, steps: int, precisions: list[str]) -
             refused[precision] = str(e)
             continue
         torch.manual_seed(0)
-        model = hrnet_zoo.create_model(name, num_joints=5)
+        model = hrnet_zoo.create_model(name, num_keypoints=5)
         rates[precision] = training_rate(model, batch, steps, resolved.autocast_dtype) * len(batch["image"])
     return rates, refused
 
@@ -105,7 +105,7 @@ def run(settings, workers: list[int], batches: int, steps: int, root: Path, prec
     for name, input_size, batch_size, image_size in settings:
         data = make_synthetic_coco(root / f"{image_size[0]}x{image_size[1]}", num_images=(batches + 1) * batch_size,
                                    seed=0, image_size=image_size)
-        model = hrnet_zoo.create_model(name, num_joints=5)
+        model = hrnet_zoo.create_model(name, num_keypoints=5)
         codec = HeatmapCodec.for_model(model, input_size=input_size)
         dataset = CocoKeypointDataset(data["ann_file"], data["image_dir"], input_size, codec=codec, train=True)
         batch = next(iter(torch.utils.data.DataLoader(dataset, batch_size=batch_size)))

@@ -47,7 +47,7 @@ from hrnet_zoo.weights import CheckpointError, LoadResult, load_checkpoint
 from hrnet_zoo.weights.hub import ChecksumError, PretrainedWeightsError
 from hrnet_zoo.weights.manifest import UnknownWeightsError
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # Every registered factory is a top-level function: ``from hrnet_zoo import hrnet_w48``.
 globals().update(_model_entrypoints)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from hrnet_zoo._renamed import take_renamed
 from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.models._features import BackboneFeatures
 from hrnet_zoo.pose.keypoint_set import resolve_keypoint_set
@@ -27,13 +28,14 @@ def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str 
         features_only: build a [`BackboneFeatures`][hrnet_zoo.models._features.BackboneFeatures] instead, the backbone
             alone, whose forward returns the list of multi-resolution maps (``out_indices`` picks them)
             and which carries ``feature_info``. Any argument the backbone does not take raises ``TypeError``.
-        keypoints: the keypoint set of a pose model (sets ``num_joints``, and ``pretrained_cfg.keypoints``).
+        keypoints: the keypoint set of a pose model (sets ``num_keypoints``, and ``pretrained_cfg.keypoints``).
         pretrained_cfg_overlay: [`PretrainedCfg`][hrnet_zoo.pretrained_cfg.PretrainedCfg] fields that replace the built ones.
     """
+    take_renamed(kwargs, "num_joints", "num_keypoints", variant, stacklevel=4)  # 0.2's name, deprecated
     keypoint_set = None if keypoints is None else resolve_keypoint_set(keypoints)
     if keypoint_set is not None:
-        if kwargs.setdefault("num_joints", keypoint_set.num_keypoints) != keypoint_set.num_keypoints:
-            raise InvalidArgumentError(f"num_joints={kwargs['num_joints']} disagrees with the "
+        if kwargs.setdefault("num_keypoints", keypoint_set.num_keypoints) != keypoint_set.num_keypoints:
+            raise InvalidArgumentError(f"num_keypoints={kwargs['num_keypoints']} disagrees with the "
                                        f"{keypoint_set.num_keypoints} keypoints of {keypoint_set.name!r}")
     spec = resolve_pretrained(variant, pretrained, model_cls, zoo_model_classes(),
                               new_head=any(k in kwargs for k in HEAD_SIZE_ARGUMENTS), features_only=features_only)
@@ -54,9 +56,9 @@ def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str 
         model.load_result = load_resolved(model, spec)
         _reset_fresh_head(model, model.load_result.reinitialized_layers)
     cfg = spec.pretrained_cfg(default_cfg)
-    num_joints = getattr(model, "num_joints", None)
-    if num_joints is not None:
-        cfg = cfg.with_num_keypoints(num_joints)  # a new head: the weights' keypoints no longer apply
+    num_keypoints = getattr(model, "num_keypoints", None)
+    if num_keypoints is not None:
+        cfg = cfg.with_num_keypoints(num_keypoints)  # a new head: the weights' keypoints no longer apply
     if getattr(model, "num_classes", None) != cfg.num_classes and "num_classes" in kwargs:
         cfg = cfg.replace(num_classes=model.num_classes, class_labels=None)
     if keypoint_set is not None:
@@ -73,4 +75,4 @@ def _reset_fresh_head(model: ZooModel, fresh_layers) -> None:
         return
     fresh = tuple(fresh_layers)
     if any(name == layer or name.startswith(layer + ".") for name in model.prediction_layers for layer in fresh):
-        model.reset_head(model.num_joints)
+        model.reset_head(model.num_keypoints)

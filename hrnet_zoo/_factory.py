@@ -53,8 +53,8 @@ def create_model(name: str, pretrained: bool | str = False, **kwargs) -> nn.Modu
             ``pretrained_cfg``. What loading did is in ``model.load_result`` (a `LoadResult`); a pose
             model's prediction layer that the weights do not fill (another ``keypoints`` count)
             gets ``reset_head``'s official initialisation.
-        **kwargs: passed to the factory: ``num_joints``, ``num_classes``, ``in_chans``, ``keypoints``
-            (a [`KeypointSet`][hrnet_zoo.pose.keypoint_set.KeypointSet], built-in name or list of names; sets ``num_joints``),
+        **kwargs: passed to the factory: ``num_keypoints``, ``num_classes``, ``in_chans``, ``keypoints``
+            (a [`KeypointSet`][hrnet_zoo.pose.keypoint_set.KeypointSet], built-in name or list of names; sets ``num_keypoints``),
             ``pretrained_cfg_overlay`` (a dict of [`PretrainedCfg`][hrnet_zoo.pretrained_cfg.PretrainedCfg] fields), or
             ``features_only=True`` with ``out_indices``. An argument the model does not take raises
             ``TypeError``.

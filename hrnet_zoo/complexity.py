@@ -197,6 +197,29 @@ def count_flops(model: nn.Module, input_size: tuple[int, int] | None = None, bat
         cfg = getattr(model, "pretrained_cfg", None)
         input_size = cfg.input_size if cfg is not None else FALLBACK_INPUT_SIZE
     x = _dummy_input(model, tuple(input_size), batch_size, in_chans)
+    macs, analysis = _trace_counts(model, x, fvcore)
+    paper_by_module: Counter = Counter()
+    for name, value in macs.items():
+        for ancestor in _ancestors(name):
+            paper_by_module[ancestor] += value
+    params = count_params(model)
+    return {
+        "params": params["params"],
+        "trainable_params": params["trainable"],
+        "input_size": tuple(input_size),
+        "batch_size": batch_size,
+        "gflops": analysis.total() / 1e9 if analysis is not None else None,
+        "paper_gflops": paper_by_module[""] / 2**30,
+        "gflops_by_operator": ({op: n / 1e9 for op, n in analysis.by_operator().items()}
+                               if analysis is not None else {}),
+        "uncounted_ops": dict(analysis.unsupported_ops()) if analysis is not None else {},
+        "by_module": _by_module(model, paper_by_module, analysis, depth),
+    }
+
+
+def _trace_counts(model: nn.Module, x: torch.Tensor, fvcore: bool):
+    """One forward of ``model`` on ``x`` (an fvcore trace, or a plain pass) → (conv/linear multiply-adds
+    per module name, the fvcore analysis or None)."""
     macs: Counter = Counter()
     handles = _conv_linear_macs_hooks(model, macs)
     analysis = None
@@ -213,13 +236,12 @@ def count_flops(model: nn.Module, input_size: tuple[int, int] | None = None, bat
     finally:
         for handle in handles:
             handle.remove()
+    return macs, analysis
 
-    paper_by_module: Counter = Counter()
-    for name, value in macs.items():
-        for ancestor in _ancestors(name):
-            paper_by_module[ancestor] += value
+
+def _by_module(model: nn.Module, paper_by_module: Counter, analysis, depth: int) -> dict:
+    """``{module name: {"params", "gflops", "paper_gflops"}}`` for the modules down to ``depth``."""
     fvcore_by_module = analysis.by_module() if analysis is not None else {}
-
     by_module = {}
     for name, module in model.named_modules():
         if not name or name.count(".") >= depth:
@@ -229,19 +251,7 @@ def count_flops(model: nn.Module, input_size: tuple[int, int] | None = None, bat
             "gflops": fvcore_by_module.get(name, 0) / 1e9 if analysis is not None else None,
             "paper_gflops": paper_by_module[name] / 2**30,
         }
-    params = count_params(model)
-    return {
-        "params": params["params"],
-        "trainable_params": params["trainable"],
-        "input_size": tuple(input_size),
-        "batch_size": batch_size,
-        "gflops": analysis.total() / 1e9 if analysis is not None else None,
-        "paper_gflops": paper_by_module[""] / 2**30,
-        "gflops_by_operator": ({op: n / 1e9 for op, n in analysis.by_operator().items()}
-                               if analysis is not None else {}),
-        "uncounted_ops": dict(analysis.unsupported_ops()) if analysis is not None else {},
-        "by_module": by_module,
-    }
+    return by_module
 
 
 def measure_model(name: str, input_size: tuple[int, int] | None = None, batch_size: int = 1,

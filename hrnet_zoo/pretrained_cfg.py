@@ -158,8 +158,8 @@ def blur_kernel_for(sigma: float) -> int:
     return 11 if sigma <= 2 else 17
 
 
-def pose_cfg(num_joints: int = 17, input_size=DEFAULT_INPUT_SIZE, **fields) -> PretrainedCfg:
-    """Family default of a top-down pose model with ``num_joints`` heatmaps at stride 4."""
+def pose_cfg(num_keypoints: int = 17, input_size=DEFAULT_INPUT_SIZE, **fields) -> PretrainedCfg:
+    """Family default of a top-down pose model with ``num_keypoints`` heatmaps at stride 4."""
     fields.setdefault("decoder", DEFAULT_DECODER)
-    return PretrainedCfg(input_size=input_size, keypoints=keypoint_set_for(num_joints),
+    return PretrainedCfg(input_size=input_size, keypoints=keypoint_set_for(num_keypoints),
                          heatmap_sigma=DEFAULT_HEATMAP_SIGMA, output_stride=4, **fields)

@@ -150,7 +150,7 @@ def scenario_pretrained() -> dict:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        five = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained="coco-test", num_joints=5)
+        five = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained="coco-test", num_keypoints=5)
     out["five_joints"] = {"backbone_equal": _backbone_equal(five, ARGS["ref_main"]),
                           "final_shape": list(five.head.final_layer.weight.shape),
                           "warnings": [str(w.message) for w in caught]}
@@ -161,7 +161,7 @@ def scenario_pretrained() -> dict:
 
     # A manifest tag's input size reaches the crops predict_keypoints feeds the model.
     register_weights(hf_entry("hrnet_w18_small_v1", "crop-test", "org/pose-small", "pose.pth", input_size=[128, 96],
-                              num_joints=17, keypoints="coco", heatmap_sigma=3.0, license="MIT"))
+                              num_keypoints=17, keypoints="coco", heatmap_sigma=3.0, license="MIT"))
     tagged = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained="crop-test").eval()
     fed = []
     tagged.register_forward_pre_hook(lambda module, args: fed.append(list(args[0].shape[-2:])))
@@ -184,10 +184,10 @@ def scenario_pretrained() -> dict:
     x = torch.randn(1, 3, 64, 48)
     commit_url = five.push_to_hub("me/pose-5")
     again = hrnet_zoo.from_pretrained("me/pose-5")
-    # config.json of the repo supplies num_joints=5: the fine-tuned head is loaded, not re-initialised.
+    # config.json of the repo supplies num_keypoints=5: the fine-tuned head is loaded, not re-initialised.
     at_rev = hrnet_zoo.create_model("hrnet_w18_small_v1",
                                     pretrained=f"hf-hub:me/pose-5@{commit_url.rsplit('/', 1)[-1]}")
-    out["push_round_trip"] = {"class": type(again).__name__, "num_joints": again.num_joints,
+    out["push_round_trip"] = {"class": type(again).__name__, "num_keypoints": again.num_keypoints,
                               "identical": bool(torch.equal(five(x), again(x))),
                               "hf_hub_rev_identical": bool(torch.equal(five.eval()(x), at_rev.eval()(x))),
                               "cfg_identical": again.pretrained_cfg == five.pretrained_cfg == at_rev.pretrained_cfg,

@@ -103,7 +103,7 @@ def test_compiled_modes_agree_with_eager(forward, mode):
     import hrnet_zoo
 
     torch.manual_seed(0)
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).eval()
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3).eval()
     x = torch.randn(1, 3, 64, 48)
     with torch.no_grad():
         ref = model(x)
@@ -117,7 +117,7 @@ def test_modes_leave_the_eager_model_alone(forward):
     """``cl`` without ``fused`` must not turn the shared baseline's weights channels_last in place."""
     import hrnet_zoo
 
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).eval()
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3).eval()
     x = torch.randn(1, 3, 64, 48)
     for name in ("cl", "fused+cl", "cl+bf16"):
         run, xm = forward.build_runner(model, forward.parse_mode(name), x)

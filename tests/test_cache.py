@@ -27,7 +27,7 @@ def source(tmp_path, monkeypatch):
     """A registered-looking entry whose verified source sits in the cache, the model and its weights."""
     monkeypatch.setenv("HRNET_ZOO_CACHE", str(tmp_path / "zoo"))
     torch.manual_seed(0)
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3)
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3)
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     name = "pose.safetensors"
     (tmp_path / "zoo" / "downloads").mkdir(parents=True)

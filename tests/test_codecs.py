@@ -13,13 +13,13 @@ from hrnet_zoo.codecs import (HeatmapCodec, decode_heatmaps, msra_targets, openc
 
 def official_generate_target(joints, joints_vis, image_size, heatmap_size, sigma):
     """``JointsDataset.generate_target`` of deep-high-resolution-net.pytorch, for one person."""
-    num_joints = len(joints)
-    target_weight = np.ones((num_joints, 1), dtype=np.float32)
+    num_keypoints = len(joints)
+    target_weight = np.ones((num_keypoints, 1), dtype=np.float32)
     target_weight[:, 0] = joints_vis[:, 0]
-    target = np.zeros((num_joints, heatmap_size[1], heatmap_size[0]), dtype=np.float32)
+    target = np.zeros((num_keypoints, heatmap_size[1], heatmap_size[0]), dtype=np.float32)
     tmp_size = sigma * 3
     feat_stride = np.array(image_size) / np.array(heatmap_size)
-    for j in range(num_joints):
+    for j in range(num_keypoints):
         mu_x = int(joints[j][0] / feat_stride[0] + 0.5)
         mu_y = int(joints[j][1] / feat_stride[1] + 0.5)
         ul = [int(mu_x - tmp_size), int(mu_y - tmp_size)]
@@ -194,7 +194,7 @@ def test_planted_subpixel_peaks_are_recovered(method, bound):
 
 @pytest.mark.parametrize("method, bound", [("argmax", 0.71), ("quarter", 0.36), ("dark", 0.02), ("udp", 0.02)])
 def test_codec_round_trip_in_input_pixels(method, bound):
-    codec = HeatmapCodec(input_size=(256, 192), heatmap_size=(64, 48), sigma=2, method=method,
+    codec = HeatmapCodec(input_size=(256, 192), heatmap_size=(64, 48), sigma=2, decoder=method,
                          target="udp" if method == "udp" else "unbiased")
     gen = torch.Generator().manual_seed(2)
     keypoints = torch.rand(20, 17, 2, generator=gen, dtype=torch.float64) * torch.tensor([156.0, 220.0]) + 18  # ≥ 4 heatmap px in
@@ -207,14 +207,14 @@ def test_codec_round_trip_in_input_pixels(method, bound):
 
 @pytest.mark.parametrize("target, method", [("unbiased", "udp"), ("udp", "dark")])
 def test_codec_geometry_follows_the_target_not_the_decoder(target, method):
-    codec = HeatmapCodec(input_size=(256, 192), heatmap_size=(64, 48), sigma=2, method=method, target=target)
+    codec = HeatmapCodec(input_size=(256, 192), heatmap_size=(64, 48), sigma=2, decoder=method, target=target)
     keypoints = torch.tensor([[[168.4, 226.0], [20.0, 30.0], [97.3, 131.6]]], dtype=torch.float64)  # ≥ 4 px from the border
     decoded, _ = codec.decode(codec.encode(keypoints)[0])
     assert ((decoded.double() - keypoints) / codec.scale).norm(dim=-1).max() <= 0.05
 
 
 def test_official_gaussian_target_decodes_to_its_integer_centre():
-    codec = HeatmapCodec(method="quarter")                     # official targets by default
+    codec = HeatmapCodec(decoder="quarter")                     # official targets by default
     keypoints = torch.tensor([[[61.0, 99.0], [10.3, 250.0], [130.7, 3.2]]], dtype=torch.float64)
     targets, _ = codec.encode(keypoints)
     coords, _ = decode_heatmaps(targets, "quarter")           # a symmetric peak: no quarter shift
@@ -226,7 +226,7 @@ def test_blur_kernel_17_for_sigma_3():
     heatmaps, truth = planted_peaks(4, 17, 96, 72, seed=3, margin=6.0, sigma=3.0)
     coords, _ = decode_heatmaps(heatmaps, "dark", blur_kernel_size=17)
     assert (coords.double() - truth).norm(dim=-1).max() <= 0.02
-    assert HeatmapCodec(sigma=3, method="dark").blur_kernel_size == 17
+    assert HeatmapCodec(sigma=3, decoder="dark").blur_kernel_size == 17
 
 
 # ---------------------------------------------------------------- parity with the reference rules

@@ -123,7 +123,7 @@ class ConvBNUp(nn.Module):
 @pytest.fixture(scope="module")
 def small_hrnet_stats():
     """One fvcore trace of a small HRNet, shared by the tests that read it."""
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=5).train()
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=5).train()
     return model, count_flops(model, input_size=(64, 48), depth=2)
 
 

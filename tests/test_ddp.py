@@ -15,7 +15,7 @@ import hrnet_zoo
 
 # The smallest model of each family; other helpers' families join once registered.
 FAMILY_CASES = [
-    ("hrnet_w18_small_v1", dict(num_joints=3)),
+    ("hrnet_w18_small_v1", dict(num_keypoints=3)),
     ("hrnetv2_w18_small_v1", dict(num_classes=3)),
     ("hrnetv2p_w18_small_v1", {}),
     ("hrnet_w18_small_v1_cls", dict(num_classes=5)),
@@ -45,7 +45,7 @@ def test_every_parameter_gets_a_gradient(name, kwargs):
 
 def test_grad_checkpointing_gives_the_same_gradients_and_statistics():
     torch.manual_seed(0)
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).train()
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3).train()
     checkpointed = copy.deepcopy(model)
     checkpointed.backbone.set_grad_checkpointing(True)
     assert checkpointed.state_dict().keys() == model.state_dict().keys()
@@ -62,7 +62,7 @@ def test_grad_checkpointing_gives_the_same_gradients_and_statistics():
 
 
 def test_sync_batchnorm_conversion_keeps_keys_and_outputs():
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).eval()
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3).eval()
     synced = nn.SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(model))
     bns = [m for m in synced.modules() if isinstance(m, _BatchNorm)]
     assert bns and all(isinstance(m, nn.SyncBatchNorm) for m in bns)
@@ -81,7 +81,7 @@ def _ddp_worker(rank: int, world_size: int, init_method: str) -> None:
     try:
         torch.set_num_threads(1)
         torch.manual_seed(rank)  # different initial weights: DDP must broadcast rank 0's
-        model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).train()
+        model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3).train()
         ddp = DDP(model)  # find_unused_parameters=False: a parameter without gradient would hang/raise
         local = copy.deepcopy(model)  # rank 0's weights now, no gradient averaging
         checkpointed = copy.deepcopy(model)

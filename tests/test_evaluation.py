@@ -59,11 +59,11 @@ def official_oks_nms(kpts_db, thresh, sigmas, in_vis_thre=None):
     return keep
 
 
-def official_rescore(people, num_joints, in_vis_thre=0.2):
+def official_rescore(people, num_keypoints, in_vis_thre=0.2):
     for person in people:
         box_score = person["score"]
         kpt_score, valid_num = 0, 0
-        for j in range(num_joints):
+        for j in range(num_keypoints):
             t_s = person["keypoints"][j][2]
             if t_s > in_vis_thre:
                 kpt_score += t_s
@@ -305,7 +305,7 @@ def test_evaluate_a_model_with_ground_truth_or_detector_boxes(tiny, tmp_path):
     (tmp_path / "dets.json").write_text(json.dumps(detections))
     with pytest.raises(DatasetError, match=r"dets.json: detection \[0\] \(image id 1\): box .* has zero size"):
         evaluate(tiny["model"], tiny["ann_file"], tiny["image_dir"], boxes=tmp_path / "dets.json")
-    other_k = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).eval()
+    other_k = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3).eval()
     with pytest.raises(DatasetError, match=r"the model predicts 3 keypoints but the file's category has 5"):
         evaluate(other_k, tiny["ann_file"], tiny["image_dir"])
     detections[0] = {"image_id": 77, "bbox": [1, 1, 5, 5], "score": 1}

@@ -15,7 +15,7 @@ onnx = pytest.importorskip("onnx")
 # One model per family at the smallest width; 64×48 is not divisible by 32, so the fuse layers
 # resize by non-integer factors (nearest for pose/cls/V2p, bilinear for V2).
 CASES = [
-    ("hrnet_w18_small_v1", dict(num_joints=5), (64, 48)),
+    ("hrnet_w18_small_v1", dict(num_keypoints=5), (64, 48)),
     ("hrnetv2_w18_small_v1", dict(num_classes=4), (64, 48)),
     ("hrnetv2p_w18_small_v1", {}, (64, 64)),
     ("hrnet_w18_small_v1_cls", dict(num_classes=10), (64, 64)),
@@ -52,11 +52,11 @@ def test_onnx_graph_has_dynamic_batch_and_no_batchnorm(tmp_path):
 
 
 def test_cli_export_loads_the_checkpoint(tmp_path, capsys):
-    model = randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3))
+    model = randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3))
     ckpt = tmp_path / "w.pth"
     torch.save(model.state_dict(), ckpt)
     out = tmp_path / "m.onnx"
-    rc = main(["export", "--model", "w18_small_v1", "--checkpoint", str(ckpt), "--num-joints", "3",
+    rc = main(["export", "--model", "w18_small_v1", "--checkpoint", str(ckpt), "--num-keypoints", "3",
                "--format", "onnx", "--output", str(out), "--input-size", "64x48"])
     assert rc == 0
     assert "onnxruntime max relative error" in capsys.readouterr().out
@@ -69,8 +69,8 @@ def test_cli_export_loads_the_checkpoint(tmp_path, capsys):
     (["--model", "w32", "--checkpoint", "/no/such/file.pth"], "not found"),
     (["--model", "w32", "--input-size", "256by192"], "malformed --input-size"),
     (["--model", "w32", "--opset", "7"], "--opset 7 is not supported"),
-    (["--model", "hrnetv2p_w18_small_v1", "--num-joints", "3"], "does not take --num-joints"),
-    (["--model", "w18_small_v1", "--num-joints", "-3"], "--num-joints must be a positive integer, got -3"),
+    (["--model", "hrnetv2p_w18_small_v1", "--num-keypoints", "3"], "does not take --num-keypoints"),
+    (["--model", "w18_small_v1", "--num-keypoints", "-3"], "--num-keypoints must be a positive integer, got -3"),
     (["--model", "hrnetv2_w18_small_v1", "--num-classes", "0"], "--num-classes must be a positive integer, got 0"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
@@ -92,10 +92,10 @@ def test_cli_mismatched_checkpoint_is_one_line(tmp_path, capsys):
 
 def test_cli_export_reads_joint_count_from_checkpoint_like_convert(tmp_path, capsys):
     ckpt = tmp_path / "five.pth"
-    torch.save(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=5).state_dict(), ckpt)
+    torch.save(hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=5).state_dict(), ckpt)
     rc = main(["export", "--model", "w18_small_v1", "--checkpoint", str(ckpt), "--output", str(tmp_path / "m.onnx"),
                "--input-size", "64x48", "--no-verify"])
-    assert rc == 0 and "num_joints=5 (from head.final_layer.weight" in capsys.readouterr().out
+    assert rc == 0 and "num_keypoints=5 (from head.final_layer.weight" in capsys.readouterr().out
     assert onnx.load(str(tmp_path / "m.onnx")).graph.output[0].type.tensor_type.shape.dim[1].dim_value == 5
 
 
@@ -119,7 +119,7 @@ def test_cli_export_never_replaces_its_checkpoint_and_asks_before_replacing_a_fi
 
 def test_onnx_check_leaves_a_child_in_train_mode_untouched(tmp_path):
     torch.manual_seed(0)
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).eval()
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3).eval()
     model.backbone.stage2.train()  # the top module says eval, one child (with BatchNorms) does not
     path = tmp_path / "m.onnx"
     export_onnx(model, path, input_size=(64, 48))
@@ -160,7 +160,7 @@ def test_cli_export_into_a_read_only_folder_is_one_line(tmp_path, capsys, monkey
 def trained_run(tmp_path):
     """A run folder as `hrnet-zoo train` leaves it: ``best/`` is a save_pretrained folder of a model
     trained at 64×48 on a 4-keypoint data set (its pretrained_cfg says so)."""
-    model = randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=4))
+    model = randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=4))
     model.pretrained_cfg = model.pretrained_cfg.replace(input_size=(64, 48))
     best = tmp_path / "runs" / "x" / "best"
     model.save_pretrained(best)
@@ -195,7 +195,7 @@ def test_cli_export_never_writes_over_the_run_folder_it_reads(trained_run, capsy
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "is an input of this command" in err
     assert (best / "model.safetensors").read_bytes() == before
-    rc = main(["export", "--model", str(best), "--num-joints", "3", "--output", str(best.parent / "m.onnx")])
+    rc = main(["export", "--model", str(best), "--num-keypoints", "3", "--output", str(best.parent / "m.onnx")])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "holds its own weights and keypoint count" in err
     rc = main(["export", "--model", str(best.parent), "--output", str(best.parent / "m.onnx")])

@@ -74,7 +74,7 @@ def test_a_family_or_name_registered_twice_is_refused():
 
 def _constructor(self, count: int = 3, ratio: float = 0.5, flag: bool = True, mode: Literal["a", "b"] = "a",
                  sizes: tuple[int, ...] = (1, 2), pair: tuple[float, float] = (0.1, 0.2),
-                 maybe: Optional[int] = None, name: str = "x", widths: Sequence[int] = (8,), num_joints: int = 17):
+                 maybe: Optional[int] = None, name: str = "x", widths: Sequence[int] = (8,), num_keypoints: int = 17):
     pass
 
 
@@ -90,11 +90,11 @@ def _constructor(self, count: int = 3, ratio: float = 0.5, flag: bool = True, mo
     ("maybe", None, "1", "must be an integer from 0 to 1024, or null"),
     ("name", "abc", "x" * 300, "must be a string of at most 256 characters"),
     ("widths", [4, 5], [4, 2000], "must be a list of at most 5 items, each of which must be an integer from 1 to 64"),
-    ("num_joints", 1000, 1001, "must be an integer from 1 to 1000"),  # the shared bounds of this name
+    ("num_keypoints", 1000, 1001, "must be an integer from 1 to 1000"),  # the shared bounds of this name
 ])
 def test_rules_come_from_annotations(argument, good, bad, message):
     rules = rules_from_signature(_constructor, {"widths": Bounds(1, 64, max_length=5)})
-    assert list(rules) == ["count", "ratio", "flag", "mode", "sizes", "pair", "maybe", "name", "widths", "num_joints"]
+    assert list(rules) == ["count", "ratio", "flag", "mode", "sizes", "pair", "maybe", "name", "widths", "num_keypoints"]
     assert rules[argument](good) is None
     assert message in rules[argument](bad)
 
@@ -118,8 +118,8 @@ def test_features_config_is_checked_against_the_backbone_signature(tmp_path):
         BackboneFeatures.check_config(config, "x")
     with pytest.raises(InvalidConfigError, match="backbone must be one of 'hrnet', 'resnet'"):
         BackboneFeatures.check_config({**config, "backbone": "vit"}, "x")
-    with pytest.raises(InvalidConfigError, match="takes no argument 'num_joints'"):
-        BackboneFeatures.check_config({**config, "backbone_args": {"num_joints": 17}}, "x")
+    with pytest.raises(InvalidConfigError, match="takes no argument 'num_keypoints'"):
+        BackboneFeatures.check_config({**config, "backbone_args": {"num_keypoints": 17}}, "x")
 
 
 def test_deprecated_features_classes_warn_and_old_folders_still_load(tmp_path):

@@ -81,13 +81,13 @@ class ToyPose(PoseModelMixin, ZooModel):
     default_input_size = (64, 48)
     config_bounds = {"width": (1, 64), "output_scale": (0.0, 10.0)}
 
-    def __init__(self, width: int = 8, num_joints: int = 17, in_chans: int = 3, output_scale: float = 1.0,
+    def __init__(self, width: int = 8, num_keypoints: int = 17, in_chans: int = 3, output_scale: float = 1.0,
                  upsample: Literal["nearest", "bilinear"] = "nearest"):
         super().__init__()
-        self.num_joints, self.output_scale, self.upsample = num_joints, output_scale, upsample
+        self.num_keypoints, self.output_scale, self.upsample = num_keypoints, output_scale, upsample
         self.backbone = ToyBackbone(width, in_chans)
         self.lateral = nn.Conv2d(2 * width, width, 1)
-        self.head = nn.Conv2d(width, num_joints, 1)
+        self.head = nn.Conv2d(width, num_keypoints, 1)
 
     def forward(self, x):
         fine, coarse = self.backbone(x)
@@ -128,7 +128,7 @@ def test_registered_by_one_import(toyfam):
     assert hrnet_zoo.list_models("toy_*") == ["toy_tiny"]
     assert family_of("toy_tiny").name == "toy" and [f.name for f in list_families()][-1] == "toy"
     assert resolve_model_name("tiny") == "toy_tiny"  # the family's CLI alias prefix
-    model = hrnet_zoo.create_model("toy_tiny", num_joints=5).eval()
+    model = hrnet_zoo.create_model("toy_tiny", num_keypoints=5).eval()
     assert type(model).__name__ == "ToyPose" and model(torch.zeros(2, 3, 64, 48)).shape == (2, 5, 16, 12)
     assert model.pretrained_cfg.input_size == (64, 48)
 
@@ -145,11 +145,11 @@ def test_features_only_is_the_generic_wrapper(toyfam, tmp_path):
     with torch.no_grad():
         assert torch.equal(features(x)[0], again(x)[0]) and again.out_indices == (1,)
     with pytest.raises(TypeError):
-        hrnet_zoo.create_model("toy_tiny", features_only=True, num_joints=3)
+        hrnet_zoo.create_model("toy_tiny", features_only=True, num_keypoints=3)
 
 
 def test_save_load_with_float_and_choice_arguments_checked(toyfam, tmp_path):
-    model = hrnet_zoo.create_model("toy_tiny", num_joints=5, output_scale=0.5, upsample="bilinear").eval()
+    model = hrnet_zoo.create_model("toy_tiny", num_keypoints=5, output_scale=0.5, upsample="bilinear").eval()
     model.save_pretrained(tmp_path)
     again = hrnet_zoo.from_pretrained(str(tmp_path))
     x = torch.randn(1, 3, 64, 48)
@@ -161,7 +161,7 @@ def test_save_load_with_float_and_choice_arguments_checked(toyfam, tmp_path):
                          ({"output_scale": 1e9}, "output_scale must be a number from 0 to 10"),
                          ({"upsample": "bicubic"}, "upsample must be one of 'nearest', 'bilinear'"),
                          ({"width": 10**6}, "width must be an integer from 1 to 64"),
-                         ({"num_joints": 10**8}, "num_joints must be an integer from 1 to 1000")]:
+                         ({"num_keypoints": 10**8}, "num_keypoints must be an integer from 1 to 1000")]:
         (tmp_path / "config.json").write_text(json.dumps({**config, **bad}))
         with pytest.raises(InvalidConfigError, match=message):
             hrnet_zoo.from_pretrained(str(tmp_path))
@@ -184,7 +184,7 @@ def test_weights_entries_get_the_family_defaults(toyfam):
 def test_count_flops_export_and_optimize(toyfam, tmp_path):
     import onnxruntime as ort
 
-    model = hrnet_zoo.create_model("toy_tiny", num_joints=5).eval()
+    model = hrnet_zoo.create_model("toy_tiny", num_keypoints=5).eval()
     stats = hrnet_zoo.count_flops(model)
     assert stats["input_size"] == (64, 48) and stats["params"] == hrnet_zoo.count_params(model)["params"]
     assert stats["paper_gflops"] > 0 and stats["uncounted_ops"] == {}
@@ -235,7 +235,7 @@ def test_one_train_step(toyfam, tmp_path):
                                  flip_pairs=[[1, 2], [3, 4]])
     assert result["steps"] == 1
     trained = hrnet_zoo.from_pretrained(str(tmp_path / "run" / "last"))
-    assert type(trained).__name__ == "ToyPose" and trained.num_joints == 5
+    assert type(trained).__name__ == "ToyPose" and trained.num_keypoints == 5
 
 
 def test_the_docs_generator_lists_the_new_family(toyfam):

@@ -10,7 +10,7 @@ from hrnet_zoo.fuse import ChannelAffine
 
 # (name, kwargs) at the smallest width: one per HRNet family.
 HRNET_CASES = [
-    ("hrnet_w18_small_v1", dict(num_joints=5)),
+    ("hrnet_w18_small_v1", dict(num_keypoints=5)),
     ("hrnetv2_w18_small_v1", dict(num_classes=4)),
     ("hrnetv2p_w18_small_v1", {}),
     ("hrnet_w18_small_v1_cls", dict(num_classes=10)),
@@ -77,7 +77,7 @@ def test_other_families_have_no_bn_left(name, kwargs):
 
 
 def test_training_model_is_not_changed():
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).train()
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3).train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     fuse_conv_bn(model)
     assert model.training

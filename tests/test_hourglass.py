@@ -16,17 +16,17 @@ def _params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-@pytest.mark.parametrize("num_joints, expected", [(16, 25_434_112), (17, 25_437_960)])
-def test_newell_parameter_counts(num_joints, expected):
+@pytest.mark.parametrize("num_keypoints, expected", [(16, 25_434_112), (17, 25_437_960)])
+def test_newell_parameter_counts(num_keypoints, expected):
     with torch.device("meta"):
-        model = hrnet_zoo.hourglass(num_joints=num_joints)
+        model = hrnet_zoo.hourglass(num_keypoints=num_keypoints)
     assert model.num_stacks == 8 and _params(model) == expected
 
 
 @pytest.mark.parametrize("fixture, kwargs", [
-    ("hg_princeton_posenet_s2_f256", dict(num_stacks=2, num_joints=16)),
+    ("hg_princeton_posenet_s2_f256", dict(num_stacks=2, num_keypoints=16)),
     # saved under ``model.module.`` as their training script's checkpoints are
-    ("hg_princeton_posenet_s3_f32", dict(num_stacks=3, num_joints=17, num_features=32)),
+    ("hg_princeton_posenet_s3_f32", dict(num_stacks=3, num_keypoints=17, num_features=32)),
 ])
 def test_princeton_outputs_for_every_stack(fixture, kwargs):
     state_dict, x, expected, _ = load_fixture(fixture)
@@ -61,20 +61,20 @@ def test_residual_shortcut_only_where_width_changes():
                                             ((37, 29), (10, 8))])
 def test_output_sizes(size, expected):
     # ⌈H/4⌉ × ⌈W/4⌉: pools use ceil_mode and upsampling resizes onto the skip branch.
-    model = hrnet_zoo.hourglass(num_stacks=2, num_features=8, num_joints=3).eval()
+    model = hrnet_zoo.hourglass(num_stacks=2, num_features=8, num_keypoints=3).eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, *size)).shape == (1, 3, *expected)
 
 
 def test_train_mode_backward_through_every_stack():
-    model = hrnet_zoo.hourglass(num_stacks=3, num_features=16, num_joints=4).train()
+    model = hrnet_zoo.hourglass(num_stacks=3, num_features=16, num_keypoints=4).train()
     stacks = model.forward_stacks(torch.randn(2, 3, 64, 48))
     sum(s.square().mean() for s in stacks).backward()  # intermediate supervision
     assert all(p.grad is not None for p in model.parameters())
 
 
 def test_hub_round_trip(tmp_path):
-    model = hrnet_zoo.hourglass(num_stacks=2, num_features=16, num_joints=5, depth=3).eval()
+    model = hrnet_zoo.hourglass(num_stacks=2, num_features=16, num_keypoints=5, depth=3).eval()
     model.save_pretrained(tmp_path)
     again = hrnet_zoo.StackedHourglass.from_pretrained(tmp_path).eval()
     x = torch.randn(1, 3, 64, 64)

@@ -41,8 +41,8 @@ def test_register_model_rejects_duplicates():
 @pytest.mark.parametrize("name, kwargs, expected", [
     ("hrnet_w32", {}, 28_536_113),
     ("hrnet_w48", {}, 63_595_745),
-    ("hrnet_w32", {"num_joints": 16}, 28_536_080),
-    ("hrnet_w48", {"num_joints": 16}, 63_595_696),
+    ("hrnet_w32", {"num_keypoints": 16}, 28_536_080),
+    ("hrnet_w48", {"num_keypoints": 16}, 63_595_696),
     ("hrnetv2_w48", {"num_classes": 19}, 65_859_379),
     ("hrnetv2_w18_small_v1", {"num_classes": 19}, 1_540_819),
     ("hrnetv2_w18_small_v2", {"num_classes": 19}, 3_939_579),
@@ -112,7 +112,7 @@ def test_features_only_returns_branches_with_feature_info():
 
 
 def test_in_chans_and_train_mode_backward():
-    model = hrnet_zoo.hrnet_w18_small_v1(in_chans=1, num_joints=3)
+    model = hrnet_zoo.hrnet_w18_small_v1(in_chans=1, num_keypoints=3)
     out = model(torch.randn(2, 1, 64, 64))
     out.mean().backward()
     assert model.backbone.conv1.weight.grad is not None
@@ -132,7 +132,7 @@ def test_pose_last_module_fuses_only_into_high_resolution():
 
 
 def test_mismatch_error_lists_keys_and_layout():
-    source = hrnet_zoo.hrnet_w18_small_v1(num_joints=16).state_dict()
+    source = hrnet_zoo.hrnet_w18_small_v1(num_keypoints=16).state_dict()
     flat = {k.split(".", 1)[1]: v for k, v in source.items()}  # official pose layout
     flat["extra.weight"] = torch.zeros(1)
     with pytest.raises(hrnet_zoo.CheckpointError) as err:

@@ -141,10 +141,10 @@ class DotFinder(nn.Module):
     assumes, so a Gaussian dot planted in the image must come back at its own position.
     """
 
-    def __init__(self, num_joints=17):
+    def __init__(self, num_keypoints=17):
         super().__init__()
-        self.num_joints = num_joints
-        self.gain = nn.Parameter(torch.linspace(1, num_joints, num_joints) / num_joints)
+        self.num_keypoints = num_keypoints
+        self.gain = nn.Parameter(torch.linspace(1, num_keypoints, num_keypoints) / num_keypoints)
         self.eval()  # predict_keypoints refuses modules in train mode
 
     def forward(self, x):
@@ -271,7 +271,7 @@ def test_predict_keypoints_bad_input(small_model):
 
 
 def test_custom_keypoint_count_needs_flip_pairs():
-    model = DotFinder(num_joints=5)
+    model = DotFinder(num_keypoints=5)
     image = dot_image(60, 60, 8.0)
     with pytest.raises(ValueError, match="flip_pairs"):
         predict_keypoints(model, image, [[20, 20, 60, 80]], input_size=(64, 48))
@@ -331,7 +331,7 @@ def test_keypoints_are_the_codec_s_decode_mapped_back_through_the_crop(small_mod
     for decoder in ("quarter", "udp"):
         keypoints, heatmaps = predict_keypoints(small_model, image, boxes, decoder=decoder, input_size=(64, 48),
                                                 return_heatmaps=True)
-        codec = HeatmapCodec((64, 48), heatmaps.shape[-2:], method=decoder)
+        codec = HeatmapCodec((64, 48), heatmaps.shape[-2:], decoder=decoder)
         coords, scores = codec.decode(heatmaps)
         _, _, crop_to_image = box_crop_transforms(boxes, (64, 48), udp=decoder == "udp")
         np.testing.assert_allclose(keypoints[..., :2].numpy(), affine_points(coords.double().numpy(), crop_to_image),

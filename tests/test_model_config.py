@@ -25,11 +25,11 @@ def with_config(folder, **changes):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"num_joints": 10**8}, "num_joints must be an integer from 1 to 1000, got 100000000"),
-    ({"num_joints": "17"}, "num_joints must be an integer"),
-    ({"num_joints": 17.0}, "num_joints must be an integer"),
-    ({"num_joints": [17]}, "num_joints must be an integer"),
-    ({"num_joints": True}, "num_joints must be an integer"),
+    ({"num_keypoints": 10**8}, "num_keypoints must be an integer from 1 to 1000, got 100000000"),
+    ({"num_keypoints": "17"}, "num_keypoints must be an integer"),
+    ({"num_keypoints": 17.0}, "num_keypoints must be an integer"),
+    ({"num_keypoints": [17]}, "num_keypoints must be an integer"),
+    ({"num_keypoints": True}, "num_keypoints must be an integer"),
     ({"in_chans": 0}, "in_chans must be an integer from 1 to 64"),
     ({"final_conv_kernel": 2}, "final_conv_kernel must be one of 1, 3"),
     ({"width": "w1000"}, "width must be one of 'w18_small_v1'"),

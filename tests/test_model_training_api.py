@@ -71,7 +71,7 @@ def test_hourglass_train_step_supervises_every_stack(tmp_path):
     ann, images = _write_coco(tmp_path)
     torch.manual_seed(0)
     folder = tmp_path / "hourglass2"
-    model = hrnet_zoo.create_model("hourglass", num_stacks=2, num_joints=5, **TINY_HOURGLASS)
+    model = hrnet_zoo.create_model("hourglass", num_stacks=2, num_keypoints=5, **TINY_HOURGLASS)
     with torch.no_grad():  # stack 1's heatmaps no longer feed stack 2: only their own loss can reach heads.0
         model.merge_preds[0].weight.zero_()
     model.save_pretrained(folder)
@@ -99,7 +99,7 @@ def test_hourglass_train_step_supervises_every_stack(tmp_path):
 
 def test_hourglass_loss_is_the_sum_over_stacks_and_reaches_the_first_stack():
     torch.manual_seed(0)
-    model = hrnet_zoo.create_model("hourglass", num_stacks=2, num_joints=3, **TINY_HOURGLASS)
+    model = hrnet_zoo.create_model("hourglass", num_stacks=2, num_keypoints=3, **TINY_HOURGLASS)
     images, target = torch.randn(2, 3, 32, 32), torch.rand(2, 3, 8, 8)
     weight = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
     stacks = model.forward_train(images)
@@ -113,7 +113,7 @@ def test_hourglass_loss_is_the_sum_over_stacks_and_reaches_the_first_stack():
 
 
 def test_single_output_models_supervise_their_final_heatmaps():
-    model = hrnet_zoo.create_model("simplebaseline_r50", num_joints=3, num_deconv_filters=[8, 8, 8]).eval()
+    model = hrnet_zoo.create_model("simplebaseline_r50", num_keypoints=3, num_deconv_filters=[8, 8, 8]).eval()
     images, target = torch.randn(1, 3, 64, 48), torch.rand(1, 3, 16, 16)
     outputs = model.forward_train(images)
     assert len(outputs) == 1 and torch.equal(outputs[0], model(images))
@@ -122,7 +122,7 @@ def test_single_output_models_supervise_their_final_heatmaps():
 
 
 def test_msdh_supervises_each_resolution_and_the_mean():
-    model = hrnet_zoo.create_model("simplebaseline_r50_msdh", num_joints=3, num_deconv_filters=[8, 8, 8]).eval()
+    model = hrnet_zoo.create_model("simplebaseline_r50_msdh", num_keypoints=3, num_deconv_filters=[8, 8, 8]).eval()
     images = torch.randn(1, 3, 64, 48)
     outputs = model.forward_train(images)
     resolutions = model.forward_resolutions(images)
@@ -142,8 +142,8 @@ def test_reset_head_gives_the_official_initialisation(name, layers):
     model = hrnet_zoo.create_model(name, **kwargs)
     stem = {k: v.clone() for k, v in model.state_dict().items() if not any(k.startswith(p) for p in layers)}
     model.reset_head(16)
-    assert model.num_joints == 16 and model.pretrained_cfg.keypoints.name == "mpii"  # COCO's names no longer apply
-    assert model._hub_mixin_config["num_joints"] == 16
+    assert model.num_keypoints == 16 and model.pretrained_cfg.keypoints.name == "mpii"  # COCO's names no longer apply
+    assert model._hub_mixin_config["num_keypoints"] == 16
     for layer in layers:
         module = model.get_submodule(layer)
         assert 16 in module.weight.shape[:2]
@@ -151,7 +151,7 @@ def test_reset_head_gives_the_official_initialisation(name, layers):
     assert all(torch.equal(model.state_dict()[k], v) for k, v in stem.items())  # the rest is kept
     assert model(torch.randn(1, 3, 64, 48)).shape[1] == 16
     model.reset_head(5)  # no built-in set of 5: the cfg holds no keypoint names rather than wrong ones
-    assert model.num_joints == 5 and model.pretrained_cfg.keypoints is None
+    assert model.num_keypoints == 5 and model.pretrained_cfg.keypoints is None
 
 
 def test_reset_head_survives_save_and_from_pretrained(tmp_path):
@@ -159,7 +159,7 @@ def test_reset_head_survives_save_and_from_pretrained(tmp_path):
     model.reset_head(4)  # the whole MSDH head follows K (its deconvolutions carry the heatmaps)
     model.save_pretrained(tmp_path)
     again = hrnet_zoo.from_pretrained(str(tmp_path))
-    assert again.num_joints == 4 and again.load_result.ok and again.load_result.reinitialized_layers == ()
+    assert again.num_keypoints == 4 and again.load_result.ok and again.load_result.reinitialized_layers == ()
     with pytest.raises(HRNetZooError, match="num_keypoints must be a positive integer"):
         model.reset_head(0)
 
@@ -207,15 +207,15 @@ def test_trainer_reads_the_load_result_not_warning_text(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = build_model("hrnet_w18_small_v1", keypoint_set, pretrained=str(tmp_path / "coco17"), log=logged.append)
-    assert model.num_joints == 5 and model.load_result.reinitialized_layers == ("head.final_layer",)
+    assert model.num_keypoints == 5 and model.load_result.reinitialized_layers == ("head.final_layer",)
     assert logged and "head.final_layer" in logged[0]
     assert float(model.head.final_layer.weight.detach().std()) < 0.0015
     # A saved folder of another keypoint count, with new_head: reset_head replaces its prediction layer.
     folder = tmp_path / "coco17"
     model = build_model(str(folder), keypoint_set, new_head=True, log=logged.append)
     source = hrnet_zoo.from_pretrained(str(folder))
-    assert model.num_joints == 5 and torch.equal(model.backbone.conv1.weight, source.backbone.conv1.weight)
-    assert model._hub_mixin_config["num_joints"] == 5 and model.pretrained_cfg.keypoints.keypoint_names == tuple(NAMES)
+    assert model.num_keypoints == 5 and torch.equal(model.backbone.conv1.weight, source.backbone.conv1.weight)
+    assert model._hub_mixin_config["num_keypoints"] == 5 and model.pretrained_cfg.keypoints.keypoint_names == tuple(NAMES)
 
 
 def test_cli_convert_gives_a_checkpoint_of_another_size_its_head(tmp_path, capsys):

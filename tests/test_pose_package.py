@@ -58,9 +58,9 @@ def test_the_pose_package_names_load_on_use():
 def test_default_input_size_and_decoder_are_pretrained_cfgs():
     assert PretrainedCfg().input_size == DEFAULT_INPUT_SIZE and pose_cfg().decoder == DEFAULT_DECODER
     codec = HeatmapCodec()
-    assert codec.input_size == DEFAULT_INPUT_SIZE and codec.method == DEFAULT_DECODER  # was "quarter"
+    assert codec.input_size == DEFAULT_INPUT_SIZE and codec.decoder == DEFAULT_DECODER  # was "quarter"
     for_cfg = HeatmapCodec.for_cfg(pose_cfg(input_size=(64, 48), decoder=None))
-    assert for_cfg.method == DEFAULT_DECODER and for_cfg.heatmap_size == (16, 12)
+    assert for_cfg.decoder == DEFAULT_DECODER and for_cfg.heatmap_size == (16, 12)
     assert HeatmapCodec(sigma=3.0).blur_kernel_size == pose_cfg().replace(heatmap_sigma=3.0).blur_kernel_size == 17
 
 

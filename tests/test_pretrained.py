@@ -88,7 +88,7 @@ def test_pickle_that_runs_code_is_refused(hub_results):
 
 def test_fine_tuned_model_round_trips_through_hub(hub_results):
     result = hub_results["push_round_trip"]
-    assert result["class"] == "HRNetPose" and result["num_joints"] == 5
+    assert result["class"] == "HRNetPose" and result["num_keypoints"] == 5
     assert result["identical"] and result["hf_hub_rev_identical"]
     assert result["cfg_identical"] and result["flip_pairs"] == [[1, 2]]  # the keypoint set came back
     assert "/me/pose-5/commit/" in result["commit_url"]
@@ -125,24 +125,24 @@ def test_local_folder_with_other_joint_count_reinitialises_only_final_layer(tmp_
     source = hrnet_zoo.create_model("hrnet_w18_small_v1")
     source.save_pretrained(tmp_path)
     with pytest.warns(UserWarning, match="prediction layer 'head.final_layer'"):
-        model = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_joints=5)
+        model = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_keypoints=5)
     assert torch.equal(model.backbone.conv1.weight, source.backbone.conv1.weight)
     assert model.head.final_layer.weight.shape[0] == 5
 
 
 def test_saved_folder_brings_its_constructor_arguments(tmp_path):
-    """A fine-tuned 5-joint model loads with its own head: config.json's num_joints is applied."""
+    """A fine-tuned 5-joint model loads with its own head: config.json's num_keypoints is applied."""
     torch.manual_seed(0)
-    source = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=5).eval()
+    source = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=5).eval()
     source.save_pretrained(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing re-initialised
         model = hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path)).eval()
     x = torch.randn(1, 3, 64, 48)
-    assert model.num_joints == 5 and torch.equal(model(x), source(x))
+    assert model.num_keypoints == 5 and torch.equal(model(x), source(x))
     # A folder holding only the weights: the caller's arguments decide.
     (tmp_path / "config.json").unlink()
-    assert hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_joints=5).num_joints == 5
+    assert hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_keypoints=5).num_keypoints == 5
 
 
 def test_folder_with_another_librarys_config_loads_by_key_layout(tmp_path):
@@ -201,12 +201,12 @@ def test_cli_convert_official_checkpoint_to_hub_format(tmp_path, capsys):
 
 
 def test_cli_convert_reads_joint_count_from_checkpoint(tmp_path, capsys):
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=16)  # an MPII-style checkpoint
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=16)  # an MPII-style checkpoint
     save_file(model.state_dict(), tmp_path / "mpii.safetensors")
     assert main(["convert", str(tmp_path / "mpii.safetensors"), "--model", "hrnet_w18_small_v1",
                  "--out", str(tmp_path / "out")]) == 0
-    assert "num_joints=16" in capsys.readouterr().out
-    assert json.loads((tmp_path / "out" / "config.json").read_text())["num_joints"] == 16
+    assert "num_keypoints=16" in capsys.readouterr().out
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["num_keypoints"] == 16
 
 
 def test_cli_convert_missing_file_is_a_usage_error(tmp_path, capsys):
@@ -223,7 +223,7 @@ def test_hourglass_folder_loads_strictly_and_fine_tunes_like_the_others(tmp_path
     source = hrnet_zoo.create_model("hourglass", num_stacks=1, **small)
     source.save_pretrained(tmp_path / "one")
     with pytest.warns(UserWarning, match="prediction layer 'heads'"):
-        model = hrnet_zoo.create_model("hourglass", num_stacks=1, num_joints=5, pretrained=str(tmp_path / "one"),
+        model = hrnet_zoo.create_model("hourglass", num_stacks=1, num_keypoints=5, pretrained=str(tmp_path / "one"),
                                        **small)
     assert torch.equal(model.stem.conv1.weight, source.stem.conv1.weight)
     assert model.heads[0].weight.shape[0] == 5
@@ -253,15 +253,15 @@ def test_cli_download_unknown_tag_is_a_usage_error(capsys):
 
 
 def test_a_folder_whose_config_disagrees_with_its_weights_is_refused(tmp_path):
-    hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=5).save_pretrained(tmp_path)
+    hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=5).save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    (tmp_path / "config.json").write_text(json.dumps({**config, "num_joints": 17}))
+    (tmp_path / "config.json").write_text(json.dumps({**config, "num_keypoints": 17}))
     with pytest.raises(CheckpointError, match="disagrees with its weights"):
         hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path))
     with pytest.raises(CheckpointError):
         hrnet_zoo.from_pretrained(str(tmp_path))  # the same rule both ways
     with pytest.warns(UserWarning, match="fresh initialisation"):  # asking for a new head is still allowed
-        hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_joints=3)
+        hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path), num_keypoints=3)
 
 
 def test_cli_convert_asks_before_replacing_and_never_writes_over_its_input(tmp_path, capsys):
@@ -280,7 +280,7 @@ def test_cli_convert_asks_before_replacing_and_never_writes_over_its_input(tmp_p
     assert main(argv) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "config.json already exists; pass --force" in line and (out / "config.json").read_text() == "{}"
-    assert main([*argv, "--force"]) == 0 and json.loads((out / "config.json").read_text())["num_joints"] == 17
+    assert main([*argv, "--force"]) == 0 and json.loads((out / "config.json").read_text())["num_keypoints"] == 17
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors"]
 
 

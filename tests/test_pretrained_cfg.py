@@ -93,11 +93,11 @@ def test_every_registered_model_has_a_pretrained_cfg():
 def test_new_keypoints_set_the_head_and_the_cfg():
     fish = KeypointSet.from_names(FISH_NAMES, name="fish")
     model = hrnet_zoo.create_model(SMALL, keypoints=fish)
-    assert model.num_joints == 6 and model.pretrained_cfg.keypoints == fish
-    assert hrnet_zoo.create_model(SMALL, num_joints=16).pretrained_cfg.keypoints is MPII_KEYPOINTS
-    assert hrnet_zoo.create_model(SMALL, num_joints=5).pretrained_cfg.keypoints is None
+    assert model.num_keypoints == 6 and model.pretrained_cfg.keypoints == fish
+    assert hrnet_zoo.create_model(SMALL, num_keypoints=16).pretrained_cfg.keypoints is MPII_KEYPOINTS
+    assert hrnet_zoo.create_model(SMALL, num_keypoints=5).pretrained_cfg.keypoints is None
     with pytest.raises(ValueError, match="disagrees"):
-        hrnet_zoo.create_model(SMALL, keypoints=fish, num_joints=17)
+        hrnet_zoo.create_model(SMALL, keypoints=fish, num_keypoints=17)
     overlaid = hrnet_zoo.create_model(SMALL, pretrained_cfg_overlay={"input_size": (128, 96), "decoder": "udp"})
     assert overlaid.pretrained_cfg.input_size == (128, 96) and overlaid.pretrained_cfg.decoder == "udp"
 
@@ -110,7 +110,7 @@ def test_a_custom_keypoint_set_survives_save_and_load(tmp_path):
     assert config["pretrained_cfg"]["keypoints"]["keypoint_names"] == FISH_NAMES
     for again in (hrnet_zoo.from_pretrained(str(tmp_path)), hrnet_zoo.create_model(SMALL, pretrained=str(tmp_path)),
                   hrnet_zoo.HRNetPose.from_pretrained(str(tmp_path))):
-        assert again.pretrained_cfg == model.pretrained_cfg and again.num_joints == 6
+        assert again.pretrained_cfg == model.pretrained_cfg and again.num_keypoints == 6
 
 
 def test_defaults_come_from_the_cfg_and_explicit_arguments_win():
@@ -122,8 +122,8 @@ def test_defaults_come_from_the_cfg_and_explicit_arguments_win():
     hrnet_zoo.predict_keypoints(model, image, [[10, 10, 40, 60]], flip_test=False, input_size=(64, 48))
     assert fed == [(96, 64), (64, 48)]
     codec = HeatmapCodec.for_model(model)
-    assert codec.input_size == (96, 64) and codec.heatmap_size == (24, 16) and codec.method == "dark"
-    assert HeatmapCodec.for_model(model, method="udp", sigma=3).sigma == 3.0
+    assert codec.input_size == (96, 64) and codec.heatmap_size == (24, 16) and codec.decoder == "dark"
+    assert HeatmapCodec.for_model(model, decoder="udp", sigma=3).sigma == 3.0
 
 
 def test_a_transposed_size_warns():
@@ -139,7 +139,7 @@ def test_a_transposed_size_warns():
 
 
 def test_codec_sizes_are_height_width():
-    codec = HeatmapCodec(input_size=(256, 192), heatmap_size=(64, 48), method="argmax")
+    codec = HeatmapCodec(input_size=(256, 192), heatmap_size=(64, 48), decoder="argmax")
     targets, _ = codec.encode(torch.tensor([[[100.0, 200.0]]]))
     assert targets.shape == (1, 1, 64, 48)
     coords, _ = codec.decode(targets)
@@ -177,7 +177,7 @@ def test_features_only_takes_out_indices_and_refuses_what_it_does_not_use():
     assert all(name in modules for name in model.feature_info.module_name())
     resnet = hrnet_zoo.create_model("simplebaseline_r50", features_only=True, out_indices=[-1])
     assert resnet.feature_info.module_name() == ["backbone.layer4"] and resnet.feature_info.reduction() == [32]
-    for bad in ({"num_joints": 5}, {"out_indice": (0,)}, {"keypoints": "coco"}):
+    for bad in ({"num_keypoints": 5}, {"out_indice": (0,)}, {"keypoints": "coco"}):
         with pytest.raises(TypeError):
             hrnet_zoo.create_model(SMALL, features_only=True, **bad)
     with pytest.raises(TypeError):

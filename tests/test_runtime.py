@@ -22,7 +22,7 @@ pytestmark = pytest.mark.loads_openvino  # a process of their own in a full run 
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=5))
+    return randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=5))
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +62,7 @@ def test_the_model_is_left_untouched(model):
 
 def test_a_module_left_in_train_mode_is_not_touched_either():
     torch.manual_seed(0)
-    model = randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3))
+    model = randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3))
     model.backbone.stage2.train()  # the top module says eval, one child (with BatchNorms) does not
     before = {k: v.clone() for k, v in model.state_dict().items()}
     runner = hrnet_zoo.optimize(model, "auto", "fp32", input_size=SIZE, cache=False)

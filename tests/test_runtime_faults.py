@@ -26,7 +26,7 @@ needs_int8 = pytest.mark.skipif(not (HAS_OV and HAS_NNCF), reason="openvino / nn
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3))
+    return randomize_bn(hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3))
 
 
 def street_photos(count: int, boxes_per_image: int = 2, seed: int = 0):
@@ -192,7 +192,7 @@ def test_auto_does_not_choose_int8_whose_keypoints_move_past_the_guard(tmp_path,
     CPU, which a guard given explicitly below that amount must reject, whatever int8's speed."""
     monkeypatch.setenv("HRNET_ZOO_CACHE", str(tmp_path / "cache"))
     torch.manual_seed(0)
-    untrained = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).eval()
+    untrained = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3).eval()
     calibration = street_photos(MIN_CALIBRATION_INPUTS // 2)
     runner = hrnet_zoo.optimize(untrained, "openvino", "auto", input_size=SIZE, calibration=calibration,
                                 int8_max_shift_px=1e-3)

@@ -15,7 +15,7 @@ EXACT_PARAMS = [  # shared/reference/published.json, measured on the official po
     ("simplebaseline_r50", {}, 33_999_697),
     ("simplebaseline_r101", {}, 52_991_825),
     ("simplebaseline_r152", {}, 68_635_473),
-    ("simplebaseline_r50", {"num_joints": 16}, 33_999_440),
+    ("simplebaseline_r50", {"num_keypoints": 16}, 33_999_440),
 ]
 
 
@@ -37,7 +37,7 @@ def test_deconv_head_alone_has_official_size():
 
 def _official_r18_config() -> dict:
     # The configuration of fixture sb_official_pose_resnet18_k324 (all three kernel sizes, 3×3 final conv).
-    return dict(depth=18, num_joints=5, num_deconv_filters=[128, 64, 32], num_deconv_kernels=[3, 2, 4],
+    return dict(depth=18, num_keypoints=5, num_deconv_filters=[128, 64, 32], num_deconv_kernels=[3, 2, 4],
                 final_conv_kernel=3, deconv_with_bias=True)
 
 
@@ -102,7 +102,7 @@ def test_deconv_head_composes_with_an_hrnet_branch():
     """The deconvolution head on HRNet's stride-32 branch gives stride-4 heatmaps, and trains end to end."""
     hrnet = hrnet_zoo.create_model("hrnet_w18_small_v1", features_only=True)
     branch = hrnet.feature_info[-1]
-    model = torch.nn.Sequential(hrnet, _Pick(-1), DeconvHead(branch["num_chs"], num_joints=3, num_filters=(32, 32, 32)))
+    model = torch.nn.Sequential(hrnet, _Pick(-1), DeconvHead(branch["num_chs"], num_keypoints=3, num_filters=(32, 32, 32)))
     heatmaps = model(torch.randn(2, 3, 64, 64))
     assert branch["reduction"] == 32 and heatmaps.shape == (2, 3, 16, 16)
     heatmaps.square().mean().backward()
@@ -121,13 +121,13 @@ class _Pick(torch.nn.Module):
 @pytest.mark.parametrize("size, expected", [((256, 192), (64, 48)), ((250, 190), (64, 48)), ((100, 60), (32, 16))])
 def test_output_sizes(size, expected):
     # Output is 8·⌈H/32⌉ × 8·⌈W/32⌉: H/4 × W/4 at multiples of 32.
-    model = hrnet_zoo.SimpleBaseline(depth=18, num_joints=4, num_deconv_filters=[16, 16, 16]).eval()
+    model = hrnet_zoo.SimpleBaseline(depth=18, num_keypoints=4, num_deconv_filters=[16, 16, 16]).eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, *size)).shape == (1, 4, *expected)
 
 
 def test_train_mode_backward():
-    model = hrnet_zoo.simplebaseline_r50(num_joints=4).train()
+    model = hrnet_zoo.simplebaseline_r50(num_keypoints=4).train()
     out = model(torch.randn(2, 3, 32, 32))
     out.square().mean().backward()
     assert all(p.grad is not None for p in model.parameters())

@@ -58,7 +58,7 @@ def test_a_run_writes_last_best_and_metrics(tiny, tmp_path):
     best = hrnet_zoo.from_pretrained(str(out / "best"))
     assert best.pretrained_cfg.keypoints.keypoint_names == ("head", "left_hand", "right_hand", "left_foot",
                                                             "right_foot")
-    assert best.pretrained_cfg.input_size == (64, 48) and best.num_joints == 5
+    assert best.pretrained_cfg.input_size == (64, 48) and best.num_keypoints == 5
     state = torch.load(out / "last" / STATE_FILE, weights_only=True)
     assert state["epoch"] == 1 and state["step"] == 4 and "optimizer" in state
     assert not [p for p in out.iterdir() if ".tmp-" in p.name or ".old-" in p.name]   # no temporary folders left
@@ -79,7 +79,7 @@ def test_resume_continues_exactly_where_it_stopped(tiny, tmp_path):
 
 
 def test_a_failed_save_leaves_the_good_checkpoint_in_place(tmp_path, monkeypatch):
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=2)
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=2)
     save_checkpoint_dir(model, tmp_path / "last", {"epoch": 1})
     before = (tmp_path / "last" / "model.safetensors").read_bytes()
 
@@ -101,13 +101,13 @@ def test_a_failed_save_leaves_the_good_checkpoint_in_place(tmp_path, monkeypatch
 
 def test_a_saved_model_with_another_k_needs_new_head(tiny, tmp_path):
     folder = tmp_path / "three"
-    hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3).save_pretrained(folder)
+    hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3).save_pretrained(folder)
     with pytest.raises(TrainingError, match=r"predicts 3 keypoints but the dataset has 5 .*--new-head"):
         quick(tiny, tmp_path / "run", model=str(folder))
     result = quick(tiny, tmp_path / "run", model=str(folder), new_head=True, epochs=1, max_steps=1,
                    val_ann=None, val_images=None)
     assert result["steps"] == 1
-    assert hrnet_zoo.from_pretrained(str(tmp_path / "run" / "best")).num_joints == 5
+    assert hrnet_zoo.from_pretrained(str(tmp_path / "run" / "best")).num_keypoints == 5
 
 
 def test_train_command_errors_are_one_line(tiny, tmp_path, capsys):
@@ -156,7 +156,7 @@ def test_two_gloo_processes_through_torchrun(tiny, tmp_path):
     summaries = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert len(summaries) == 1 and summaries[0]["steps"] == 2   # 6 samples / 2 ranks / batch 2, drop_last
     assert proc.stderr.count("epoch 0:") == 1                    # logged once, by rank 0
-    assert hrnet_zoo.from_pretrained(str(out / "best")).num_joints == 5
+    assert hrnet_zoo.from_pretrained(str(out / "best")).num_keypoints == 5
 
 
 @pytest.mark.slow

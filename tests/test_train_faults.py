@@ -208,7 +208,7 @@ def test_a_loss_that_explodes_warns_once(data, tmp_path, capsys):
 
 def test_non_finite_weights_are_never_saved():
     from hrnet_zoo.training.loop import check_finite_weights
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=2)
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=2)
     check_finite_weights(model, 0, 1, 1e-3)
     with torch.no_grad():
         next(model.parameters())[0] = float("nan")

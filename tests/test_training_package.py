@@ -74,7 +74,7 @@ def error_line(err: str) -> str:
 @pytest.mark.parametrize("name, cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
                                        ("sgd", torch.optim.SGD)])
 def test_each_optimizer_exempts_norms_and_biases_from_weight_decay(name, cls):
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3)
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3)
     optimizer = build_optimizer(model, name, 1e-3, weight_decay=1e-4)
     assert type(optimizer) is cls
     groups = {group["group"]: group for group in optimizer.param_groups}
@@ -94,7 +94,7 @@ def test_each_optimizer_exempts_norms_and_biases_from_weight_decay(name, cls):
 
 
 def test_without_weight_decay_one_group_as_the_official_adam():
-    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_joints=3)
+    model = hrnet_zoo.create_model("hrnet_w18_small_v1", num_keypoints=3)
     groups = param_groups(model, 0.0)
     assert len(groups) == 1 and groups[0]["params"] == list(model.parameters())
     with pytest.raises(TrainingError, match="unknown optimizer .*'lamb'"):

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from hrnet_zoo.cli import CommandError, UsageError, add_output_options, refuse_overwrite
+from hrnet_zoo.cli.weights import add_num_keypoints_option
 
 FORMATS = ("onnx", "openvino")
 
@@ -55,7 +56,7 @@ def _load_model(args: argparse.Namespace, kwargs: dict):
     folder = model_folder or checkpoint_folder
     if folder is not None and (kwargs or (model_folder and args.checkpoint)):
         raise UsageError(f"{folder} holds its own weights and keypoint count: leave out --checkpoint, "
-                         "--num-joints and --num-classes")
+                         "--num-keypoints and --num-classes")
     try:
         if model_folder is not None:
             model = from_pretrained(str(model_folder))
@@ -66,7 +67,7 @@ def _load_model(args: argparse.Namespace, kwargs: dict):
         if args.checkpoint is None:
             return create_model(name, **kwargs), name, []
         state_dict = read_checkpoint_arg(args.checkpoint)
-        return model_for_checkpoint(name, state_dict, kwargs)[0], name, [Path(args.checkpoint)]  # convert's num_joints detection
+        return model_for_checkpoint(name, state_dict, kwargs)[0], name, [Path(args.checkpoint)]  # convert's num_keypoints detection
     except TypeError:
         if not kwargs:
             raise
@@ -134,7 +135,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(f"output folder {output.parent} is not writable: choose another --output")
     targets = _targets(output, args.format)
     options = {"num_classes": _positive_int(args.num_classes, "--num-classes"),
-               "num_joints": _positive_int(args.num_joints, "--num-joints")}
+               "num_keypoints": _positive_int(args.num_keypoints, "--num-keypoints")}
     kwargs = {k: v for k, v in options.items() if v is not None}
     saved = [_saved_folder(p) for p in (args.model, args.checkpoint)]
     refuse_overwrite(targets, [args.checkpoint, *(str(f) for folder in saved if folder for f in _folder_files(folder))],
@@ -195,7 +196,7 @@ def register(subparsers) -> None:
                                         "input size (a saved folder's own; 256x192 for the COCO pose models)")
     p.add_argument("--opset", help="ONNX opset (default 17)")
     p.add_argument("--num-classes", help="classes of a classification / segmentation head")
-    p.add_argument("--num-joints", help="keypoints of a pose model")
+    add_num_keypoints_option(p, "keypoints of a pose model")
     p.add_argument("--no-fuse", action="store_true", help="keep BatchNorm nodes (default: folded into convs)")
     p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime / OpenVINO comparison")
     p.set_defaults(func=_cmd_export)

@@ -32,7 +32,7 @@ def predict_keypoint_set(model, keypoint_set: str | None, flip_pairs, category_i
     from hrnet_zoo.pose.inference import flip_test_decision
     from hrnet_zoo.pose.keypoint_set import KeypointChoice, KeypointSet, keypoint_set_for
 
-    k = getattr(model, "num_joints", None)
+    k = getattr(model, "num_keypoints", None)
     kset, source = model.pretrained_cfg.keypoints, "the model's config"
     if keypoint_set is not None:
         kset, source = KeypointSet.preset(keypoint_set), f"keypoint set {keypoint_set}"

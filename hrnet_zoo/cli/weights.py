@@ -3,11 +3,28 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 from hrnet_zoo.cli import CommandError, UsageError, add_output_options, refuse_overwrite
 from hrnet_zoo.cli.models import resolve_model_name
+
+
+class _RenamedOption(argparse.Action):
+    """A hidden 0.2 spelling of an option: sets the new option's value and warns on stderr."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"warning: {option_string} is deprecated and will be removed in 0.4; use {self.metavar}",
+              file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_num_keypoints_option(p: argparse.ArgumentParser, help_text: str, **kwargs) -> None:
+    """``--num-keypoints`` (into ``args.num_keypoints``), and 0.2's ``--num-joints`` as a hidden alias that warns."""
+    p.add_argument("--num-keypoints", help=help_text, **kwargs)
+    p.add_argument("--num-joints", dest="num_keypoints", action=_RenamedOption, metavar="--num-keypoints",
+                   help=argparse.SUPPRESS, **kwargs)
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
@@ -55,7 +72,7 @@ def read_checkpoint_arg(path: str) -> dict:
 def model_for_checkpoint(name: str, state_dict: dict, kwargs: dict):
     """``name`` built to fit ``state_dict`` and loaded strictly → (model, LoadResult).
 
-    Without ``num_joints``/``num_classes`` in ``kwargs``, a checkpoint whose prediction layer alone
+    Without ``num_keypoints``/``num_classes`` in ``kwargs``, a checkpoint whose prediction layer alone
     differs in size (an MPII checkpoint's 16 joints, say) gets a head of its size (``reset_head`` /
     ``reset_classifier``, else a rebuild), and a line says so. Raises CheckpointError when it does not fit.
     """
@@ -67,7 +84,7 @@ def model_for_checkpoint(name: str, state_dict: dict, kwargs: dict):
     trial = load_checkpoint(model, state_dict, strict=False)
     if not kwargs and only_prediction_layer_differs(model, trial):
         key, ckpt_shape, _ = trial.shape_mismatches[0]
-        count = "num_joints" if hasattr(model, "num_joints") else "num_classes"
+        count = "num_keypoints" if hasattr(model, "num_keypoints") else "num_classes"
         if hasattr(model, "reset_head"):
             model.reset_head(ckpt_shape[0])
         elif hasattr(model, "reset_classifier"):
@@ -88,7 +105,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         raise UsageError(f"--output {output} is a file; convert writes a folder (config.json + model.safetensors)")
     refuse_overwrite([output / f for f in WRITTEN_FILES], [args.src], args.force)
     state_dict = read_checkpoint_arg(args.src)
-    kwargs = {k: v for k, v in (("num_joints", args.num_joints), ("num_classes", args.num_classes)) if v}
+    kwargs = {k: v for k, v in (("num_keypoints", args.num_keypoints), ("num_classes", args.num_classes)) if v}
     try:
         model, result = model_for_checkpoint(name, state_dict, kwargs)
     except CheckpointError as e:
@@ -126,6 +143,6 @@ def register(subparsers) -> None:
     p.add_argument("src", help="checkpoint file (.pth/.pt/.bin/.safetensors)")
     p.add_argument("--model", required=True, help="model name or alias the checkpoint belongs to")
     add_output_options(p, "output folder (config.json + model.safetensors)")
-    p.add_argument("--num-joints", type=int, help="keypoints of the checkpoint (default: read from it)")
+    add_num_keypoints_option(p, "keypoints of the checkpoint (default: read from it)", type=int)
     p.add_argument("--num-classes", type=int, help="classes of the checkpoint (default: read from it)")
     p.set_defaults(func=_cmd_convert)

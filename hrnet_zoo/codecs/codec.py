@@ -7,6 +7,7 @@ import torch
 
 from hrnet_zoo.codecs.decode import DECODE_METHODS, decode_heatmaps
 from hrnet_zoo.codecs.gaussian import TARGET_ENCODERS
+from hrnet_zoo._renamed import renamed_value, warn_renamed
 from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.pretrained_cfg import (
     DEFAULT_DECODER,
@@ -33,51 +34,61 @@ class HeatmapCodec:
         input_size: model input ``(H, W)``, e.g. (256, 192).
         heatmap_size: heatmap ``(H, W)``, e.g. (64, 48).
         sigma: Gaussian σ in heatmap pixels (2 for 64×48, 3 for 96×72 in the official configs).
-        method: decoder, one of ``argmax``, ``quarter``, ``dark``, ``udp``; by default
-            ``hrnet_zoo.pretrained_cfg.DEFAULT_DECODER`` (``dark``).
+        decoder: one of ``argmax``, ``quarter``, ``dark``, ``udp``; by default
+            ``hrnet_zoo.pretrained_cfg.DEFAULT_DECODER`` (``dark``). ``method=`` is its deprecated
+            name (0.2; removed in 0.4).
         target: ``gaussian`` (official), ``unbiased`` (DARK) or ``udp``; by default the one that
-            matches ``method``.
+            matches ``decoder``.
         blur_kernel_size: DARK/UDP modulation kernel; by default
             ``hrnet_zoo.pretrained_cfg.blur_kernel_for(sigma)`` (σ=2 → 11, σ=3 → 17, the DARK configs').
     """
 
     def __init__(self, input_size=DEFAULT_INPUT_SIZE, heatmap_size=(64, 48), sigma: float = DEFAULT_HEATMAP_SIGMA,
-                 method: str = DEFAULT_DECODER, target: str | None = None, blur_kernel_size: int | None = None):
-        if method not in DECODE_METHODS:
-            raise ValueError(f"unknown decode method {method!r}; choose one of {', '.join(DECODE_METHODS)}")
-        target = target or _DEFAULT_TARGET[method]
+                 decoder: str = DEFAULT_DECODER, target: str | None = None, blur_kernel_size: int | None = None,
+                 *, method: str | None = None):
+        decoder = renamed_value(decoder, method, "method", "decoder", "HeatmapCodec", DEFAULT_DECODER)
+        if decoder not in DECODE_METHODS:
+            raise ValueError(f"unknown decode method {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
+        target = target or _DEFAULT_TARGET[decoder]
         if target not in TARGET_ENCODERS:
             raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGET_ENCODERS)}")
         self.input_size = check_size(input_size, "input_size")
         self.heatmap_size = check_size(heatmap_size, "heatmap_size")
         self.sigma = float(sigma)
-        self.method = method
+        self.decoder = decoder
         self.target = target
         self.blur_kernel_size = blur_kernel_size or blur_kernel_for(self.sigma)
 
     @classmethod
-    def for_model(cls, model, *, input_size=None, method: str | None = None, **kwargs) -> "HeatmapCodec":
+    def for_model(cls, model, *, input_size=None, decoder: str | None = None, **kwargs) -> "HeatmapCodec":
         """A codec for ``model`` (or a runner with a ``pretrained_cfg``): `for_cfg()` of its cfg."""
         if model.pretrained_cfg.output_stride is None:
             raise InvalidArgumentError(f"{type(model).__name__} does not output heatmaps (its pretrained_cfg "
                                        "has no output_stride)")
-        return cls.for_cfg(model.pretrained_cfg, input_size=input_size, method=method, **kwargs)
+        return cls.for_cfg(model.pretrained_cfg, input_size=input_size, decoder=decoder, **kwargs)
 
     @classmethod
-    def for_cfg(cls, cfg: PretrainedCfg, *, input_size=None, method: str | None = None,
+    def for_cfg(cls, cfg: PretrainedCfg, *, input_size=None, decoder: str | None = None,
                 **kwargs) -> "HeatmapCodec":
         """A codec for a pose model's ``cfg``: input size, heatmap size (input / ``output_stride``), σ and
-        decoder from it; explicit arguments win."""
+        decoder from it; explicit arguments win (``method=``: ``decoder``'s deprecated name)."""
+        decoder = renamed_value(decoder, kwargs.pop("method", None), "method", "decoder", "HeatmapCodec.for_cfg")
         if cfg.output_stride is None:
             raise InvalidArgumentError("this pretrained_cfg has no output_stride: not a heatmap model's")
         size = cfg.input_size if input_size is None else cfg.check_input_size(input_size, stacklevel=4)
         kwargs.setdefault("heatmap_size", tuple(math.ceil(v / cfg.output_stride) for v in size))
         kwargs.setdefault("sigma", cfg.heatmap_sigma or DEFAULT_HEATMAP_SIGMA)
-        return cls(input_size=size, method=method or cfg.decoder or DEFAULT_DECODER, **kwargs)
+        return cls(input_size=size, decoder=decoder or cfg.decoder or DEFAULT_DECODER, **kwargs)
 
     def __repr__(self) -> str:
         return (f"HeatmapCodec(input_size={self.input_size}, heatmap_size={self.heatmap_size}, "
-                f"sigma={self.sigma}, method={self.method!r}, target={self.target!r})")
+                f"sigma={self.sigma}, decoder={self.decoder!r}, target={self.target!r})")
+
+    @property
+    def method(self) -> str:
+        """Deprecated (removed in 0.4): ``decoder``."""
+        warn_renamed("method", "decoder", "HeatmapCodec", stacklevel=2)
+        return self.decoder
 
     @property
     def scale(self) -> torch.Tensor:
@@ -107,7 +118,7 @@ class HeatmapCodec:
 
     def decode(self, heatmaps):
         """N×K×H×W heatmaps → (N×K×2 keypoints in input pixels, N×K scores)."""
-        coords, scores = decode_heatmaps(heatmaps, self.method, self.blur_kernel_size)
+        coords, scores = decode_heatmaps(heatmaps, self.decoder, self.blur_kernel_size)
         scale = self.scale.to(coords.dtype) if isinstance(coords, torch.Tensor) else self.scale.numpy()
         if isinstance(coords, torch.Tensor):
             scale = scale.to(coords.device)

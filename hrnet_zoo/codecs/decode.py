@@ -1,6 +1,6 @@
 """Heatmaps → keypoints: ``argmax``, ``quarter`` (official HRNet), ``dark`` and ``udp``; batched torch.
 
-``decode_heatmaps(heatmaps: N×K×H×W, method)`` → ``(coords N×K×2 (x, y) in heatmap pixels, scores N×K)``.
+``decode_heatmaps(heatmaps: N×K×H×W, decoder)`` → ``(coords N×K×2 (x, y) in heatmap pixels, scores N×K)``.
 Scores are the heatmap maxima. As the official ``get_max_preds`` does, coordinates are zero where
 the maximum is ≤ 0, for every method. Works on any device; no Python loop over keypoints.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from hrnet_zoo._renamed import renamed_value
 from hrnet_zoo.codecs.dark import dark_refine
 from hrnet_zoo.codecs.udp import udp_refine
 from hrnet_zoo.pretrained_cfg import DEFAULT_DECODER
@@ -79,22 +80,25 @@ def quarter_offsets(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, height
     return torch.sign(diff) * 0.25 * inside[:, None]
 
 
-def decode_heatmaps(heatmaps, method: str = DEFAULT_DECODER, blur_kernel_size: int = 11):
+def decode_heatmaps(heatmaps, decoder: str = DEFAULT_DECODER, blur_kernel_size: int = 11, *,
+                    method: str | None = None):
     """Decode N×K×H×W heatmaps into keypoints.
 
     Args:
         heatmaps: N×K×H×W torch tensor (any device) or numpy array.
-        method: ``"argmax"``, ``"quarter"`` (official HRNet rule), ``"dark"`` or ``"udp"``; by default
+        decoder: ``"argmax"``, ``"quarter"`` (official HRNet rule), ``"dark"`` or ``"udp"``; by default
             ``hrnet_zoo.pretrained_cfg.DEFAULT_DECODER`` (``dark``), as `HeatmapCodec`.
         blur_kernel_size: OpenCV Gaussian kernel size for ``dark``/``udp`` modulation: 11 for σ = 2
             targets (64×48 heatmaps), 17 for σ = 3 (96×72).
+        method: ``decoder``'s deprecated name (0.2; removed in 0.4).
 
     Returns:
         ``(coords, scores)``: N×K×2 (x, y) in heatmap pixels and N×K maxima, float32 (float64 for
         float64 input), on the input's device; numpy arrays if the input was numpy.
     """
-    if method not in DECODE_METHODS:
-        raise ValueError(f"unknown decode method {method!r}; choose one of {', '.join(DECODE_METHODS)}")
+    decoder = renamed_value(decoder, method, "method", "decoder", "decode_heatmaps", DEFAULT_DECODER)
+    if decoder not in DECODE_METHODS:
+        raise ValueError(f"unknown decode method {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
     from_numpy = isinstance(heatmaps, np.ndarray)
     heatmaps = check_heatmaps(heatmaps)
     if heatmaps.dtype != torch.float64:
@@ -105,11 +109,11 @@ def decode_heatmaps(heatmaps, method: str = DEFAULT_DECODER, blur_kernel_size: i
     else:
         flat, x, y, scores = heatmap_maxima(heatmaps)
         coords = torch.stack((x, y), dim=1).to(heatmaps.dtype)
-        if method == "quarter":
+        if decoder == "quarter":
             coords = coords + quarter_offsets(flat, x, y, h, w)
-        elif method == "dark":
+        elif decoder == "dark":
             coords = coords + dark_refine(flat, x, y, scores, h, w, blur_kernel_size)
-        elif method == "udp":
+        elif decoder == "udp":
             coords = coords + udp_refine(flat, x, y, scores, h, w, blur_kernel_size)
         coords, scores = coords.reshape(n, k, 2), scores.reshape(n, k)
     if from_numpy:

@@ -174,7 +174,7 @@ def evaluate(model, ann_file, image_dir=None, *, boxes=None, input_size=None, fl
     flip_test, why = flip_test_decision(flip_test, coco.keypoint_set)
     if why:
         warnings.warn(why, stacklevel=2)
-    model_k = getattr(model, "num_joints", None)
+    model_k = getattr(model, "num_keypoints", None)
     if model_k is not None and model_k != coco.keypoint_set.num_keypoints:
         raise DatasetError(f"{coco.path}: the model predicts {model_k} keypoints but the file's category has "
                            f"{coco.keypoint_set.num_keypoints} ({', '.join(coco.keypoint_set.keypoint_names)}); "

@@ -46,13 +46,13 @@ class DeconvHead(HeatmapHead):
     Keys as in the official pose_resnet.py and mmpose v1: ``deconv_layers.{3i}`` (deconv),
     ``deconv_layers.{3i+1}`` (BN), ``final_layer``.
 
-    ``forward(x: N×in_channels×H×W)`` → N×num_joints×(2^d·H)×(2^d·W), d = ``len(num_filters)``.
+    ``forward(x: N×in_channels×H×W)`` → N×num_keypoints×(2^d·H)×(2^d·W), d = ``len(num_filters)``.
     """
 
-    def __init__(self, in_channels: int, num_joints: int = 17, num_filters: Sequence[int] = (256, 256, 256),
+    def __init__(self, in_channels: int, num_keypoints: int = 17, num_filters: Sequence[int] = (256, 256, 256),
                  kernel_sizes: Sequence[int] = (4, 4, 4), final_conv_kernel: int = 1, deconv_bias: bool = False):
         _check_deconv_config(num_filters, kernel_sizes)
-        super().__init__(num_filters[-1] if num_filters else in_channels, num_joints, final_conv_kernel)
+        super().__init__(num_filters[-1] if num_filters else in_channels, num_keypoints, final_conv_kernel)
         layers: list[nn.Module] = []
         for out_channels, kernel_size in zip(num_filters, kernel_sizes):
             layers += deconv_bn_relu(in_channels, out_channels, kernel_size, deconv_bias)
@@ -81,7 +81,7 @@ class MultiScaleDeconvHead(nn.Module):
     predictions, coarsest first, each at its own size (for a multi-resolution L2 loss).
     """
 
-    def __init__(self, in_channels: int, num_joints: int = 17, num_resolutions: int = 3,
+    def __init__(self, in_channels: int, num_keypoints: int = 17, num_resolutions: int = 3,
                  num_filters: Sequence[int] = (256, 256, 256), kernel_sizes: Sequence[int] = (4, 4, 4),
                  upsample_mode: str = "bilinear"):
         super().__init__()
@@ -91,7 +91,7 @@ class MultiScaleDeconvHead(nn.Module):
             raise InvalidArgumentError(f"num_resolutions must be in 1…{num_stages} for {num_stages - 1} "
                                        "deconvolutions, "
                              f"got {num_resolutions}")
-        self.num_joints = num_joints
+        self.num_keypoints = num_keypoints
         self.num_resolutions = num_resolutions
         self.upsample_mode = upsample_mode
         #: Index of the first stage that predicts (0 = the input feature itself).
@@ -101,13 +101,13 @@ class MultiScaleDeconvHead(nn.Module):
         channels, num_concatenated = in_channels, 0
         for stage in range(num_stages):
             if stage > 0:
-                out_channels = num_filters[stage - 1] + num_joints * num_concatenated
+                out_channels = num_filters[stage - 1] + num_keypoints * num_concatenated
                 deconvs.append(nn.Sequential(*deconv_bn_relu(channels, out_channels, kernel_sizes[stage - 1])))
                 channels = out_channels
             if stage >= self.first_predicting_stage:
-                predictors.append(conv1x1(channels, num_joints, bias=True))
+                predictors.append(conv1x1(channels, num_keypoints, bias=True))
                 if stage < num_stages - 1:  # the last prediction feeds nothing
-                    channels += num_joints
+                    channels += num_keypoints
                     num_concatenated += 1
         self.deconv_layers = nn.ModuleList(deconvs)
         self.predictors = nn.ModuleList(predictors)

@@ -29,10 +29,10 @@ class HeatmapHead(nn.Module):
     ``forward(x: N×C×H×W)`` → N×K×H×W heatmaps.
     """
 
-    def __init__(self, in_channels: int, num_joints: int = 17, kernel_size: int = 1):
+    def __init__(self, in_channels: int, num_keypoints: int = 17, kernel_size: int = 1):
         super().__init__()
-        self.num_joints = num_joints
-        self.final_layer = nn.Conv2d(in_channels, num_joints, kernel_size, 1, kernel_size // 2)
+        self.num_keypoints = num_keypoints
+        self.final_layer = nn.Conv2d(in_channels, num_keypoints, kernel_size, 1, kernel_size // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.final_layer(x)

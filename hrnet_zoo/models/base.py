@@ -16,6 +16,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from hrnet_zoo._renamed import accepts_num_joints, upgrade_saved_config, warn_renamed
 from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.features import FeatureInfo
 from hrnet_zoo.heads.heatmap import init_prediction_layer
@@ -44,7 +45,7 @@ class ZooModel(
     #: Key layouts of other repositories this model can load, name → converter.
     #: hrnet_zoo's own layout is always tried too (see [`hrnet_zoo.load_checkpoint()`][hrnet_zoo.weights.convert.load_checkpoint]).
     checkpoint_layouts: ClassVar[dict[str, LayoutConverter]] = {}
-    #: Module names (prefixes) of the layers whose size follows ``num_joints`` / ``num_classes``: the
+    #: Module names (prefixes) of the layers whose size follows ``num_keypoints`` / ``num_classes``: the
     #: layers a checkpoint of another keypoint or class count cannot fill.
     prediction_layers: ClassVar[tuple[str, ...]] = ()
     #: A backbone-only model (``features_only=True``): checkpoints of full models load into it partially.
@@ -72,6 +73,7 @@ class ZooModel(
     def check_config(cls, config: dict, source: str) -> dict:
         """``config`` when each constructor argument in it passes ``config_rules()``; else an
         ``InvalidConfigError`` naming ``source``, the argument and the value."""
+        config = upgrade_saved_config(config)  # 0.2's num_joints: file data, read without a warning
         return validate_model_config({**config, "architecture": cls.__name__}, cls.config_rules(), source)
 
     @property
@@ -110,11 +112,14 @@ class ZooModel(
         # checked against the sha256 the Hub reports for them.
         hub_kwargs = dict(token=token, cache_dir=cache_dir, force_download=force_download,
                           local_files_only=local_files_only)
+        saved = read_zoo_config(model_id, revision, **hub_kwargs)
+        if "num_keypoints" in saved and "num_keypoints" in cls.config_rules():
+            model_kwargs.setdefault("num_keypoints", saved["num_keypoints"])  # the mixin drops 0.2's num_joints
         cls.check_config(model_kwargs, model_id)  # the mixin read them from config.json: anyone's
         model = cls(**model_kwargs)
         path = zoo_weights_file(model_id, revision, **hub_kwargs)
         model.load_result = load_checkpoint(model, path, strict=strict)
-        saved_cfg = read_zoo_config(model_id, revision, **hub_kwargs).get("pretrained_cfg")
+        saved_cfg = saved.get("pretrained_cfg")
         if saved_cfg:
             model.pretrained_cfg = PretrainedCfg.from_dict(saved_cfg)
         return model.to(map_location).eval()
@@ -125,17 +130,29 @@ class PoseModelMixin:
 
     A family gets, for free: ``forward_train`` (the heatmaps its loss supervises; by default the
     final ones), ``loss`` (``criterion`` summed over them) and ``reset_head``. Families with
-    intermediate supervision override ``forward_train`` only. The class declares ``num_joints`` and
-    ``prediction_layers``; ``head_layers`` (default: ``prediction_layers``) are the modules rebuilt
-    when the keypoint count changes, for heads whose inner widths follow it.
+    intermediate supervision override ``forward_train`` only. The class declares ``num_keypoints`` (a
+    constructor argument and attribute) and ``prediction_layers``; ``head_layers`` (default:
+    ``prediction_layers``) are the modules rebuilt when the keypoint count changes, for heads whose
+    inner widths follow it. A subclass's constructor also takes 0.2's ``num_joints=`` (deprecated).
     """
 
     head_layers: ClassVar[tuple[str, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs):
+        if "__init__" in cls.__dict__ and not hasattr(cls.__init__, "__wrapped__"):
+            cls.__init__ = accepts_num_joints(cls.__dict__["__init__"])  # before the hub mixin reads the signature
+        super().__init_subclass__(**kwargs)
+
+    @property
+    def num_joints(self) -> int:
+        """Deprecated (removed in 0.4): ``num_keypoints``."""
+        warn_renamed("num_joints", "num_keypoints", type(self).__name__, stacklevel=2)
+        return self.num_keypoints
+
     def default_pretrained_cfg(self) -> PretrainedCfg:
-        """A heatmap model's defaults: the keypoint set of ``num_joints`` (COCO for 17, MPII for 16),
+        """A heatmap model's defaults: the keypoint set of ``num_keypoints`` (COCO for 17, MPII for 16),
         stride-4 heatmaps, ImageNet normalisation, the family's ``default_input_size``."""
-        return pose_cfg(self.num_joints, self.default_input_size)
+        return pose_cfg(self.num_keypoints, self.default_input_size)
 
     @property
     def criterion(self) -> nn.Module:
@@ -166,11 +183,11 @@ class PoseModelMixin:
         the official initialisation (weights N(0, 0.001²), biases 0); every other weight is kept.
 
         For another keypoint count the ``head_layers`` are rebuilt first (on the model's device and
-        dtype), and ``num_joints``, the saved config and ``pretrained_cfg`` follow it.
+        dtype), and ``num_keypoints``, the saved config and ``pretrained_cfg`` follow it.
         """
         if isinstance(num_keypoints, bool) or not isinstance(num_keypoints, int) or num_keypoints < 1:
             raise InvalidArgumentError(f"num_keypoints must be a positive integer, got {num_keypoints!r}")
-        if num_keypoints != self.num_joints:
+        if num_keypoints != self.num_keypoints:
             self._rebuild_head(num_keypoints)
         for name in self.prediction_layers:
             init_prediction_layer(self.get_submodule(name))
@@ -178,16 +195,16 @@ class PoseModelMixin:
     def _rebuild_head(self, num_keypoints: int) -> None:
         config = {k: v for k, v in (self._hub_mixin_config or {}).items()
                   if k not in ("architecture", "pretrained_cfg")}
-        fresh = type(self)(**{**config, "num_joints": num_keypoints})
+        fresh = type(self)(**{**config, "num_keypoints": num_keypoints})
         reference = next(self.parameters())
         for name in self.head_layers or self.prediction_layers:
             parent_name, _, child = name.rpartition(".")
             layer = fresh.get_submodule(name).to(reference.device, reference.dtype).train(self.training)
             setattr(self.get_submodule(parent_name) if parent_name else self, child, layer)
         for module in self.modules():  # heads remember their size too
-            if isinstance(getattr(module, "num_joints", None), int):
-                module.num_joints = num_keypoints
-        self._hub_mixin_config = {**config, "num_joints": num_keypoints}
+            if isinstance(module.__dict__.get("num_keypoints"), int):
+                module.num_keypoints = num_keypoints
+        self._hub_mixin_config = {**config, "num_keypoints": num_keypoints}
         self.pretrained_cfg = self.pretrained_cfg.with_num_keypoints(num_keypoints)
 
 

@@ -1,6 +1,6 @@
 """Stacked Hourglass (Newell et al., ECCV 2016), as in the original Lua release.
 
-``hourglass(num_stacks=8, num_joints=17)``: 25,437,960 parameters (25,434,112 with 16 joints).
+``hourglass(num_stacks=8, num_keypoints=17)``: 25,437,960 parameters (25,434,112 with 16 joints).
 ``forward(x: N×3×H×W)`` → the last stack's heatmaps N×K×⌈H/4⌉×⌈W/4⌉ (exactly H/4×W/4 at multiples of 4);
 ``forward_stacks(x)`` → every stack's heatmaps, for intermediate supervision.
 
@@ -83,7 +83,7 @@ class StackedHourglass(PoseModelMixin, ZooModel):
 
     Args:
         num_stacks: hourglasses in sequence, each supervised.
-        num_joints: heatmap channels K.
+        num_keypoints: heatmap channels K.
         num_features: width of every hourglass (256 in the paper).
         depth: pooling levels per hourglass (4).
         in_chans: input channels.
@@ -93,28 +93,28 @@ class StackedHourglass(PoseModelMixin, ZooModel):
     """
 
     checkpoint_layouts = {"princeton-vl/pytorch_stacked_hourglass PoseNet": princeton_to_zoo}
-    # merge_preds maps the K heatmaps back to features: it follows num_joints too
+    # merge_preds maps the K heatmaps back to features: it follows num_keypoints too
     prediction_layers = ("heads", "merge_preds")
     default_input_size = (256, 192)  # a COCO person crop, like the other pose families (MPII uses 256×256)
     config_bounds = {"num_stacks": (1, 16), "num_features": (1, 1024), "depth": (1, 8)}
 
-    def __init__(self, num_stacks: int = 8, num_joints: int = 17, num_features: int = 256, depth: int = 4,
+    def __init__(self, num_stacks: int = 8, num_keypoints: int = 17, num_features: int = 256, depth: int = 4,
                  in_chans: int = 3):
         super().__init__()
         self.num_stacks = num_stacks
-        self.num_joints = num_joints
+        self.num_keypoints = num_keypoints
         f = num_features
         self.stem = HourglassStem(in_chans, f)
         self.hourglasses = nn.ModuleList(Hourglass(depth, f) for _ in range(num_stacks))
         self.features = nn.ModuleList(
             nn.Sequential(PreActResidual(f, f), conv_bn(f, f, kernel_size=1, bias=True)) for _ in range(num_stacks))
-        self.heads = nn.ModuleList(conv1x1(f, num_joints, bias=True) for _ in range(num_stacks))
+        self.heads = nn.ModuleList(conv1x1(f, num_keypoints, bias=True) for _ in range(num_stacks))
         self.merge_features = nn.ModuleList(conv1x1(f, f, bias=True) for _ in range(num_stacks - 1))
-        self.merge_preds = nn.ModuleList(conv1x1(num_joints, f, bias=True) for _ in range(num_stacks - 1))
+        self.merge_preds = nn.ModuleList(conv1x1(num_keypoints, f, bias=True) for _ in range(num_stacks - 1))
 
     def default_pretrained_cfg(self) -> PretrainedCfg:
         # princeton-vl feeds pixels in [0, 1] without mean/std normalisation
-        return pose_cfg(self.num_joints, self.default_input_size, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+        return pose_cfg(self.num_keypoints, self.default_input_size, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
 
     def forward_stacks(self, x: torch.Tensor) -> list[torch.Tensor]:
         """N×in_chans×H×W → ``num_stacks`` heatmaps N×K×⌈H/4⌉×⌈W/4⌉, first stack first."""

@@ -69,19 +69,19 @@ class HRNetPose(PoseModelMixin, ZooModel):
     """HRNetV1 for top-down pose: the stride-4 branch and a 1×1 heatmap head.
 
     As in the official pose code the last stage-4 module fuses only into the stride-4 branch.
-    ``forward(x: N×in_chans×H×W)`` → N×num_joints×⌈H/4⌉×⌈W/4⌉; training supervises these heatmaps
+    ``forward(x: N×in_chans×H×W)`` → N×num_keypoints×⌈H/4⌉×⌈W/4⌉; training supervises these heatmaps
     (``forward_train``, ``loss``, ``reset_head`` of `PoseModelMixin`).
     """
 
     checkpoint_layouts = {**_OFFICIAL_LAYOUTS}
     prediction_layers = ("head.final_layer",)
 
-    def __init__(self, width: Width = "w32", num_joints: int = 17, in_chans: int = 3,
+    def __init__(self, width: Width = "w32", num_keypoints: int = 17, in_chans: int = 3,
                  final_conv_kernel: Literal[1, 3] = 1):
         super().__init__()
-        self.num_joints = num_joints
+        self.num_keypoints = num_keypoints
         self.backbone = HRNetBackbone(width, in_chans, multi_scale_output=False)
-        self.head = HeatmapHead(self.backbone.out_channels[0], num_joints, final_conv_kernel)
+        self.head = HeatmapHead(self.backbone.out_channels[0], num_keypoints, final_conv_kernel)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """N×in_chans×H×W → N×C×H/4×W/4."""

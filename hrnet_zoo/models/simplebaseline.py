@@ -83,7 +83,7 @@ class SimpleBaseline(PoseModelMixin, ZooModel):
 
     Args:
         depth: ResNet depth (18, 34, 50, 101, 152).
-        num_joints: heatmap channels K.
+        num_keypoints: heatmap channels K.
         num_deconv_filters / num_deconv_kernels: one entry per deconvolution (kernels 2, 3 or 4),
             as ``NUM_DECONV_FILTERS`` / ``NUM_DECONV_KERNELS`` of the official configs.
         final_conv_kernel: 1 or 3; deconv_with_bias: the official ``DECONV_WITH_BIAS``.
@@ -95,14 +95,14 @@ class SimpleBaseline(PoseModelMixin, ZooModel):
     prediction_layers = ("head.final_layer",)
     config_bounds = _DECONV_BOUNDS
 
-    def __init__(self, depth: Depth = 50, num_joints: int = 17, in_chans: int = 3,
+    def __init__(self, depth: Depth = 50, num_keypoints: int = 17, in_chans: int = 3,
                  num_deconv_filters: Sequence[int] = (256, 256, 256),
                  num_deconv_kernels: Sequence[DeconvKernel] = (4, 4, 4),
                  final_conv_kernel: Literal[1, 3] = 1, deconv_with_bias: bool = False):
         super().__init__()
-        self.num_joints = num_joints
+        self.num_keypoints = num_keypoints
         self.backbone = ResNetBackbone(depth, in_chans)
-        self.head = DeconvHead(self.backbone.out_channels[-1], num_joints, tuple(num_deconv_filters),
+        self.head = DeconvHead(self.backbone.out_channels[-1], num_keypoints, tuple(num_deconv_filters),
                                tuple(num_deconv_kernels), final_conv_kernel, deconv_with_bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -130,14 +130,14 @@ class SimpleBaselineMSDH(PoseModelMixin, ZooModel):
     head_layers = ("head",)
     config_bounds = {**_DECONV_BOUNDS, "num_resolutions": (1, 6)}
 
-    def __init__(self, depth: Depth = 50, num_joints: int = 17, in_chans: int = 3, num_resolutions: int = 3,
+    def __init__(self, depth: Depth = 50, num_keypoints: int = 17, in_chans: int = 3, num_resolutions: int = 3,
                  num_deconv_filters: Sequence[int] = (256, 256, 256),
                  num_deconv_kernels: Sequence[DeconvKernel] = (4, 4, 4),
                  upsample_mode: Literal["nearest", "bilinear", "bicubic", "area", "nearest-exact"] = "bilinear"):
         super().__init__()
-        self.num_joints = num_joints
+        self.num_keypoints = num_keypoints
         self.backbone = ResNetBackbone(depth, in_chans)
-        self.head = MultiScaleDeconvHead(self.backbone.out_channels[-1], num_joints, num_resolutions,
+        self.head = MultiScaleDeconvHead(self.backbone.out_channels[-1], num_keypoints, num_resolutions,
                                          tuple(num_deconv_filters), tuple(num_deconv_kernels), upsample_mode)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

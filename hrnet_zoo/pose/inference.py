@@ -168,7 +168,7 @@ class CropSettings:
     def codec(self, heatmap_size) -> HeatmapCodec:
         """The one decode path: heatmaps (``heatmap_size`` (h, w)) → keypoints in crop pixels."""
         sigma = self.cfg.heatmap_sigma or DEFAULT_HEATMAP_SIGMA
-        return HeatmapCodec(self.input_size, tuple(heatmap_size), sigma=sigma, method=self.decoder,
+        return HeatmapCodec(self.input_size, tuple(heatmap_size), sigma=sigma, decoder=self.decoder,
                             blur_kernel_size=self.blur_kernel_size)
 
 

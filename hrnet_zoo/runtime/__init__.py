@@ -165,13 +165,7 @@ def optimize(model: torch.nn.Module, backend: str = "auto", precision: str = "au
     given; its accuracy is judged on keypoints (``keypoint_shift``, see ``int8_max_shift_px``; held-out
     figures in ``benchmarks/int8_accuracy.py``), not on the random input.
     """
-    if isinstance(model, Runner) or not isinstance(model, torch.nn.Module):
-        raise InvalidArgumentError(f"optimize takes an nn.Module, got {type(model).__name__}")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise InvalidArgumentError(f"batch_size must be a positive integer or None, got {batch_size!r}")
-    if isinstance(int8_max_shift_px, bool) or not isinstance(int8_max_shift_px, (int, float)) \
-            or not int8_max_shift_px >= 0:
-        raise InvalidArgumentError(f"int8_max_shift_px must be a number ≥ 0 (heatmap px), got {int8_max_shift_px!r}")
+    _check_optimize_arguments(model, batch_size, int8_max_shift_px)
     parameter = next(model.parameters(), None)
     device = torch.device(device) if device is not None else (parameter.device if parameter is not None else
                                                                torch.device("cpu"))
@@ -189,17 +183,35 @@ def optimize(model: torch.nn.Module, backend: str = "auto", precision: str = "au
             key = choices.choice_key(model, input_size=input_size, batch_size=batch_size, device=str(device),
                                    backend=backend, precision=precision, compile=compile,
                                    candidates=[f"{b} {p}" for b, p in pairs], int8_max_shift_px=int8_max_shift_px)
-            choice = choices.load_choice(key, pairs)
-            if choice is not None:
-                runner = build.runner(choice["backend"], choice["precision"])
-                rejected = int8_rejection(runner, int8_max_shift_px)  # other calibration data than last time
-                if rejected is None:
-                    runner.choice = dict(choice, cached=True)
-                    logger.info("optimize: %s (cached choice)", runner.describe())
-                    return runner
-                logger.warning("optimize: the cached choice %s no longer holds (%s); measuring anew",
-                               runner.describe(), rejected)
+            runner = _cached_runner(build, choices.load_choice(key, pairs), int8_max_shift_px)
+            if runner is not None:
+                return runner
         return _choose(build, pairs, key, int8_max_shift_px)
+
+
+def _check_optimize_arguments(model, batch_size, int8_max_shift_px) -> None:
+    if isinstance(model, Runner) or not isinstance(model, torch.nn.Module):
+        raise InvalidArgumentError(f"optimize takes an nn.Module, got {type(model).__name__}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise InvalidArgumentError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    if isinstance(int8_max_shift_px, bool) or not isinstance(int8_max_shift_px, (int, float)) \
+            or not int8_max_shift_px >= 0:
+        raise InvalidArgumentError(f"int8_max_shift_px must be a number ≥ 0 (heatmap px), got {int8_max_shift_px!r}")
+
+
+def _cached_runner(build, choice: dict | None, int8_max_shift_px: float) -> Runner | None:
+    """The runner of a cached ``auto`` choice, or None when there is none or it no longer holds."""
+    if choice is None:
+        return None
+    runner = build.runner(choice["backend"], choice["precision"])
+    rejected = int8_rejection(runner, int8_max_shift_px)  # other calibration data than last time
+    if rejected is None:
+        runner.choice = dict(choice, cached=True)
+        logger.info("optimize: %s (cached choice)", runner.describe())
+        return runner
+    logger.warning("optimize: the cached choice %s no longer holds (%s); measuring anew",
+                   runner.describe(), rejected)
+    return None
 
 
 def int8_rejection(runner: Runner, max_shift_px: float) -> str | None:

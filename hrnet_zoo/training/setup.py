@@ -73,7 +73,7 @@ def build_model(spec: str, keypoint_set: KeypointSet, *, pretrained: bool | str 
 def _model_from_folder(spec: str, keypoint_set: KeypointSet, new_head: bool, log):
     k = keypoint_set.num_keypoints
     model = from_pretrained(spec)
-    saved_k = getattr(model, "num_joints", None)
+    saved_k = getattr(model, "num_keypoints", None)
     if saved_k is None or not hasattr(model, "reset_head"):
         raise TrainingError(f"{spec} holds a {type(model).__name__}, not a keypoint model")
     if saved_k != k:
@@ -106,9 +106,9 @@ def _model_from_name(spec: str, keypoint_set: KeypointSet, pretrained: bool | st
 
 def init_prediction_layers(model) -> None:
     """The official initialisation of a fresh prediction layer: weights N(0, 0.001²), biases 0
-    (``model.reset_head(model.num_joints)`` for pose models, which own it)."""
+    (``model.reset_head(model.num_keypoints)`` for pose models, which own it)."""
     if hasattr(model, "reset_head"):
-        model.reset_head(model.num_joints)
+        model.reset_head(model.num_keypoints)
         return
     for name in getattr(model, "prediction_layers", ()):
         init_prediction_layer(model.get_submodule(name))

@@ -1,6 +1,6 @@
 """Check the constructor arguments in a saved model's ``config.json`` before anything is built from them.
 
-``config.json`` comes from a folder or a Hub repo, i.e. from anyone: ``num_joints=10**8`` would allocate
+``config.json`` comes from a folder or a Hub repo, i.e. from anyone: ``num_keypoints=10**8`` would allocate
 gigabytes before failing, and a string or a float in an integer field fails deep inside a constructor
 with an unrelated message. The rule (type and sane range) for each constructor argument is derived from
 the constructor's signature — its annotations (``int``, ``float``, ``bool``, ``str``, ``Literal`` choices,
@@ -39,7 +39,6 @@ class Bounds(NamedTuple):
 #: Ranges that hold for these argument names in every family (a family may narrow them).
 COMMON_BOUNDS: dict[str, Bounds] = {
     "in_chans": Bounds(1, 64),
-    "num_joints": Bounds(1, 1000),
     "num_keypoints": Bounds(1, 1000),
     "num_classes": Bounds(1, 100_000),
 }
@@ -200,6 +199,7 @@ def _short(value) -> str:
 
 # The rules every family shared when they were written by hand (kept for code that imports them).
 IN_CHANS = integer(1, 64)
-NUM_JOINTS = integer(1, 1000)
+NUM_KEYPOINTS = integer(1, 1000)
+NUM_JOINTS = NUM_KEYPOINTS  # 0.2's name
 NUM_CLASSES = integer(1, 100_000)
 FINAL_CONV_KERNEL = one_of(1, 3)

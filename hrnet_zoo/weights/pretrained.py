@@ -23,6 +23,7 @@ from typing import Iterable, Iterator
 import torch
 from torch import nn
 
+from hrnet_zoo._renamed import upgrade_saved_config
 from hrnet_zoo._registry import get_model_entrypoint
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.cache import (
@@ -57,7 +58,7 @@ _logger = logging.getLogger(__name__)
 HUB_PREFIX = "hf-hub:"
 ZOO_WEIGHTS_NAME = "model.safetensors"
 #: Constructor arguments that size the prediction layer: a caller who sets one asks for a new head.
-HEAD_SIZE_ARGUMENTS = ("num_joints", "num_classes")
+HEAD_SIZE_ARGUMENTS = ("num_keypoints", "num_classes")
 
 
 def _is_zoo_format(pretrained) -> bool:
@@ -159,7 +160,7 @@ def pretrained_model_kwargs(variant: str, pretrained, model_cls: type | None = N
 def load_pretrained(model: nn.Module, variant: str, pretrained: bool | str, new_head: bool = False) -> LoadResult:
     """Load the weights ``pretrained`` names into ``model`` (built for the registered ``variant``).
 
-    With ``new_head`` (the caller chose ``num_joints``/``num_classes``), a prediction layer whose size
+    With ``new_head`` (the caller chose ``num_keypoints``/``num_classes``), a prediction layer whose size
     differs from the checkpoint's keeps its fresh initialisation (a warning names it, and the result's
     ``reinitialized_layers`` lists it); otherwise, and for every other key, the weights must fit.
     """
@@ -222,7 +223,7 @@ def _load_into(model: nn.Module, state_dict: dict, label: str, new_head: bool = 
 
 def only_prediction_layer_differs(model: nn.Module, result: LoadResult) -> bool:
     """Whether the one thing that kept a checkpoint from loading is the size of the layers the model
-    declares as its ``prediction_layers`` (another ``num_joints``/``num_classes``)."""
+    declares as its ``prediction_layers`` (another ``num_keypoints``/``num_classes``)."""
     layers = tuple(getattr(model, "prediction_layers", ()))
     return (bool(layers) and not result.missing_keys and not result.unexpected_keys
             and bool(result.shape_mismatches)
@@ -396,4 +397,4 @@ def read_zoo_config(spec: str, revision: str | None = None, **hub_kwargs) -> dic
         raise PretrainedWeightsError(f"{spec} has no readable config.json: {e}") from e
     if not isinstance(config, dict):
         raise InvalidConfigError(f"config.json of {spec} must hold a JSON object, not {type(config).__name__}")
-    return config
+    return upgrade_saved_config(config)  # 0.2's num_joints, read as num_keypoints
