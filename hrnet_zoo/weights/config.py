@@ -17,15 +17,11 @@ import types
 import typing
 from typing import Any, Callable, Literal, Mapping, NamedTuple, Union
 
-from hrnet_zoo.errors import RegistryError
-from hrnet_zoo.weights.hub import PretrainedWeightsError
+from hrnet_zoo.errors import InvalidConfigError, PretrainedWeightsError, RegistryError  # noqa: F401  (re-exported)
 
 #: A rule: the value → what is wrong with it (``"must be …"``), or None when it is fine.
 Rule = Callable[[Any], "str | None"]
 
-
-class InvalidConfigError(PretrainedWeightsError, ValueError):
-    """A ``config.json`` argument of the wrong type or out of range (nothing was built)."""
 
 
 class Bounds(NamedTuple):

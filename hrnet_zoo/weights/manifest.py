@@ -25,7 +25,7 @@ from typing import Any, Mapping
 from hrnet_zoo._registry import family_of
 from hrnet_zoo.pose.keypoint_set import resolve_keypoint_set
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
-from hrnet_zoo.weights.hub import PretrainedWeightsError
+from hrnet_zoo.errors import PretrainedWeightsError, UnknownWeightsError  # noqa: F401  (re-exported)
 
 MANIFEST_FILENAME = "weights_manifest.json"
 #: The ``normalization`` of weights trained on ImageNet-normalised RGB in [0, 1] (most of them): a
@@ -51,12 +51,6 @@ _FIELD_FORMS = {
 # Entries added at run time with register_weights (private or fine-tuned weights of a user).
 _user_entries: list[dict] = []
 
-
-class UnknownWeightsError(PretrainedWeightsError, KeyError):
-    """No manifest entry for a model/tag; the message lists the tags that exist."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 @lru_cache(maxsize=1)
