@@ -103,3 +103,22 @@ class BackendUnavailableError(HRNetZooError, ImportError):
 
 class UnsupportedPrecisionError(HRNetZooError, ValueError):
     """A precision the backend or this hardware cannot run well; the message says why and what ``auto`` picks."""
+
+
+class ArgumentTypeError(HRNetZooError, TypeError):
+    """An argument of a type hrnet_zoo cannot use, or one the call does not take (``features_only``
+    with ``num_keypoints``); the message names it."""
+
+
+class MissingDependencyError(HRNetZooError, ImportError):
+    """An optional package a feature needs (Pillow for drawing) is not installed; the message names the pip command."""
+
+
+class AccuracyCheckError(HRNetZooError, RuntimeError):
+    """An exported graph or an optimised runner whose outputs do not match eager PyTorch (a different
+    number of outputs, or no candidate within tolerance); nothing is returned from it."""
+
+
+class WeightsEntryError(HRNetZooError, ValueError):
+    """A weights entry (of the shipped manifest or of ``register_weights``) with a missing, unknown or
+    unsafe field, or one that already exists; the message names the field."""

@@ -44,10 +44,10 @@ class HeatmapCodec:
     def __init__(self, input_size=DEFAULT_INPUT_SIZE, heatmap_size=(64, 48), sigma: float = DEFAULT_HEATMAP_SIGMA,
                  method: str = DEFAULT_DECODER, target: str | None = None, blur_kernel_size: int | None = None):
         if method not in DECODE_METHODS:
-            raise ValueError(f"unknown decode method {method!r}; choose one of {', '.join(DECODE_METHODS)}")
+            raise InvalidArgumentError(f"unknown decode method {method!r}; choose one of {', '.join(DECODE_METHODS)}")
         target = target or _DEFAULT_TARGET[method]
         if target not in TARGET_ENCODERS:
-            raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGET_ENCODERS)}")
+            raise InvalidArgumentError(f"unknown target {target!r}; choose one of {', '.join(TARGET_ENCODERS)}")
         self.input_size = check_size(input_size, "input_size")
         self.heatmap_size = check_size(heatmap_size, "heatmap_size")
         self.sigma = float(sigma)

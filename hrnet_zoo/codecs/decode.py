@@ -11,6 +11,7 @@ import torch
 
 from hrnet_zoo.codecs.dark import dark_refine
 from hrnet_zoo.codecs.udp import udp_refine
+from hrnet_zoo.errors import ArgumentTypeError, InvalidArgumentError
 from hrnet_zoo.pretrained_cfg import DEFAULT_DECODER
 
 DECODE_METHODS = ("argmax", "quarter", "dark", "udp")
@@ -21,13 +22,13 @@ def check_heatmaps(heatmaps) -> torch.Tensor:
     if isinstance(heatmaps, np.ndarray):
         heatmaps = torch.from_numpy(heatmaps)
     if not isinstance(heatmaps, torch.Tensor):
-        raise TypeError(f"heatmaps must be a torch.Tensor or numpy array, got {type(heatmaps).__name__}")
+        raise ArgumentTypeError(f"heatmaps must be a torch.Tensor or numpy array, got {type(heatmaps).__name__}")
     if heatmaps.ndim != 4:
-        raise ValueError(f"heatmaps must be N×K×H×W, got shape {tuple(heatmaps.shape)}")
+        raise InvalidArgumentError(f"heatmaps must be N×K×H×W, got shape {tuple(heatmaps.shape)}")
     if not heatmaps.is_floating_point():
-        raise TypeError(f"heatmaps must be floating point, got {heatmaps.dtype}")
+        raise ArgumentTypeError(f"heatmaps must be floating point, got {heatmaps.dtype}")
     if min(heatmaps.shape[2:]) < 1:
-        raise ValueError(f"heatmaps have an empty spatial size {tuple(heatmaps.shape[2:])}")
+        raise InvalidArgumentError(f"heatmaps have an empty spatial size {tuple(heatmaps.shape[2:])}")
     return heatmaps
 
 
@@ -38,7 +39,7 @@ def _raise_if_non_finite(flat: torch.Tensor, maxvals: torch.Tensor) -> None:
         return
     bad = ~torch.isfinite(flat)
     if bad.any():
-        raise ValueError(f"heatmaps contain {int(bad.sum())} non-finite values (NaN or ±inf); "
+        raise InvalidArgumentError(f"heatmaps contain {int(bad.sum())} non-finite values (NaN or ±inf); "
                          "check the model output")
 
 
@@ -94,7 +95,7 @@ def decode_heatmaps(heatmaps, method: str = DEFAULT_DECODER, blur_kernel_size: i
         float64 input), on the input's device; numpy arrays if the input was numpy.
     """
     if method not in DECODE_METHODS:
-        raise ValueError(f"unknown decode method {method!r}; choose one of {', '.join(DECODE_METHODS)}")
+        raise InvalidArgumentError(f"unknown decode method {method!r}; choose one of {', '.join(DECODE_METHODS)}")
     from_numpy = isinstance(heatmaps, np.ndarray)
     heatmaps = check_heatmaps(heatmaps)
     if heatmaps.dtype != torch.float64:
