@@ -207,7 +207,7 @@ def pycocotools_stats(gt, results, sigmas):
 def test_ap_equals_pycocotools(tmp_path, k, sigmas, with_area):
     gt = ground_truth(k, with_area=with_area)
     if k == 17:
-        gt["categories"][0]["keypoints"] = list(hrnet_zoo.COCO_KEYPOINTS.keypoint_names)
+        gt["categories"][0]["keypoints"] = list(hrnet_zoo.pose.COCO_KEYPOINTS.keypoint_names)
     results = noisy_results(gt)
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     (tmp_path / "res.json").write_text(json.dumps(results))

@@ -19,6 +19,7 @@ import torch
 
 from hrnet_zoo.errors import AccuracyCheckError, InvalidArgumentError
 from hrnet_zoo.export import as_eval_model, export_onnx, flatten_outputs, max_relative_error
+from hrnet_zoo.fuse import fuse_conv_bn
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, check_size
 from hrnet_zoo.runtime import cache as choices
 from hrnet_zoo.runtime.plan import TOLERANCE, candidates
@@ -27,7 +28,7 @@ from hrnet_zoo.runtime.runner import BackendUnavailableError, Runner, Unsupporte
 
 logger = logging.getLogger("hrnet_zoo.runtime")
 
-__all__ = ["BackendUnavailableError", "Runner", "UnsupportedPrecisionError", "build_runner", "optimize"]
+__all__ = ["BackendUnavailableError", "Runner", "UnsupportedPrecisionError", "build_runner", "fuse_conv_bn", "optimize"]
 
 
 def _first_conv_channels(model: torch.nn.Module) -> int:
