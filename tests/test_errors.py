@@ -165,3 +165,18 @@ def test_a_wrong_argument_still_caught_by_its_builtin_base():
     with pytest.raises(ValueError) as info:
         hrnet_zoo.create_model("hrnet_w18_small_v1", features_only=True, fuse_mode="bicubic")
     assert isinstance(info.value, errors.InvalidArgumentError)
+
+
+@pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda c: c.__name__)
+def test_the_cli_turns_every_library_error_into_one_line(cls, capsys, monkeypatch):
+    import hrnet_zoo.cli.models as models_cli
+    from hrnet_zoo.cli import main
+
+    def failing(pattern, pretrained=False):
+        raise cls("model.json: cannot be used\n  (choose another)")
+
+    monkeypatch.setattr(models_cli, "match_models", failing)
+    assert main(["list"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "hrnet-zoo: error: model.json: cannot be used (choose another)\n"
