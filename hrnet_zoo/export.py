@@ -28,7 +28,8 @@ INPUT_NAME = "input"
 def check_opset(opset: int) -> None:
     """Raise ValueError for an opset outside `SUPPORTED_OPSETS`."""
     if opset not in SUPPORTED_OPSETS:
-        raise InvalidArgumentError(f"opset {opset} is not supported: choose {SUPPORTED_OPSETS.start}–{SUPPORTED_OPSETS.stop - 1}")
+        raise InvalidArgumentError(f"opset {opset} is not supported: "
+                                   f"choose {SUPPORTED_OPSETS.start}–{SUPPORTED_OPSETS.stop - 1}")
 
 
 def flatten_outputs(outputs) -> list[torch.Tensor]:

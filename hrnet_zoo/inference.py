@@ -28,7 +28,8 @@ from hrnet_zoo.pose.preprocess import image_to_tensor, normalize
 from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, pose_cfg
 
 warnings.warn("hrnet_zoo.inference is deprecated and will be removed in 0.4; "
-              "import from hrnet_zoo.pose.inference (geometry: hrnet_zoo.pose.geometry, pixels: hrnet_zoo.pose.preprocess)",
+              "import from hrnet_zoo.pose.inference (geometry: hrnet_zoo.pose.geometry, "
+              "pixels: hrnet_zoo.pose.preprocess)",
               DeprecationWarning, stacklevel=2)
 
 __all__ = [

@@ -64,7 +64,8 @@ def draw_keypoints(image, keypoints, skeleton=None, score_threshold: float = 0.3
     num_keypoints = points.shape[1]
     kset = keypoint_set if keypoint_set is not None else keypoint_set_for(num_keypoints)
     if kset is not None and kset.num_keypoints != num_keypoints:
-        raise InvalidArgumentError(f"keypoint_set {kset.name!r} has {kset.num_keypoints} keypoints, the points {num_keypoints}")
+        raise InvalidArgumentError(f"keypoint_set {kset.name!r} has {kset.num_keypoints} keypoints, "
+                                   f"the points {num_keypoints}")
     if skeleton is None:
         skeleton = kset.skeleton if kset is not None else ()
     names = keypoint_names or (kset.keypoint_names if kset is not None else [""] * num_keypoints)

@@ -6,7 +6,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from hrnet_zoo.errors import BackendUnavailableError, InvalidArgumentError, UnsupportedPrecisionError  # noqa: F401  (re-exported)
+from hrnet_zoo.errors import (BackendUnavailableError, InvalidArgumentError,  # noqa: F401  (re-exported)
+                              UnsupportedPrecisionError)
 
 PIP_EXTRAS = {"openvino": 'pip install "hrnet-zoo[openvino]"', "nncf": 'pip install "hrnet-zoo[openvino]"',
               "onnxruntime": 'pip install "hrnet-zoo[onnxruntime]"', "onnx": 'pip install "hrnet-zoo[onnxruntime]"'}

@@ -17,7 +17,8 @@ import types
 import typing
 from typing import Any, Callable, Literal, Mapping, NamedTuple, Union
 
-from hrnet_zoo.errors import ArgumentTypeError, InvalidConfigError, PretrainedWeightsError, RegistryError  # noqa: F401  (re-exported)
+from hrnet_zoo.errors import (ArgumentTypeError, InvalidConfigError,  # noqa: F401  (re-exported)
+                              PretrainedWeightsError, RegistryError)
 
 #: A rule: the value → what is wrong with it (``"must be …"``), or None when it is fine.
 Rule = Callable[[Any], "str | None"]
