@@ -9,7 +9,7 @@ A mode is ``eager`` (the official repositories' way: fp32, NCHW, BatchNorm as is
 or ``+``-joined options applied to it:
 
 =============== ===================================================================================
-``fused``       :func:`hrnet_zoo.fuse_conv_bn` (BatchNorm folded into the convolutions)
+``fused``       :func:`hrnet_zoo.runtime.fuse_conv_bn` (BatchNorm folded into the convolutions)
 ``cl``          ``channels_last`` memory format for weights and input
 ``bf16``/``fp16`` ``torch.autocast`` in that dtype
 ``compile``     ``torch.compile`` (default mode); ``max-autotune`` uses ``mode="max-autotune"``
@@ -293,7 +293,7 @@ def build_runner(model: torch.nn.Module, mode: Mode, x: torch.Tensor, onnx_path=
     if mode.backend:
         return build_backend_runner(model, mode, x, onnx_path)
     if mode.fused:
-        model = hrnet_zoo.fuse_conv_bn(model, example_input=x[:1].float())
+        model = hrnet_zoo.runtime.fuse_conv_bn(model, example_input=x[:1].float())
     if mode.channels_last:
         if not mode.fused:  # Module.to works in place: the eager baseline must keep its NCHW weights
             model = copy.deepcopy(model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from hrnet_zoo._renamed import take_renamed
-from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.errors import ArgumentTypeError, InvalidArgumentError
 from hrnet_zoo.models._features import BackboneFeatures
 from hrnet_zoo.pose.keypoint_set import resolve_keypoint_set
 from hrnet_zoo.models.base import ZooModel, zoo_model_classes
@@ -45,7 +45,7 @@ def build_model(model_cls: type[ZooModel], variant: str, pretrained: bool | str 
         if features is None:
             raise InvalidArgumentError(f"{variant} has no features_only form")
         if keypoint_set is not None:
-            raise TypeError("features_only models have no keypoints (they output feature maps)")
+            raise ArgumentTypeError("features_only models have no keypoints (they output feature maps)")
         out_indices = kwargs.pop("out_indices", None)
         model = BackboneFeatures(features, {**(features_args or {}), **kwargs}, out_indices)
         default_cfg = PretrainedCfg(input_size=model_cls.default_input_size)

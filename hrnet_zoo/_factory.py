@@ -4,15 +4,9 @@ from __future__ import annotations
 from torch import nn
 
 from hrnet_zoo._registry import get_model_entrypoint, match_models, suggest_models
-from hrnet_zoo.errors import HRNetZooError
+from hrnet_zoo.errors import UnknownModelError  # noqa: F401  (re-exported)
 from hrnet_zoo.weights.manifest import models_with_weights
 
-
-class UnknownModelError(HRNetZooError, KeyError):
-    """Raised for a model name the registry does not know; the message suggests close names."""
-
-    def __str__(self) -> str:  # KeyError would repr() the message with quotes
-        return str(self.args[0]) if self.args else ""
 
 
 def unknown_model_message(name: str, close: list[str] | None = None) -> str:
@@ -23,7 +17,7 @@ def unknown_model_message(name: str, close: list[str] | None = None) -> str:
 
 
 def model_entrypoint(name: str):
-    """The registered factory of ``name``; [`UnknownModelError`][hrnet_zoo._factory.UnknownModelError] with close names otherwise."""
+    """The registered factory of ``name``; [`UnknownModelError`][hrnet_zoo.errors.UnknownModelError] with close names otherwise."""
     fn = get_model_entrypoint(name)
     if fn is None:
         raise UnknownModelError(unknown_model_message(name))

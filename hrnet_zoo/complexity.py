@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
 from hrnet_zoo._registry import list_families
+from hrnet_zoo.errors import InvalidArgumentError
 
 #: The input of a module without a ``pretrained_cfg`` (a top-down pose crop).
 FALLBACK_INPUT_SIZE = (256, 192)
@@ -109,7 +110,7 @@ def fvcore_analysis(model: nn.Module, inputs: torch.Tensor | tuple, ops: Iterabl
     if ops is not None:
         unknown = sorted(set(ops) - set(handles))
         if unknown:
-            raise ValueError(f"no flop handle for {unknown}; known: {sorted(handles)}")
+            raise InvalidArgumentError(f"no flop handle for {unknown}; known: {sorted(handles)}")
         handles = {op: handles[op] for op in ops}
     analysis.clear_op_handles().set_op_handle(**handles)
     analysis.set_op_handle(**{op: None for op in zero_cost_ops()})

@@ -1,5 +1,8 @@
-"""Moved to `hrnet_zoo.pose.geometry` (pixels: hrnet_zoo.pose.preprocess): this module re-exports its names so
-that ``hrnet_zoo.crops`` imports keep working."""
+"""Deprecated since 0.3 and removed in 0.4: moved to hrnet_zoo.pose.geometry (pixels: hrnet_zoo.pose.preprocess).
+
+This module re-exports those names so that old imports keep working, with a DeprecationWarning."""
+import warnings
+
 from hrnet_zoo.pose.geometry import (
     MAX_BOX_COORDINATE,
     PIXEL_STD,
@@ -11,6 +14,10 @@ from hrnet_zoo.pose.geometry import (
 )
 from hrnet_zoo.pose.preprocess import image_to_tensor, normalize
 from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD
+
+warnings.warn("hrnet_zoo.crops is deprecated and will be removed in 0.4; "
+              "import from hrnet_zoo.pose.geometry (pixels: hrnet_zoo.pose.preprocess)",
+              DeprecationWarning, stacklevel=2)
 
 __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "MAX_BOX_COORDINATE", "PIXEL_STD", "affine_points", "box_crop_transforms",

@@ -57,3 +57,68 @@ class TrainingError(HRNetZooError, ValueError):
 class RegistryError(HRNetZooError, ValueError):
     """A model name or family registered twice, or a family module that cannot be described (a
     constructor argument without a type the config check understands): a mistake in a family module."""
+
+
+class UnknownModelError(HRNetZooError, KeyError):
+    """Raised for a model name the registry does not know; the message suggests close names."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message with quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class PretrainedWeightsError(HRNetZooError, RuntimeError):
+    """No usable weights: unknown tag, offline without a cache, checksum mismatch, unreachable source."""
+
+
+class ChecksumError(PretrainedWeightsError):
+    """A downloaded file whose sha256 is not the expected one (the file has been removed)."""
+
+
+class OfflineError(PretrainedWeightsError):
+    """Offline mode is on and the file is not cached."""
+
+
+class CorruptCacheError(PretrainedWeightsError):
+    """A converted cache file whose content does not match the sha256 in its name."""
+
+
+class UnknownWeightsError(PretrainedWeightsError, KeyError):
+    """No manifest entry for a model/tag; the message lists the tags that exist."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidConfigError(PretrainedWeightsError, ValueError):
+    """A ``config.json`` argument of the wrong type or out of range (nothing was built)."""
+
+
+class CheckpointError(HRNetZooError, RuntimeError):
+    """A checkpoint that cannot be read or does not fit the model."""
+
+
+class BackendUnavailableError(HRNetZooError, ImportError):
+    """A backend whose package is not installed; the message names the pip extra."""
+
+
+class UnsupportedPrecisionError(HRNetZooError, ValueError):
+    """A precision the backend or this hardware cannot run well; the message says why and what ``auto`` picks."""
+
+
+class ArgumentTypeError(HRNetZooError, TypeError):
+    """An argument of a type hrnet_zoo cannot use, or one the call does not take (``features_only``
+    with ``num_keypoints``); the message names it."""
+
+
+class MissingDependencyError(HRNetZooError, ImportError):
+    """An optional package a feature needs (Pillow for drawing) is not installed; the message names the pip command."""
+
+
+class AccuracyCheckError(HRNetZooError, RuntimeError):
+    """An exported graph or an optimised runner whose outputs do not match eager PyTorch (a different
+    number of outputs, or no candidate within tolerance); nothing is returned from it."""
+
+
+class WeightsEntryError(HRNetZooError, ValueError):
+    """A weights entry (of the shipped manifest or of ``register_weights``) with a missing, unknown or
+    unsafe field, or one that already exists; the message names the field."""

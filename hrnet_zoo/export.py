@@ -15,7 +15,7 @@ import warnings
 import torch
 from torch import nn
 
-from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.errors import AccuracyCheckError, InvalidArgumentError
 from hrnet_zoo.fuse import fuse_conv_bn
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
 
@@ -28,7 +28,8 @@ INPUT_NAME = "input"
 def check_opset(opset: int) -> None:
     """Raise ValueError for an opset outside `SUPPORTED_OPSETS`."""
     if opset not in SUPPORTED_OPSETS:
-        raise ValueError(f"opset {opset} is not supported: choose {SUPPORTED_OPSETS.start}–{SUPPORTED_OPSETS.stop - 1}")
+        raise InvalidArgumentError(f"opset {opset} is not supported: "
+                                   f"choose {SUPPORTED_OPSETS.start}–{SUPPORTED_OPSETS.stop - 1}")
 
 
 def flatten_outputs(outputs) -> list[torch.Tensor]:
@@ -137,5 +138,5 @@ def onnx_max_rel_error(path: str | os.PathLike, model: nn.Module, x: torch.Tenso
     with torch.no_grad():
         ref = flatten_outputs(reference(x))
     if len(got) != len(ref):
-        raise RuntimeError(f"ONNX graph has {len(got)} outputs, the model {len(ref)}")
+        raise AccuracyCheckError(f"ONNX graph has {len(got)} outputs, the model {len(ref)}")
     return max_relative_error([torch.from_numpy(g) for g in got], ref)

@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from hrnet_zoo.errors import InvalidArgumentError
+
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
@@ -51,7 +53,7 @@ class ChannelAffine(nn.Module):
 def bn_scale_shift(bn: _BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
     """The eval-mode affine map of ``bn`` in float64: (scale C, shift C)."""
     if bn.running_mean is None or bn.running_var is None:
-        raise ValueError(f"cannot fold {bn}: it has no running statistics (track_running_stats=False)")
+        raise InvalidArgumentError(f"cannot fold {bn}: it has no running statistics (track_running_stats=False)")
     mean, var = bn.running_mean.double(), bn.running_var.double()
     scale = torch.rsqrt(var + bn.eps)
     if bn.weight is not None:
@@ -93,7 +95,7 @@ def _example_input(model: nn.Module) -> torch.Tensor:
     """A 1×C×64×64 input, C = in_channels of the first convolution the model owns."""
     first = next((m for m in model.modules() if isinstance(m, _CONVS)), None)
     if first is None:
-        raise ValueError("the model has no convolution; pass example_input")
+        raise InvalidArgumentError("the model has no convolution; pass example_input")
     p = first.weight
     return torch.randn(1, first.in_channels, *(64,) * (p.dim() - 2), dtype=p.dtype, device=p.device)
 

@@ -1,6 +1,9 @@
-"""Moved to `hrnet_zoo.pose.inference` (geometry: `hrnet_zoo.pose.geometry`, pixels:
-`hrnet_zoo.pose.preprocess`): this module re-exports its names so that ``hrnet_zoo.inference`` imports
-keep working."""
+"""Deprecated since 0.3 and removed in 0.4: moved to hrnet_zoo.pose.inference
+(geometry: hrnet_zoo.pose.geometry, pixels: hrnet_zoo.pose.preprocess).
+
+This module re-exports those names so that old imports keep working, with a DeprecationWarning."""
+import warnings
+
 from hrnet_zoo.pose.geometry import (
     MAX_BOX_COORDINATE,
     PIXEL_STD,
@@ -23,6 +26,11 @@ from hrnet_zoo.pose.inference import (
 )
 from hrnet_zoo.pose.preprocess import image_to_tensor, normalize
 from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, pose_cfg
+
+warnings.warn("hrnet_zoo.inference is deprecated and will be removed in 0.4; "
+              "import from hrnet_zoo.pose.inference (geometry: hrnet_zoo.pose.geometry, "
+              "pixels: hrnet_zoo.pose.preprocess)",
+              DeprecationWarning, stacklevel=2)
 
 __all__ = [
     "CropSettings", "IMAGENET_MEAN", "IMAGENET_STD", "MAX_BOX_COORDINATE", "PIXEL_STD", "PoseResult",

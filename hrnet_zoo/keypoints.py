@@ -1,5 +1,8 @@
-"""Moved to `hrnet_zoo.pose.keypoint_set`: this module re-exports its names so
-that ``hrnet_zoo.keypoints`` imports keep working."""
+"""Deprecated since 0.3 and removed in 0.4: moved to hrnet_zoo.pose.keypoint_set (oks: hrnet_zoo.pose.oks).
+
+This module re-exports those names so that old imports keep working, with a DeprecationWarning."""
+import warnings
+
 from hrnet_zoo.pose.keypoint_set import (
     COCO_FLIP_PAIRS,
     COCO_KEYPOINTS,
@@ -21,6 +24,9 @@ from hrnet_zoo.pose.keypoint_set import (
     resolve_keypoint_set,
 )
 from hrnet_zoo.pose.oks import oks
+
+warnings.warn("hrnet_zoo.keypoints is deprecated and will be removed in 0.4; "
+              "import from hrnet_zoo.pose.keypoint_set (oks: hrnet_zoo.pose.oks)", DeprecationWarning, stacklevel=2)
 
 __all__ = [
     "COCO_FLIP_PAIRS", "COCO_KEYPOINTS", "COCO_SIGMAS", "DEFAULT_SIGMA", "KEYPOINT_SETS", "KeypointChoice",

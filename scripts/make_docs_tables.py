@@ -168,11 +168,15 @@ The module holds:
 * its checkpoint converters (`checkpoint_layouts` on the class, name → converter of a foreign key layout,
   or `register_layout(class name, name, converter)`);
 * one `@register_model` factory per name, calling `build_model(cls, name, pretrained, ...,
-  features="<backbone>")`;
+  features="<backbone>")`, each listed in the module's literal `__all__`;
 * `register_features_backbone(name, builder)` when its backbone returns a list of maps: `features_only=True`
   then gives a `BackboneFeatures` (`out_indices`, `feature_info`) that saves and loads like any model;
 * `register_family(...)`: CLI alias prefixes, docs sections, the fvcore ops its layers need, and the
   defaults of its weights entries (`register_weights` fills them in).
+
+A family that ships with hrnet_zoo also has a star-import line in `hrnet_zoo/__init__.py`
+(`from hrnet_zoo.models.<family> import *`), which makes its factories top-level functions that IDEs and
+type checkers see (`hrnet_zoo.hrnet_w32`); a family of your own works through `create_model` without it.
 
 `tests/test_family_plugin.py` builds, saves, counts, exports, optimises and trains a toy family written
 as a single new module.

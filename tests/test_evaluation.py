@@ -108,7 +108,7 @@ def test_rescoring_and_oks_nms_equal_the_official_code(seed, k, sigmas):
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("in_vis", [None, 0.2, 0.6])
 def test_the_nms_oks_is_the_official_oks_iou(seed, in_vis):
-    # the NMS runs the package's one OKS (hrnet_zoo.keypoints.oks); fed as oks_iou feeds its formula, the
+    # the NMS runs the package's one OKS (hrnet_zoo.pose.oks); fed as oks_iou feeds its formula, the
     # values equal the transcription's, a person with no keypoint above in_vis_thre included (OKS 0)
     rng = np.random.default_rng(seed)
     people = crowded_people(rng, k=17)
@@ -207,7 +207,7 @@ def pycocotools_stats(gt, results, sigmas):
 def test_ap_equals_pycocotools(tmp_path, k, sigmas, with_area):
     gt = ground_truth(k, with_area=with_area)
     if k == 17:
-        gt["categories"][0]["keypoints"] = list(hrnet_zoo.COCO_KEYPOINTS.keypoint_names)
+        gt["categories"][0]["keypoints"] = list(hrnet_zoo.pose.COCO_KEYPOINTS.keypoint_names)
     results = noisy_results(gt)
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     (tmp_path / "res.json").write_text(json.dumps(results))
@@ -376,11 +376,20 @@ def test_evaluate_takes_an_optimized_runner_in_place_of_the_model(tiny, tmp_path
 
 # --------------------------------------------------------------------------------------------- the package
 def test_the_old_paths_keep_working():
+    import importlib
+    import sys
+
     import hrnet_zoo.evaluation as evaluation
-    import hrnet_zoo.metrics as old_metrics
     import hrnet_zoo.pose.scoring as pose_scoring
-    import hrnet_zoo.result_files as old_files
     from hrnet_zoo.evaluation import coco, files, functional, metrics, run
+
+    # the 0.2 module paths warn on import (until 0.4), naming the new module
+    old = {}
+    for name, home in (("metrics", "hrnet_zoo.evaluation.metrics"), ("result_files", "hrnet_zoo.evaluation.files")):
+        sys.modules.pop(f"hrnet_zoo.{name}", None)
+        with pytest.warns(DeprecationWarning, match=rf"hrnet_zoo\.{name} is deprecated.*import from {home}"):
+            old[name] = importlib.import_module(f"hrnet_zoo.{name}")
+    old_metrics, old_files = old["metrics"], old["result_files"]
 
     # what `from hrnet_zoo.evaluation import ...` gave when it was one module
     for name in ("evaluate", "evaluate_results", "coco_keypoint_ap", "keypoint_errors", "load_detections",

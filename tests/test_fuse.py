@@ -5,7 +5,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import hrnet_zoo
-from hrnet_zoo import fuse_conv_bn
+from hrnet_zoo.runtime import fuse_conv_bn
 from hrnet_zoo.fuse import ChannelAffine
 
 # (name, kwargs) at the smallest width: one per HRNet family.

@@ -76,7 +76,7 @@ def test_train_mode_backward_through_every_stack():
 def test_hub_round_trip(tmp_path):
     model = hrnet_zoo.hourglass(num_stacks=2, num_features=16, num_keypoints=5, depth=3).eval()
     model.save_pretrained(tmp_path)
-    again = hrnet_zoo.StackedHourglass.from_pretrained(tmp_path).eval()
+    again = hrnet_zoo.models.StackedHourglass.from_pretrained(tmp_path).eval()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(model(x), again(x))

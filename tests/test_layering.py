@@ -151,7 +151,7 @@ def test_oks_users_import_the_one_oks(module):
     tree = ast.parse(_module_files()[module].read_text(encoding="utf-8"))
     sources = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                and any(alias.name == "oks" for alias in node.names)}
-    assert sources and sources <= {"hrnet_zoo.keypoints", "hrnet_zoo.oks", "hrnet_zoo.pose", "hrnet_zoo.pose.oks"}
+    assert sources and sources <= {"hrnet_zoo.pose", "hrnet_zoo.pose.oks"}
 
 
 #: What ``pose/`` (keypoint sets, geometry, preprocessing, inference, drawing) must never reach: the data
@@ -287,3 +287,30 @@ def test_no_function_over_60_lines():
 def test_the_size_rules_measure_what_they_say():
     lengths = dict(_functions(PACKAGE / "complexity.py"))
     assert 20 < lengths["count_flops"] <= MAX_FUNCTION_LINES  # docstring and signature count too
+
+
+#: The modules kept only so that 0.2 import paths work until 0.4; each warns when imported.
+DEPRECATED_SHIMS = ("hrnet_zoo.crops", "hrnet_zoo.inference", "hrnet_zoo.keypoint_categories", "hrnet_zoo.keypoint_names",
+                    "hrnet_zoo.keypoint_presets", "hrnet_zoo.keypoints", "hrnet_zoo.metrics", "hrnet_zoo.oks",
+                    "hrnet_zoo.pose_estimator", "hrnet_zoo.result_files", "hrnet_zoo.run_folder",
+                    "hrnet_zoo.train_loop", "hrnet_zoo.training_state", "hrnet_zoo.visualize")
+
+
+def _warns_deprecated_on_import(path: Path) -> bool:
+    """Whether the module's top level calls ``warnings.warn(..., DeprecationWarning, ...)``."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        call = node.value if isinstance(node, ast.Expr) else None
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "warn" \
+                and any(isinstance(a, ast.Name) and a.id == "DeprecationWarning" for a in call.args):
+            return True
+    return False
+
+
+def test_the_deprecated_shims_are_the_modules_that_warn_on_import():
+    warning = sorted(m for m, path in _module_files().items() if _warns_deprecated_on_import(path))
+    assert warning == sorted(DEPRECATED_SHIMS)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if m not in DEPRECATED_SHIMS))
+def test_no_module_imports_a_deprecated_shim(module):
+    assert not GRAPH[module] & set(DEPRECATED_SHIMS), f"{module} imports {sorted(GRAPH[module] & set(DEPRECATED_SHIMS))}"

@@ -42,7 +42,7 @@ def test_bad_config_is_refused_before_building(saved, tmp_path, changes, message
     loaders = [lambda: hrnet_zoo.from_pretrained(str(tmp_path)),
                lambda: hrnet_zoo.create_model("hrnet_w18_small_v1", pretrained=str(tmp_path))]
     if "stride" not in changes:  # the class's own from_pretrained (huggingface_hub) drops unknown keys itself
-        loaders.append(lambda: hrnet_zoo.HRNetPose.from_pretrained(str(tmp_path)))
+        loaders.append(lambda: hrnet_zoo.models.HRNetPose.from_pretrained(str(tmp_path)))
     for load in loaders:
         with pytest.raises(InvalidConfigError, match="config.json of .*" + message.replace("[", "\\[")):
             load()
@@ -66,7 +66,7 @@ def test_every_family_has_ranges(config, message):
 
 
 def test_valid_and_foreign_configs_pass_unchanged():
-    assert hrnet_zoo.HRNetV2.check_config({"num_classes": None}, "x")["num_classes"] is None
+    assert hrnet_zoo.models.HRNetV2.check_config({"num_classes": None}, "x")["num_classes"] is None
     timm = {"architecture": "hrnet_w18_small", "num_classes": 10**6, "pretrained_cfg": {}}
     assert validate_model_config(timm, None, "x") is timm
 

@@ -97,7 +97,7 @@ def test_nearest_upsampling_option():
 
 
 def test_model_multi_resolution_l2_training():
-    model = hrnet_zoo.SimpleBaselineMSDH(depth=18, num_keypoints=4, num_deconv_filters=[16, 16, 16]).train()
+    model = hrnet_zoo.models.SimpleBaselineMSDH(depth=18, num_keypoints=4, num_deconv_filters=[16, 16, 16]).train()
     x = torch.randn(2, 3, 64, 48)
     predictions = model.forward_resolutions(x)
     assert [tuple(p.shape[-2:]) for p in predictions] == [(4, 4), (8, 8), (16, 16)]  # 48 → ⌈48/32⌉ = 2
@@ -109,7 +109,7 @@ def test_model_multi_resolution_l2_training():
 def test_registered_names_and_odd_input():
     assert hrnet_zoo.list_models("simplebaseline_*_msdh") == [
         "simplebaseline_r101_msdh", "simplebaseline_r152_msdh", "simplebaseline_r50_msdh"]
-    model = hrnet_zoo.SimpleBaselineMSDH(depth=18, num_keypoints=4, num_deconv_filters=[16, 16, 16]).eval()
+    model = hrnet_zoo.models.SimpleBaselineMSDH(depth=18, num_keypoints=4, num_deconv_filters=[16, 16, 16]).eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, 250, 190)).shape == (1, 4, 64, 48)
 
@@ -120,10 +120,10 @@ def test_invalid_number_of_resolutions():
 
 
 def test_hub_round_trip(tmp_path):
-    model = hrnet_zoo.SimpleBaselineMSDH(depth=18, num_keypoints=4, num_resolutions=4,
+    model = hrnet_zoo.models.SimpleBaselineMSDH(depth=18, num_keypoints=4, num_resolutions=4,
                                          num_deconv_filters=[16, 16, 16]).eval()
     model.save_pretrained(tmp_path)
-    again = hrnet_zoo.SimpleBaselineMSDH.from_pretrained(tmp_path).eval()
+    again = hrnet_zoo.models.SimpleBaselineMSDH.from_pretrained(tmp_path).eval()
     assert again.head.num_resolutions == 4
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -133,7 +133,7 @@ def test_hub_round_trip(tmp_path):
 @pytest.mark.slow
 def test_torch_compile_cpu():
     torch.manual_seed(0)
-    model = hrnet_zoo.SimpleBaselineMSDH(depth=18, num_keypoints=3, num_deconv_filters=[8, 8, 8]).eval()
+    model = hrnet_zoo.models.SimpleBaselineMSDH(depth=18, num_keypoints=3, num_deconv_filters=[8, 8, 8]).eval()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(torch.compile(model)(x), model(x), rtol=1e-4, atol=1e-5)

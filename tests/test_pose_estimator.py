@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import hrnet_zoo
-from hrnet_zoo import PoseEstimator, PoseInstance
+from hrnet_zoo.pose import PoseEstimator, PoseInstance
 from hrnet_zoo.evaluation import STAT_NAMES, evaluate, rescore
 from hrnet_zoo.pose.inference import predict_keypoints
 from synthetic_keypoints import make_synthetic_coco

@@ -1,6 +1,7 @@
 """``hrnet_zoo.pose`` is the one home of the pose modules: the old module paths re-export the same objects,
 and the default input size and decoder come from ``pretrained_cfg`` only."""
 import importlib
+import sys
 
 import numpy as np
 import pytest
@@ -34,8 +35,13 @@ HOMES = ["hrnet_zoo.pose.keypoint_set", "hrnet_zoo.pose.keypoint_names", "hrnet_
 
 
 @pytest.mark.parametrize("old", sorted(MOVED))
-def test_old_module_paths_re_export_the_pose_objects(old):
-    shim = importlib.import_module(old)
+def test_old_module_paths_warn_and_re_export_the_pose_objects(old):
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=rf"{old} is deprecated and will be removed in 0.4; import from "
+                                                r"hrnet_zoo\.pose\.") as record:
+        __import__(old)  # an import statement's machinery, as in user code
+    shim = sys.modules[old]
+    assert record[0].filename == __file__  # the warning points at the importing line
     names = MOVED[old].split()
     assert sorted(shim.__all__) == sorted(names)
     homes = [importlib.import_module(m) for m in HOMES]

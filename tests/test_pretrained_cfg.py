@@ -109,7 +109,7 @@ def test_a_custom_keypoint_set_survives_save_and_load(tmp_path):
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["pretrained_cfg"]["keypoints"]["keypoint_names"] == FISH_NAMES
     for again in (hrnet_zoo.from_pretrained(str(tmp_path)), hrnet_zoo.create_model(SMALL, pretrained=str(tmp_path)),
-                  hrnet_zoo.HRNetPose.from_pretrained(str(tmp_path))):
+                  hrnet_zoo.models.HRNetPose.from_pretrained(str(tmp_path))):
         assert again.pretrained_cfg == model.pretrained_cfg and again.num_keypoints == 6
 
 

@@ -43,7 +43,7 @@ def _official_r18_config() -> dict:
 
 @pytest.mark.parametrize("fixture, build, layout", [
     ("sb_official_pose_resnet50", lambda: hrnet_zoo.simplebaseline_r50(), "official SimpleBaseline (pose_resnet.py)"),
-    ("sb_official_pose_resnet18_k324", lambda: hrnet_zoo.SimpleBaseline(**_official_r18_config()),
+    ("sb_official_pose_resnet18_k324", lambda: hrnet_zoo.models.SimpleBaseline(**_official_r18_config()),
      "official SimpleBaseline (pose_resnet.py)"),
 ])
 def test_official_outputs(fixture, build, layout):
@@ -121,7 +121,7 @@ class _Pick(torch.nn.Module):
 @pytest.mark.parametrize("size, expected", [((256, 192), (64, 48)), ((250, 190), (64, 48)), ((100, 60), (32, 16))])
 def test_output_sizes(size, expected):
     # Output is 8·⌈H/32⌉ × 8·⌈W/32⌉: H/4 × W/4 at multiples of 32.
-    model = hrnet_zoo.SimpleBaseline(depth=18, num_keypoints=4, num_deconv_filters=[16, 16, 16]).eval()
+    model = hrnet_zoo.models.SimpleBaseline(depth=18, num_keypoints=4, num_deconv_filters=[16, 16, 16]).eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, *size)).shape == (1, 4, *expected)
 
@@ -137,7 +137,7 @@ def test_train_mode_backward():
 @pytest.mark.parametrize("kwargs", [dict(num_deconv_kernels=[4, 4, 5]), dict(num_deconv_filters=[256, 256])])
 def test_bad_deconv_config_is_rejected(kwargs):
     with pytest.raises(ValueError):
-        hrnet_zoo.SimpleBaseline(depth=18, **kwargs)
+        hrnet_zoo.models.SimpleBaseline(depth=18, **kwargs)
 
 
 def test_unknown_depth_is_rejected():
@@ -146,9 +146,9 @@ def test_unknown_depth_is_rejected():
 
 
 def test_hub_round_trip(tmp_path):
-    model = hrnet_zoo.SimpleBaseline(**_official_r18_config()).eval()
+    model = hrnet_zoo.models.SimpleBaseline(**_official_r18_config()).eval()
     model.save_pretrained(tmp_path)
-    again = hrnet_zoo.SimpleBaseline.from_pretrained(tmp_path).eval()
+    again = hrnet_zoo.models.SimpleBaseline.from_pretrained(tmp_path).eval()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(model(x), again(x))

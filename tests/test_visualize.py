@@ -37,16 +37,16 @@ def test_draw_keypoints_bad_shape():
 def test_plot_heatmaps_grid():
     heatmaps = torch.zeros(17, 16, 12)
     heatmaps[3, 8, 6] = 1.0
-    grid = hrnet_zoo.plot_heatmaps(heatmaps, cell_size=32)
+    grid = hrnet_zoo.pose.plot_heatmaps(heatmaps, cell_size=32)
     assert grid.size == (5 * 24, 4 * 32)                   # ⌈√17⌉ = 5 columns, 24 px wide tiles
     pixels = np.asarray(grid).astype(int)
     tile = pixels[0:32, 3 * 24:4 * 24]                      # keypoint 3: the hot one
     other = pixels[0:32, 1 * 24:2 * 24]
     assert tile.sum() > other.sum()
-    with_image = hrnet_zoo.plot_heatmaps(heatmaps[None], image=np.full((64, 48, 3), 255, np.uint8), cell_size=32)
+    with_image = hrnet_zoo.pose.plot_heatmaps(heatmaps[None], image=np.full((64, 48, 3), 255, np.uint8), cell_size=32)
     assert with_image.size == grid.size
     with pytest.raises(ValueError, match="non-finite"):
-        hrnet_zoo.plot_heatmaps(torch.full((2, 4, 4), float("nan")))
+        hrnet_zoo.pose.plot_heatmaps(torch.full((2, 4, 4), float("nan")))
 
 
 def test_keypoint_metadata():

@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
+from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.layers import BasicBlock, Bottleneck, batch_norm, conv1x1, conv3x3, make_layer
 
 
@@ -59,7 +60,7 @@ def resolve_config(width: str | HRNetConfig) -> HRNetConfig:
     try:
         return HRNET_CONFIGS[width]
     except KeyError:
-        raise ValueError(f"unknown HRNet width {width!r}; choose one of {', '.join(HRNET_CONFIGS)}") from None
+        raise InvalidArgumentError(f"unknown HRNet width {width!r}; choose one of {', '.join(HRNET_CONFIGS)}") from None
 
 
 def resize_to(x: torch.Tensor, size: tuple[int, int] | torch.Size, mode: str, align_corners: bool) -> torch.Tensor:
@@ -92,7 +93,7 @@ class HighResolutionModule(nn.Module):
                  multi_scale_output: bool = True, fuse_mode: str = "nearest", align_corners: bool = False):
         super().__init__()
         if fuse_mode not in FUSE_MODES:
-            raise ValueError(f"fuse_mode must be one of {FUSE_MODES}, got {fuse_mode!r}")
+            raise InvalidArgumentError(f"fuse_mode must be one of {FUSE_MODES}, got {fuse_mode!r}")
         self.num_branches = len(channels)
         self.fuse_mode = fuse_mode
         self.align_corners = align_corners

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.layers import BasicBlock, Bottleneck, batch_norm, make_layer
 
 #: depth → (block, blocks per stage), as in the ResNet paper.
@@ -36,7 +37,8 @@ class ResNetBackbone(nn.Module):
     def __init__(self, depth: int = 50, in_chans: int = 3):
         super().__init__()
         if depth not in RESNET_CONFIGS:
-            raise ValueError(f"unknown ResNet depth {depth!r}; choose one of {', '.join(map(str, RESNET_CONFIGS))}")
+            raise InvalidArgumentError(f"unknown ResNet depth {depth!r}; "
+                                       f"choose one of {', '.join(map(str, RESNET_CONFIGS))}")
         block, blocks = RESNET_CONFIGS[depth]
         self.depth = depth
         self.conv1 = nn.Conv2d(in_chans, 64, kernel_size=7, stride=2, padding=3, bias=False)

@@ -48,10 +48,10 @@ class HeatmapCodec:
                  *, method: str | None = None):
         decoder = renamed_value(decoder, method, "method", "decoder", "HeatmapCodec", DEFAULT_DECODER)
         if decoder not in DECODE_METHODS:
-            raise ValueError(f"unknown decode method {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
+            raise InvalidArgumentError(f"unknown decode method {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
         target = target or _DEFAULT_TARGET[decoder]
         if target not in TARGET_ENCODERS:
-            raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGET_ENCODERS)}")
+            raise InvalidArgumentError(f"unknown target {target!r}; choose one of {', '.join(TARGET_ENCODERS)}")
         self.input_size = check_size(input_size, "input_size")
         self.heatmap_size = check_size(heatmap_size, "heatmap_size")
         self.sigma = float(sigma)

@@ -18,6 +18,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from hrnet_zoo.errors import InvalidArgumentError
+
 # cv2.getGaussianKernel(ksize, sigma <= 0) uses fixed tables for these sizes.
 _OPENCV_SMALL_KERNELS = {
     1: (1.0,),
@@ -33,7 +35,7 @@ def opencv_gaussian_kernel(size: int, dtype=torch.float64, device=None) -> torch
     size 11 gives σ = 2 (targets with σ = 2, 64×48 heatmaps); size 17 gives σ = 2.9 (σ = 3 targets).
     """
     if size < 1 or size % 2 == 0:
-        raise ValueError(f"blur kernel size must be a positive odd number, got {size}")
+        raise InvalidArgumentError(f"blur kernel size must be a positive odd number, got {size}")
     if size in _OPENCV_SMALL_KERNELS:
         return torch.tensor(_OPENCV_SMALL_KERNELS[size], dtype=dtype, device=device)
     sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8

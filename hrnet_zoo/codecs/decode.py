@@ -12,6 +12,7 @@ import torch
 from hrnet_zoo._renamed import renamed_value
 from hrnet_zoo.codecs.dark import dark_refine
 from hrnet_zoo.codecs.udp import udp_refine
+from hrnet_zoo.errors import ArgumentTypeError, InvalidArgumentError
 from hrnet_zoo.pretrained_cfg import DEFAULT_DECODER
 
 DECODE_METHODS = ("argmax", "quarter", "dark", "udp")
@@ -22,13 +23,13 @@ def check_heatmaps(heatmaps) -> torch.Tensor:
     if isinstance(heatmaps, np.ndarray):
         heatmaps = torch.from_numpy(heatmaps)
     if not isinstance(heatmaps, torch.Tensor):
-        raise TypeError(f"heatmaps must be a torch.Tensor or numpy array, got {type(heatmaps).__name__}")
+        raise ArgumentTypeError(f"heatmaps must be a torch.Tensor or numpy array, got {type(heatmaps).__name__}")
     if heatmaps.ndim != 4:
-        raise ValueError(f"heatmaps must be N×K×H×W, got shape {tuple(heatmaps.shape)}")
+        raise InvalidArgumentError(f"heatmaps must be N×K×H×W, got shape {tuple(heatmaps.shape)}")
     if not heatmaps.is_floating_point():
-        raise TypeError(f"heatmaps must be floating point, got {heatmaps.dtype}")
+        raise ArgumentTypeError(f"heatmaps must be floating point, got {heatmaps.dtype}")
     if min(heatmaps.shape[2:]) < 1:
-        raise ValueError(f"heatmaps have an empty spatial size {tuple(heatmaps.shape[2:])}")
+        raise InvalidArgumentError(f"heatmaps have an empty spatial size {tuple(heatmaps.shape[2:])}")
     return heatmaps
 
 
@@ -39,7 +40,7 @@ def _raise_if_non_finite(flat: torch.Tensor, maxvals: torch.Tensor) -> None:
         return
     bad = ~torch.isfinite(flat)
     if bad.any():
-        raise ValueError(f"heatmaps contain {int(bad.sum())} non-finite values (NaN or ±inf); "
+        raise InvalidArgumentError(f"heatmaps contain {int(bad.sum())} non-finite values (NaN or ±inf); "
                          "check the model output")
 
 
@@ -98,7 +99,7 @@ def decode_heatmaps(heatmaps, decoder: str = DEFAULT_DECODER, blur_kernel_size: 
     """
     decoder = renamed_value(decoder, method, "method", "decoder", "decode_heatmaps", DEFAULT_DECODER)
     if decoder not in DECODE_METHODS:
-        raise ValueError(f"unknown decode method {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
+        raise InvalidArgumentError(f"unknown decode method {decoder!r}; choose one of {', '.join(DECODE_METHODS)}")
     from_numpy = isinstance(heatmaps, np.ndarray)
     heatmaps = check_heatmaps(heatmaps)
     if heatmaps.dtype != torch.float64:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.pose.keypoint_set import flip_indices_from_pairs, keypoint_set_for
 
 
@@ -10,7 +11,7 @@ def default_flip_pairs(num_keypoints: int):
     """COCO pairs for 17 keypoints, MPII pairs for 16; other counts must pass their own pairs."""
     kset = keypoint_set_for(num_keypoints)
     if kset is None:
-        raise ValueError(f"no built-in flip pairs for {num_keypoints} keypoints (COCO has 17, MPII 16); "
+        raise InvalidArgumentError(f"no built-in flip pairs for {num_keypoints} keypoints (COCO has 17, MPII 16); "
                          "pass flip_pairs=[(left, right), ...] or flip_test=False")
     return kset.flip_pairs
 
@@ -25,7 +26,7 @@ def flip_back(heatmaps: torch.Tensor, flip_pairs=None, shift: bool = False) -> t
     ``heatmaps``: N×K×H×W → N×K×H×W (a new tensor).
     """
     if heatmaps.ndim != 4:
-        raise ValueError(f"heatmaps must be N×K×H×W, got shape {tuple(heatmaps.shape)}")
+        raise InvalidArgumentError(f"heatmaps must be N×K×H×W, got shape {tuple(heatmaps.shape)}")
     num_keypoints = heatmaps.shape[1]
     pairs = default_flip_pairs(num_keypoints) if flip_pairs is None else flip_pairs
     order = torch.tensor(flip_indices_from_pairs(pairs, num_keypoints), device=heatmaps.device)

@@ -18,11 +18,13 @@ import math
 
 import torch
 
+from hrnet_zoo.errors import InvalidArgumentError
+
 
 def _as_keypoints(keypoints, visibility) -> tuple[torch.Tensor, torch.Tensor]:
     kpts = torch.as_tensor(keypoints, dtype=torch.float64)
     if kpts.ndim != 3 or kpts.shape[-1] < 2:
-        raise ValueError(f"keypoints must be N×K×2 (x, y), got shape {tuple(kpts.shape)}")
+        raise InvalidArgumentError(f"keypoints must be N×K×2 (x, y), got shape {tuple(kpts.shape)}")
     if visibility is None:
         vis = torch.ones(kpts.shape[:2], dtype=torch.float64, device=kpts.device)
     else:
@@ -30,7 +32,7 @@ def _as_keypoints(keypoints, visibility) -> tuple[torch.Tensor, torch.Tensor]:
         if vis.ndim == 3:  # official joints_3d_vis layout N×K×3: the first column counts
             vis = vis[..., 0]
         if vis.shape != kpts.shape[:2]:
-            raise ValueError(f"visibility must be N×K = {tuple(kpts.shape[:2])}, got {tuple(vis.shape)}")
+            raise InvalidArgumentError(f"visibility must be N×K = {tuple(kpts.shape[:2])}, got {tuple(vis.shape)}")
     return kpts[..., :2], vis
 
 

@@ -9,12 +9,13 @@ A family whose backbone returns a list of maps (and lists them in ``feature_info
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from torch import nn
 
-from hrnet_zoo.errors import InvalidArgumentError, RegistryError
+from hrnet_zoo.errors import ArgumentTypeError, InvalidArgumentError, RegistryError
 from hrnet_zoo.models.base import FeaturesModel
 from hrnet_zoo.weights.config import (Bounds, InvalidConfigError, Rule, integer, one_of, optional, rules_from_signature,
                                       sequence_of, validate_model_config)
@@ -34,6 +35,16 @@ class FeaturesBackbone:
 
     def rules(self) -> dict[str, Rule]:
         return rules_from_signature(self.builder, self.bounds, owner=f"features backbone {self.name!r}")
+
+    def check_arguments(self, args: Mapping[str, Any]) -> None:
+        """ArgumentTypeError (a TypeError) naming any of ``args`` the builder does not take."""
+        parameters = inspect.signature(self.builder).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            return
+        unknown = sorted(set(args) - set(parameters))
+        if unknown:
+            raise ArgumentTypeError(f"features_only models of backbone {self.name!r} take no {', '.join(unknown)} "
+                                    f"(they take {', '.join([*parameters, 'out_indices'])})")
 
 
 _backbones: dict[str, FeaturesBackbone] = {}
@@ -77,7 +88,9 @@ class BackboneFeatures(FeaturesModel):
     def __init__(self, backbone: str, backbone_args: Optional[dict] = None, out_indices: Optional[tuple[int, ...]] = None):
         super().__init__()
         self.backbone_name = backbone
-        self.backbone = features_backbone(backbone).builder(**dict(backbone_args or {}))
+        spec = features_backbone(backbone)
+        spec.check_arguments(dict(backbone_args or {}))
+        self.backbone = spec.builder(**dict(backbone_args or {}))
         self._select_features(range(len(self.backbone.feature_info)) if out_indices is None else out_indices)
 
     @classmethod

@@ -30,6 +30,9 @@ from hrnet_zoo.layers import conv1x1, conv_bn
 from hrnet_zoo.models.base import PoseModelMixin, ZooModel
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
 
+#: The factories (registered below), exported by ``hrnet_zoo.models`` and the top level.
+__all__ = ["hourglass"]
+
 FAMILY = register_family(
     "hourglass", __name__, title="Stacked Hourglass (Newell et al.), every stack supervised",
     docs_sections={"StackedHourglass": "Stacked Hourglass"},

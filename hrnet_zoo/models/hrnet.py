@@ -30,6 +30,14 @@ from hrnet_zoo.pretrained_cfg import PretrainedCfg
 from hrnet_zoo.weights.convert import split_backbone_head
 from hrnet_zoo.weights.manifest import IMAGENET_NORMALIZATION
 
+#: The factories (registered below), exported by ``hrnet_zoo.models`` and the top level.
+__all__ = ["hrnet_w18_small_v1", "hrnet_w18_small_v2", "hrnet_w18", "hrnet_w30", "hrnet_w32", "hrnet_w40", "hrnet_w44",
+           "hrnet_w48", "hrnet_w64", "hrnetv2_w18_small_v1", "hrnetv2_w18_small_v2", "hrnetv2_w18", "hrnetv2_w30",
+           "hrnetv2_w32", "hrnetv2_w40", "hrnetv2_w44", "hrnetv2_w48", "hrnetv2_w64", "hrnetv2p_w18_small_v1",
+           "hrnetv2p_w18_small_v2", "hrnetv2p_w18", "hrnetv2p_w30", "hrnetv2p_w32", "hrnetv2p_w40", "hrnetv2p_w44",
+           "hrnetv2p_w48", "hrnetv2p_w64", "hrnet_w18_small_v1_cls", "hrnet_w18_small_v2_cls", "hrnet_w18_cls",
+           "hrnet_w30_cls", "hrnet_w32_cls", "hrnet_w40_cls", "hrnet_w44_cls", "hrnet_w48_cls", "hrnet_w64_cls"]
+
 FAMILY = register_family(
     "hrnet", __name__, title="HRNet: pose (V1), segmentation (V2), detection (V2p) and classification",
     alias_prefixes=("hrnet_", "hrnet"),  # w32 → hrnet_w32, v2_w48 → hrnetv2_w48, v2p_w32 → hrnetv2p_w32

@@ -31,6 +31,10 @@ from hrnet_zoo.weights.config import Bounds
 from hrnet_zoo.weights.convert import split_backbone_head
 from hrnet_zoo.weights.manifest import IMAGENET_NORMALIZATION
 
+#: The factories (registered below), exported by ``hrnet_zoo.models`` and the top level.
+__all__ = ["simplebaseline_r50", "simplebaseline_r101", "simplebaseline_r152", "simplebaseline_r50_msdh",
+           "simplebaseline_r101_msdh", "simplebaseline_r152_msdh"]
+
 FAMILY = register_family(
     "simplebaseline", __name__, title="SimpleBaseline: a ResNet and deconvolutions; multi-scale deconvolution head",
     alias_prefixes=("simplebaseline_",),  # r50 → simplebaseline_r50

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.pose.presets import COCO_SIGMAS
 
 
@@ -25,14 +26,14 @@ def oks(predictions, ground_truth, areas, sigmas=COCO_SIGMAS, gt_boxes=None) -> 
     pred = torch.as_tensor(np.asarray(predictions, dtype=np.float64))
     gt = torch.as_tensor(np.asarray(ground_truth, dtype=np.float64))
     if pred.ndim != 3 or pred.shape[-1] not in (2, 3) or gt.ndim != 3 or gt.shape[-1] != 3:
-        raise ValueError(f"expected predictions P×K×2|3 and ground truth G×K×3, got {tuple(pred.shape)} "
+        raise InvalidArgumentError(f"expected predictions P×K×2|3 and ground truth G×K×3, got {tuple(pred.shape)} "
                          f"and {tuple(gt.shape)}")
     if pred.shape[1] != gt.shape[1] or len(sigmas) != gt.shape[1]:
-        raise ValueError(f"keypoint counts differ: predictions {pred.shape[1]}, ground truth {gt.shape[1]}, "
+        raise InvalidArgumentError(f"keypoint counts differ: predictions {pred.shape[1]}, ground truth {gt.shape[1]}, "
                          f"sigmas {len(sigmas)}")
     area = torch.as_tensor(np.asarray(areas, dtype=np.float64)).reshape(-1)
     if area.numel() != gt.shape[0]:
-        raise ValueError(f"expected {gt.shape[0]} areas, got {area.numel()}")
+        raise InvalidArgumentError(f"expected {gt.shape[0]} areas, got {area.numel()}")
     variances = (2 * torch.as_tensor(sigmas, dtype=torch.float64)) ** 2
     visible = gt[..., 2] > 0                                            # G×K
     dx = pred[:, None, :, 0] - gt[None, :, :, 0]                        # P×G×K
@@ -40,7 +41,7 @@ def oks(predictions, ground_truth, areas, sigmas=COCO_SIGMAS, gt_boxes=None) -> 
     unlabelled = ~visible.any(dim=1)
     if unlabelled.any():
         if gt_boxes is None:
-            raise ValueError("ground truths without labelled keypoints need gt_boxes (COCO scores them "
+            raise InvalidArgumentError("ground truths without labelled keypoints need gt_boxes (COCO scores them "
                              "against a box twice their size)")
         box = torch.as_tensor(np.asarray(gt_boxes, dtype=np.float64)).reshape(-1, 4)
         x0, x1 = box[:, 0] - box[:, 2], box[:, 0] + 2 * box[:, 2]

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.errors import ArgumentTypeError, InvalidArgumentError
 from hrnet_zoo.pose.geometry import crop_images
 from hrnet_zoo.pretrained_cfg import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, check_size
 
@@ -63,23 +63,23 @@ def image_to_tensor(image) -> torch.Tensor:
         image = np.asarray(image.convert("RGB"))
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an H×W×3 RGB image array, got shape {image.shape}"
+            raise InvalidArgumentError(f"expected an H×W×3 RGB image array, got shape {image.shape}"
                              + (" (grayscale: stack it to 3 channels)" if image.ndim == 2 else "")
                              + (" (drop the alpha channel)" if image.ndim == 3 and image.shape[2] == 4 else ""))
         # a read-only array (np.asarray of a PIL image) is copied: torch warns about sharing it
         tensor = torch.from_numpy(np.require(image, requirements=("C", "W"))).permute(2, 0, 1)
     elif isinstance(image, torch.Tensor):
         if image.ndim != 3 or image.shape[0] != 3:
-            raise ValueError(f"expected a 3×H×W RGB image tensor, got shape {tuple(image.shape)}")
+            raise InvalidArgumentError(f"expected a 3×H×W RGB image tensor, got shape {tuple(image.shape)}")
         tensor = image
     else:
-        raise TypeError(f"image must be a numpy array, PIL image or torch tensor, got {type(image).__name__}")
+        raise ArgumentTypeError(f"image must be a numpy array, PIL image or torch tensor, got {type(image).__name__}")
     if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
         raise InvalidArgumentError(f"image is empty ({tensor.shape[-2]}×{tensor.shape[-1]} pixels)")
     if tensor.dtype == torch.uint8:
         return tensor.float().div_(255.0)  # in place: one pass less over the image
     if not tensor.is_floating_point():
-        raise TypeError(f"image must be uint8 or floating point, got {tensor.dtype}")
+        raise ArgumentTypeError(f"image must be uint8 or floating point, got {tensor.dtype}")
     tensor = tensor.float()
     if not bool(torch.isfinite(tensor).all()):
         raise InvalidArgumentError("image has non-finite pixels (NaN or inf)")

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import torch
 
+from hrnet_zoo.errors import InvalidArgumentError, MissingDependencyError
 from hrnet_zoo.pose.preprocess import image_to_tensor
 from hrnet_zoo.pose.keypoint_set import keypoint_set_for
 
@@ -22,7 +23,7 @@ def _pillow():
     try:
         from PIL import Image, ImageDraw
     except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError("drawing needs Pillow: pip install Pillow") from error
+        raise MissingDependencyError("drawing needs Pillow: pip install Pillow") from error
     return Image, ImageDraw
 
 
@@ -59,11 +60,12 @@ def draw_keypoints(image, keypoints, skeleton=None, score_threshold: float = 0.3
     if points.ndim == 2:
         points = points[None]
     if points.ndim != 3 or points.shape[-1] not in (2, 3):
-        raise ValueError(f"keypoints must be N×K×3 (x, y, score) or N×K×2, got shape {points.shape}")
+        raise InvalidArgumentError(f"keypoints must be N×K×3 (x, y, score) or N×K×2, got shape {points.shape}")
     num_keypoints = points.shape[1]
     kset = keypoint_set if keypoint_set is not None else keypoint_set_for(num_keypoints)
     if kset is not None and kset.num_keypoints != num_keypoints:
-        raise ValueError(f"keypoint_set {kset.name!r} has {kset.num_keypoints} keypoints, the points {num_keypoints}")
+        raise InvalidArgumentError(f"keypoint_set {kset.name!r} has {kset.num_keypoints} keypoints, "
+                                   f"the points {num_keypoints}")
     if skeleton is None:
         skeleton = kset.skeleton if kset is not None else ()
     names = keypoint_names or (kset.keypoint_names if kset is not None else [""] * num_keypoints)
@@ -116,9 +118,9 @@ def plot_heatmaps(heatmaps, image=None, names=None, columns: int | None = None, 
     if maps.ndim == 4 and maps.shape[0] == 1:
         maps = maps[0]
     if maps.ndim != 3:
-        raise ValueError(f"heatmaps must be K×H×W (or 1×K×H×W), got shape {maps.shape}")
+        raise InvalidArgumentError(f"heatmaps must be K×H×W (or 1×K×H×W), got shape {maps.shape}")
     if not np.isfinite(maps).all():
-        raise ValueError("heatmaps contain non-finite values")
+        raise InvalidArgumentError("heatmaps contain non-finite values")
     num, height, width = maps.shape
     columns = columns or max(1, math.ceil(math.sqrt(num)))
     cell_w = max(1, round(cell_size * width / height))

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.errors import AccuracyCheckError, InvalidArgumentError
 from hrnet_zoo.export import as_eval_model, export_onnx, flatten_outputs, max_relative_error
+from hrnet_zoo.fuse import fuse_conv_bn
 from hrnet_zoo.pretrained_cfg import PretrainedCfg, check_size
 from hrnet_zoo.runtime import cache as choices
 from hrnet_zoo.runtime.plan import TOLERANCE, candidates
@@ -27,7 +28,7 @@ from hrnet_zoo.runtime.runner import BackendUnavailableError, Runner, Unsupporte
 
 logger = logging.getLogger("hrnet_zoo.runtime")
 
-__all__ = ["BackendUnavailableError", "Runner", "UnsupportedPrecisionError", "build_runner", "optimize"]
+__all__ = ["BackendUnavailableError", "Runner", "UnsupportedPrecisionError", "build_runner", "fuse_conv_bn", "optimize"]
 
 
 def _first_conv_channels(model: torch.nn.Module) -> int:
@@ -256,7 +257,7 @@ def _choose(build: _Build, pairs, key, max_shift_px: float) -> Runner:
     within = {n: r for n, r in results.items()
               if TOLERANCE[runners[n].precision] is None or r["err"] <= TOLERANCE[runners[n].precision]}
     if not within:
-        raise RuntimeError(f"no backend agreed with eager fp32 within tolerance: {results}")
+        raise AccuracyCheckError(f"no backend agreed with eager fp32 within tolerance: {results}")
     best = min(within, key=lambda n: within[n]["median_ms"])
     runner = runners[best]
     summary = ", ".join(f"{n} {r['median_ms']:.1f} ms (err {r['err']:.1e})" for n, r in results.items())

@@ -5,6 +5,7 @@ import importlib.util
 
 import torch
 
+from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.runtime.hardware import cpu_name, cpu_native, cuda_precisions
 from hrnet_zoo.runtime.runner import PIP_EXTRAS, BackendUnavailableError, UnsupportedPrecisionError
 
@@ -57,9 +58,9 @@ def candidates(backend: str, precision: str, device: torch.device, calibration) 
     An explicit backend that is not installed, or an explicit pair that cannot run here, raises.
     """
     if backend != "auto" and backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}: choose auto, {', '.join(BACKENDS)}")
+        raise InvalidArgumentError(f"unknown backend {backend!r}: choose auto, {', '.join(BACKENDS)}")
     if precision != "auto" and precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}: choose auto, {', '.join(PRECISIONS)}")
+        raise InvalidArgumentError(f"unknown precision {precision!r}: choose auto, {', '.join(PRECISIONS)}")
     if backend != "auto" and not installed(backend):
         raise BackendUnavailableError(missing_package_message(backend))
     backends = [backend] if backend != "auto" else [b for b in BACKENDS if installed(b)]

@@ -6,22 +6,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from hrnet_zoo.errors import HRNetZooError, InvalidArgumentError
+from hrnet_zoo.errors import (BackendUnavailableError, InvalidArgumentError,  # noqa: F401  (re-exported)
+                              UnsupportedPrecisionError)
 
 PIP_EXTRAS = {"openvino": 'pip install "hrnet-zoo[openvino]"', "nncf": 'pip install "hrnet-zoo[openvino]"',
               "onnxruntime": 'pip install "hrnet-zoo[onnxruntime]"', "onnx": 'pip install "hrnet-zoo[onnxruntime]"'}
 
 
-class BackendUnavailableError(HRNetZooError, ImportError):
-    """A backend whose package is not installed; the message names the pip extra."""
-
-
-class UnsupportedPrecisionError(HRNetZooError, ValueError):
-    """A precision the backend or this hardware cannot run well; the message says why and what ``auto`` picks."""
 
 
 def require(module: str, backend: str):
-    """Import ``module`` or raise [`BackendUnavailableError`][hrnet_zoo.runtime.runner.BackendUnavailableError] with the pip command in one line."""
+    """Import ``module`` or raise [`BackendUnavailableError`][hrnet_zoo.errors.BackendUnavailableError] with the pip command in one line."""
     import importlib
 
     try:

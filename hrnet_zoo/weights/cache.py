@@ -26,7 +26,8 @@ from typing import Callable, Iterator
 import torch
 from filelock import FileLock
 
-from hrnet_zoo.weights.hub import _SHA256, PretrainedWeightsError, cache_path
+from hrnet_zoo.errors import CorruptCacheError, PretrainedWeightsError  # noqa: F401  (re-exported)
+from hrnet_zoo.weights.hub import _SHA256, cache_path
 
 _logger = logging.getLogger(__name__)
 CONVERTED = "converted"
@@ -36,9 +37,6 @@ _TEMP_SUFFIX = ".tmp"
 #: reused, and a shared cache may hold files of other machines' processes); a write takes seconds.
 _STALE_TEMP_AGE_S = 24 * 3600
 
-
-class CorruptCacheError(PretrainedWeightsError):
-    """A converted cache file whose content does not match the sha256 in its name."""
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:

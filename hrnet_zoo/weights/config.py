@@ -17,15 +17,12 @@ import types
 import typing
 from typing import Any, Callable, Literal, Mapping, NamedTuple, Union
 
-from hrnet_zoo.errors import RegistryError
-from hrnet_zoo.weights.hub import PretrainedWeightsError
+from hrnet_zoo.errors import (ArgumentTypeError, InvalidConfigError,  # noqa: F401  (re-exported)
+                              PretrainedWeightsError, RegistryError)
 
 #: A rule: the value → what is wrong with it (``"must be …"``), or None when it is fine.
 Rule = Callable[[Any], "str | None"]
 
-
-class InvalidConfigError(PretrainedWeightsError, ValueError):
-    """A ``config.json`` argument of the wrong type or out of range (nothing was built)."""
 
 
 class Bounds(NamedTuple):
@@ -151,11 +148,11 @@ def rule_for(annotation, limit: Bounds | None = None) -> Rule:
         return real(DEFAULT_FLOAT.low if low is None else low, DEFAULT_FLOAT.high if high is None else high)
     if annotation is str:
         return text()
-    raise TypeError(f"unsupported annotation {annotation!r}")
+    raise ArgumentTypeError(f"unsupported annotation {annotation!r}")
 
 
 def _union_error(annotation):
-    raise TypeError(f"a union of several types ({annotation!r})")
+    raise ArgumentTypeError(f"a union of several types ({annotation!r})")
 
 
 def _sequence_rule(args: tuple, limit: Bounds | None) -> Rule:
@@ -163,9 +160,9 @@ def _sequence_rule(args: tuple, limit: Bounds | None) -> Rule:
     if len(args) == 2 and args[1] is Ellipsis or len(args) == 1:  # tuple[int, ...], Sequence[int]
         return sequence_of(rule_for(args[0], limit), max_length)
     if not args:
-        raise TypeError("a tuple or sequence without its item type")
+        raise ArgumentTypeError("a tuple or sequence without its item type")
     if len(set(args)) != 1:
-        raise TypeError(f"a tuple of mixed item types {args!r}")
+        raise ArgumentTypeError(f"a tuple of mixed item types {args!r}")
     return sequence_of(rule_for(args[0], limit), len(args), length=len(args))
 
 

@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
-from hrnet_zoo.errors import HRNetZooError, LayoutNotRecognized, RegistryError
+from hrnet_zoo.errors import CheckpointError, LayoutNotRecognized, RegistryError  # noqa: F401  (re-exported)
 
 ZOO_LAYOUT = "hrnet_zoo"
 # Containers that training scripts wrap state dicts in (mmpose/mmdet: state_dict, torchvision: model ...),
@@ -34,9 +34,6 @@ _MAX_LISTED = 12
 #: Layouts added with register_layout: architecture (class name) → {layout name → converter}.
 _registered_layouts: dict[str, dict[str, Callable[[dict], dict]]] = {}
 
-
-class CheckpointError(HRNetZooError, RuntimeError):
-    """A checkpoint that cannot be read or does not fit the model."""
 
 
 @dataclass
@@ -256,7 +253,7 @@ def load_checkpoint(model: nn.Module, path_or_state_dict, strict: bool = True) -
     Args:
         model: an hrnet_zoo model (or backbone).
         path_or_state_dict: a ``.safetensors`` / ``.pth`` path or a mapping of tensors.
-        strict: raise [`CheckpointError`][hrnet_zoo.weights.convert.CheckpointError] on any missing/unexpected key or shape conflict.
+        strict: raise [`CheckpointError`][hrnet_zoo.errors.CheckpointError] on any missing/unexpected key or shape conflict.
             With ``strict=False`` everything that fits is loaded and the rest reported
             (e.g. fine-tuning to a new number of joints).
 

@@ -29,7 +29,7 @@ from huggingface_hub.utils import (  # also where huggingface_hub < 0.24 defines
 )
 from huggingface_hub.utils import tqdm as hf_tqdm
 
-from hrnet_zoo.errors import HRNetZooError
+from hrnet_zoo.errors import ChecksumError, OfflineError, PretrainedWeightsError  # noqa: F401  (re-exported)
 
 CACHE_ENV = "HRNET_ZOO_CACHE"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -43,16 +43,7 @@ HUB_RETRY_BUDGET_S = 3.0
 _HUB_HTTP_LOGGER = "huggingface_hub.utils._http"  # where huggingface_hub logs its retries
 
 
-class PretrainedWeightsError(HRNetZooError, RuntimeError):
-    """No usable weights: unknown tag, offline without a cache, checksum mismatch, unreachable source."""
 
-
-class ChecksumError(PretrainedWeightsError):
-    """A downloaded file whose sha256 is not the expected one (the file has been removed)."""
-
-
-class OfflineError(PretrainedWeightsError):
-    """Offline mode is on and the file is not cached."""
 
 
 def cache_dir() -> Path:
@@ -112,7 +103,7 @@ def _offline_message(what: str, hint: str, local_files_only: bool = False) -> st
 def hf_download(repo_id: str, filename: str, revision: str | None = None, token: str | bool | None = None,
                 hint: str | None = None, **hub_kwargs) -> str:
     """`huggingface_hub.hf_hub_download()` with its failures turned into one clear
-    [`PretrainedWeightsError`][hrnet_zoo.weights.hub.PretrainedWeightsError] each (`OfflineError` when offline and not cached).
+    [`PretrainedWeightsError`][hrnet_zoo.errors.PretrainedWeightsError] each (`OfflineError` when offline and not cached).
 
     The file is not verified here: see `fetch_hf_file()`.
     """

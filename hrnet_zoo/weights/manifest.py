@@ -25,7 +25,7 @@ from typing import Any, Mapping
 from hrnet_zoo._registry import family_of
 from hrnet_zoo.pose.keypoint_set import resolve_keypoint_set
 from hrnet_zoo.pretrained_cfg import PretrainedCfg
-from hrnet_zoo.weights.hub import PretrainedWeightsError
+from hrnet_zoo.errors import PretrainedWeightsError, UnknownWeightsError, WeightsEntryError  # noqa: F401  (re-exported)
 
 MANIFEST_FILENAME = "weights_manifest.json"
 #: The ``normalization`` of weights trained on ImageNet-normalised RGB in [0, 1] (most of them): a
@@ -52,12 +52,6 @@ _FIELD_FORMS = {
 _user_entries: list[dict] = []
 
 
-class UnknownWeightsError(PretrainedWeightsError, KeyError):
-    """No manifest entry for a model/tag; the message lists the tags that exist."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
 
 @lru_cache(maxsize=1)
 def _shipped_manifest() -> dict:
@@ -83,7 +77,7 @@ def check_path_fields(entry: dict) -> None:
     for name, value in fields.items():
         pattern, form = _FIELD_FORMS[name]
         if value is not None and not (isinstance(value, str) and pattern.match(value) and ".." not in value):
-            raise ValueError(f"weights entry field {name} must be {form}, not {value!r}")
+            raise WeightsEntryError(f"weights entry field {name} must be {form}, not {value!r}")
     file_names = {}  # field → the file names it gives
     if hf.get("filename") is not None:
         file_names["filename"] = str(hf["filename"]).split("/")  # a Hub file may sit in folders
@@ -91,7 +85,7 @@ def check_path_fields(entry: dict) -> None:
         file_names["url"] = [str(entry["source"]["url"]).rstrip("/").rsplit("/", 1)[-1]]  # the download's name
     for name, parts in file_names.items():
         if not all(_SAFE_NAME.match(part) and part != ".." for part in parts):
-            raise ValueError(f"weights entry {name} must give plain file names (letters, digits, '.', '_', '+', "
+            raise WeightsEntryError(f"weights entry {name} must give plain file names (letters, digits, '.', '_', '+', "
                              f"'-'), not {'/'.join(parts)!r}")
 
 
@@ -110,19 +104,19 @@ def register_weights(entry: dict) -> None:
     entry = {**copy.deepcopy(dict(family.weights_defaults) if family else {}), **entry}
     missing = [k for k in _REQUIRED_KEYS if k not in entry]
     if missing:
-        raise ValueError(f"weights entry lacks {', '.join(missing)}: {entry}")
+        raise WeightsEntryError(f"weights entry lacks {', '.join(missing)}: {entry}")
     sources = _VERIFY_SOURCES.get(entry["verify"])
     if sources is None:
-        raise ValueError(f"verify must be one of {', '.join(_VERIFY_SOURCES)}, not {entry['verify']!r}")
+        raise WeightsEntryError(f"verify must be one of {', '.join(_VERIFY_SOURCES)}, not {entry['verify']!r}")
     if not any(kind in entry["source"] for kind in sources):
-        raise ValueError(f"verify={entry['verify']!r} applies to a {' or '.join(sources)} source")
+        raise WeightsEntryError(f"verify={entry['verify']!r} applies to a {' or '.join(sources)} source")
     if entry["verify"] == "sha256" and not entry.get("sha256"):
-        raise ValueError("verify='sha256' needs the full 'sha256' of the file")
+        raise WeightsEntryError("verify='sha256' needs the full 'sha256' of the file")
     if entry["verify"] == "sha256-prefix" and not entry.get("sha256_prefix"):
-        raise ValueError("verify='sha256-prefix' needs 'sha256_prefix' (the hex digits in the file name)")
+        raise WeightsEntryError("verify='sha256-prefix' needs 'sha256_prefix' (the hex digits in the file name)")
     check_path_fields(entry)
     if any(e["model"] == entry["model"] and e["tag"] == entry["tag"] for e in _entries()):
-        raise ValueError(f"weights {entry['model']}:{entry['tag']} already exist")
+        raise WeightsEntryError(f"weights {entry['model']}:{entry['tag']} already exist")
     _user_entries.append({"default": False, "init": "full", "sha256": None, **copy.deepcopy(entry)})
 
 
