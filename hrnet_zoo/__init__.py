@@ -39,12 +39,9 @@ from hrnet_zoo.errors import (AccuracyCheckError, ArgumentTypeError, BackendUnav
 from hrnet_zoo.evaluation import evaluate
 from hrnet_zoo.models import _deprecated as _deprecated_models
 from hrnet_zoo.models.base import from_pretrained
-# The model entrypoints as real functions (each family module lists its factories in a literal __all__);
-# one line per built-in family, as in hrnet_zoo/models/__init__.py.
-from hrnet_zoo.models.hrnet import *  # noqa: F401, F403
-from hrnet_zoo.models.simplebaseline import *  # noqa: F401, F403
-from hrnet_zoo.models.hourglass import *  # noqa: F401, F403
-from hrnet_zoo.models import hourglass as _hourglass, hrnet as _hrnet, simplebaseline as _simplebaseline
+# The model entrypoints as real functions, from the one module that registers the built-in families.
+import hrnet_zoo.models.factories as _factories
+from hrnet_zoo.models.factories import *  # noqa: F401, F403
 from hrnet_zoo.pose.estimator import PoseEstimator
 from hrnet_zoo.pose.inference import predict_keypoints
 from hrnet_zoo.pose.keypoint_set import KeypointSet
@@ -66,9 +63,7 @@ __all__ = [
     "OutputWriteError", "PretrainedWeightsError", "RegistryError", "TrainingError", "UnknownModelError",
     "UnknownWeightsError", "UnsupportedPrecisionError", "VideoError", "WeightsEntryError",
 ]
-__all__ += _hrnet.__all__
-__all__ += _simplebaseline.__all__
-__all__ += _hourglass.__all__
+__all__ += _factories.__all__
 
 #: Names that left the top level in 0.3 → their home; reachable here with a warning until 0.4.
 _MOVED = {

@@ -3,8 +3,8 @@
 Every architecture variant is one thin factory function decorated with [`register_model()`][hrnet_zoo._registry.register_model].
 A *family* is the module that holds such factories; it describes itself once with
 [`register_family()`][hrnet_zoo._registry.register_family] (CLI aliases, docs sections, defaults of its weights entries, the
-fvcore ops its layers need), so that adding a family is one new module plus one import line in
-``hrnet_zoo/models/__init__.py``. This module imports nothing of the package but its errors, so any layer
+fvcore ops its layers need), so that adding a family is one new module plus its lines in ``hrnet_zoo/models/factories.py``.
+This module imports nothing of the package but its errors, so any layer
 (``weights/``, ``complexity``, the CLI, the docs script) may read it.
 """
 from __future__ import annotations

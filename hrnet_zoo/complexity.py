@@ -30,9 +30,10 @@ from torch.nn.modules.conv import _ConvNd
 
 from hrnet_zoo._registry import list_families
 from hrnet_zoo.errors import InvalidArgumentError
+from hrnet_zoo.pretrained_cfg import DEFAULT_INPUT_SIZE
 
 #: The input of a module without a ``pretrained_cfg`` (a top-down pose crop).
-FALLBACK_INPUT_SIZE = (256, 192)
+FALLBACK_INPUT_SIZE = DEFAULT_INPUT_SIZE
 
 #: fvcore ops whose cost both conventions leave out, for every model: elementwise arithmetic (residual
 #: additions, scaling). They are ignored by name so that fvcore's list of unsupported ops

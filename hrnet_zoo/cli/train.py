@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from hrnet_zoo.cli import CommandError, UsageError, one_line, refuse_overwrite
+from hrnet_zoo.codecs.decode import DECODE_METHODS
 from hrnet_zoo.cli.pose_io import RUNTIMES, evaluation_runner, metrics_option, naming_model, print_metrics
 from hrnet_zoo.cli.keypoint_options import add_keypoint_options, check_keypoint_set, print_keypoint_summary
 
@@ -316,7 +317,7 @@ def _add_train_parser(subparsers) -> None:
 def _add_inference_options(p) -> None:
     """Options of commands that run a model on images: crop size, decoder, flip test, device."""
     p.add_argument("--input-size", metavar="HxW", help="crop size (default: the model's)")
-    p.add_argument("--decoder", choices=("argmax", "quarter", "dark", "udp"), help="default: the model's")
+    p.add_argument("--decoder", choices=DECODE_METHODS, help="default: the model's")
     p.add_argument("--no-flip-test", action="store_true", help="no flip test")
     p.add_argument("--device", help="cpu, cuda … (default: CUDA when available)")
 

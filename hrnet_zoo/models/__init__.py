@@ -1,12 +1,8 @@
-"""The model families and their classes. Importing this package registers each family: a family is one
-module (factories listed in its literal ``__all__``, weights defaults, checkpoint layouts, CLI aliases,
-what FLOP counting needs) and one import line below. The factories themselves are exported by the
-family module and by the top level (``hrnet_zoo.hrnet_w32``); not here, where ``hourglass`` names the
-family module."""
-# One line per family; the order is the order of docs/zoo.md's sections and of the CLI's alias prefixes.
-from hrnet_zoo.models import hrnet  # noqa: F401, I001
-from hrnet_zoo.models import simplebaseline  # noqa: F401
-from hrnet_zoo.models import hourglass  # noqa: F401
+"""The model families and their classes. Importing this package registers each built-in family through
+`hrnet_zoo.models.factories` (a family is one module plus its lines there). The factories are exported
+by their family module, by ``factories`` and by the top level (``hrnet_zoo.hrnet_w32``); not here, where
+``hourglass`` names the family module."""
+from hrnet_zoo.models import factories  # noqa: F401, I001  (registers the built-in families)
 from hrnet_zoo.models import _deprecated  # noqa: F401  (old features classes, for folders saved with them)
 from hrnet_zoo.features import FeatureInfo
 from hrnet_zoo.models._features import BackboneFeatures, register_features_backbone

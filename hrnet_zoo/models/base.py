@@ -21,7 +21,7 @@ from hrnet_zoo.errors import InvalidArgumentError
 from hrnet_zoo.features import FeatureInfo
 from hrnet_zoo.heads.heatmap import init_prediction_layer
 from hrnet_zoo.losses import JointsMSELoss
-from hrnet_zoo.pretrained_cfg import PretrainedCfg, pose_cfg
+from hrnet_zoo.pretrained_cfg import DEFAULT_INPUT_SIZE, PretrainedCfg, pose_cfg
 from hrnet_zoo.weights.config import Bounds, Rule, rules_from_signature, validate_model_config
 from hrnet_zoo.weights.convert import load_checkpoint
 from hrnet_zoo.weights.hub import PretrainedWeightsError
@@ -51,7 +51,7 @@ class ZooModel(
     #: A backbone-only model (``features_only=True``): checkpoints of full models load into it partially.
     features_only: ClassVar[bool] = False
     #: The ``(H, W)`` of the family's usual input, the default ``pretrained_cfg.input_size``.
-    default_input_size: ClassVar[tuple[int, int]] = (256, 192)
+    default_input_size: ClassVar[tuple[int, int]] = DEFAULT_INPUT_SIZE
     #: Ranges of the constructor arguments where the defaults of `hrnet_zoo.weights.config` do not fit
     #: (name → ``Bounds(low, high, max_length)`` or ``(low, high)``); the type comes from the annotation.
     config_bounds: ClassVar[dict[str, Bounds | tuple]] = {}

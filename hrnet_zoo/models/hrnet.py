@@ -1,13 +1,6 @@
-"""The HRNet family: one backbone, four representation/task heads.
-
-=================  ==========================================  ==================================
-name               model                                        forward(x: N×3×H×W) returns
-=================  ==========================================  ==================================
-``hrnet_<w>``      [`HRNetPose`][hrnet_zoo.models.hrnet.HRNetPose] (V1)                      N×K×H/4×W/4 heatmaps
-``hrnetv2_<w>``    [`HRNetV2`][hrnet_zoo.models.hrnet.HRNetV2]                             N×15C×H/4×W/4 (or N×classes logits)
-``hrnetv2p_<w>``   [`HRNetV2p`][hrnet_zoo.models.hrnet.HRNetV2p]                            5 maps N×256 at strides 4 … 64
-``hrnet_<w>_cls``  [`HRNetClassifier`][hrnet_zoo.models.hrnet.HRNetClassifier]                     N×num_classes logits
-=================  ==========================================  ==================================
+"""The HRNet family: one backbone, four heads. `HRNetPose` (``hrnet_<w>``, V1): N×K×H/4×W/4 heatmaps;
+`HRNetV2` (``hrnetv2_<w>``): N×15C×H/4×W/4, or N×classes logits; `HRNetV2p` (``hrnetv2p_<w>``): 5 maps
+N×256 at strides 4 … 64; `HRNetClassifier` (``hrnet_<w>_cls``): N×num_classes logits.
 
 Our keys are ``backbone.*`` plus ``head.*`` (or ``neck.*`` for V2p). The official repositories keep
 backbone and head at the top level; `_official_to_zoo()` adds the prefixes.
@@ -52,8 +45,7 @@ FAMILY = register_family(
 Width = Literal[tuple(HRNET_CONFIGS)]
 FuseMode = Literal[tuple(FUSE_MODES)]
 
-# Top-level module names of the official heads (pose ``final_layer``, segmentation ``last_layer``,
-# classification ``incre_modules``/``downsamp_modules``/``final_layer``/``classifier``).
+# The official heads' top-level modules: pose, segmentation, then classification's
 _OFFICIAL_HEAD_MODULES = ("final_layer", "last_layer", "incre_modules", "downsamp_modules", "classifier")
 
 
