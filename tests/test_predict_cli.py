@@ -122,3 +122,26 @@ def test_non_finite_heatmaps_are_one_line(tiny, broken_model_dir, tmp_path, caps
                  "--output", str(tmp_path / "p")]) == 1
     err = capsys.readouterr().err
     assert len(error_lines(err)) == 1 and image in err and "NaN" in err
+
+
+def test_predict_with_boxes_batches_across_images_and_scores_as_the_estimator(tiny, tmp_path, capsys):
+    """--box/--boxes run through the same batched core as a detector (PoseEstimator.stream): the
+    keypoints do not depend on how crops of different images share batches, and the score is the
+    official rescoring of `hrnet_zoo.PoseEstimator`."""
+    images = [f"{tiny['image_dir']}/{image['file_name']}" for image in tiny["gt"]["images"]]
+    runs = {}
+    for batch in (1, 3):
+        out = tmp_path / f"b{batch}"
+        assert main(["predict", "--model", tiny["model_dir"], "--images", *images, "--box", "5,5,40,50",
+                     "--batch-size", str(batch), "--output", str(out), "--json", "--no-flip-test",
+                     "--decoder", "quarter"]) == 0
+        capsys.readouterr()
+        runs[batch] = json.loads((out / "keypoints.json").read_text())
+    assert len(runs[1]) == len(images) == len(runs[3])
+    for one, three in zip(runs[1], runs[3]):
+        assert one["image_id"] == three["image_id"]
+        assert one["keypoints"] == pytest.approx(three["keypoints"], abs=2e-3)
+    estimator = hrnet_zoo.PoseEstimator(tiny["model"], flip_test=False, decoder="quarter")
+    from hrnet_zoo.data.images import read_image
+    person, = estimator(read_image(images[0]), boxes=[[5, 5, 40, 50, 1.0]])
+    assert runs[3][0]["score"] == pytest.approx(person.score, abs=1e-5)

@@ -122,40 +122,6 @@ def detections_per_image(args: argparse.Namespace, image_ids: list, all_ids) -> 
     return per_image
 
 
-def predict_images(model, args: argparse.Namespace, jobs: list, category_id, input_size, parse_pairs) -> list[dict]:
-    """Run ``model`` on each ``(path, image id, [(box, score)], drawing path)`` → COCO keypoint results,
-    with the keypoint set of the model or of --keypoint-set / --flip-pairs (``parse_pairs`` parses those)."""
-    import numpy as np
-
-    from hrnet_zoo import draw_keypoints, predict_keypoints
-    from hrnet_zoo.data.coco import read_image
-    from hrnet_zoo.errors import NonFiniteOutputError
-
-    from hrnet_zoo.cli.keypoint_options import predict_keypoint_set
-
-    kset, flip_test = predict_keypoint_set(model, args.keypoint_set, parse_pairs(args.flip_pairs), args.category_id,
-                                           not args.no_flip_test)
-    results = []
-    for path, image_id, entries, drawing in jobs:
-        image = read_image(path, image_id)
-        boxes = np.asarray([b for b, _ in entries], dtype=np.float64).reshape(-1, 4)
-        try:
-            keypoints = predict_keypoints(model, image, boxes, flip_test=flip_test, flip_pairs=kset.flip_pairs,
-                                          decoder=args.decoder, input_size=input_size)
-        except NonFiniteOutputError as e:
-            raise NonFiniteOutputError(f"{path}: {e}") from None
-        for (b, score), kpts in zip(entries, keypoints.numpy()):
-            results.append({"image_id": image_id, "file_name": str(path), "category_id": category_id,
-                            "box": [float(v) for v in b],
-                            "keypoints": [round(float(v), 3) for v in kpts.reshape(-1)],
-                            "score": float(score * kpts[:, 2].mean())})
-        try:
-            draw_keypoints(image, keypoints, keypoint_set=kset).save(drawing, quality=92)
-        except OSError as e:
-            raise CommandError(f"cannot write {drawing}: {e.strerror or e}") from None
-    return results
-
-
 #: ``--runtime`` choices of ``evaluate``: an `optimize()` runner instead of the eager model.
 RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
 

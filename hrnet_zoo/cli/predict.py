@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from hrnet_zoo.cli import UsageError, predict_video, refuse_overwrite
 from hrnet_zoo.cli.keypoint_options import add_keypoint_options, check_keypoint_set
 from hrnet_zoo.cli.pose_io import (detections_per_image, drawing_paths, image_ids_of_images, make_output_folder,
-                                   naming_model, parse_box, predict_images)
-from hrnet_zoo.cli.train import _add_inference_options, _check_file, _load_model, _pairs, _run_guarded, _size_or_none
+                                   naming_model, parse_box)
+from hrnet_zoo.cli.train import _add_inference_options, _check_file, _load_model, _run_guarded
 
 PREDICT_EPILOG = """examples:
   hrnet-zoo predict --model runs/fish/best --images a.jpg b.jpg --box 10,20,200,120 --output out/
@@ -110,19 +112,17 @@ def _predict_images(args: argparse.Namespace) -> int:
     image_ids, category_id, all_ids = image_ids_of_images(args)
     if args.category_id is not None:  # the results' category; --ann's keypoint category otherwise
         category_id = args.category_id
+    detector, boxes = None, None
     if args.detector is not None:
         detector = predict_video.cli_detector(args)
-        make_output_folder(out)
-        jobs = list(zip(args.images, image_ids, drawn))
-        results = _run_guarded(lambda: naming_model(args.model, lambda: predict_video.predict_detected_images(
-            _load_model(args.model, args.device), detector, args, jobs, category_id)))
-    else:
+    else:  # the given boxes, with their detection scores
         per_image = detections_per_image(args, image_ids, all_ids) if args.boxes is not None else {}
-        make_output_folder(out)
         entries = [[(box, 1.0)] if box is not None else per_image.get(i, []) for i in image_ids]
-        jobs = list(zip(args.images, image_ids, entries, drawn))
-        results = _run_guarded(lambda: naming_model(args.model, lambda: predict_images(
-            _load_model(args.model, args.device), args, jobs, category_id, _size_or_none(args.input_size), _pairs)))
+        boxes = [np.array([[*b, score] for b, score in e], dtype=np.float64).reshape(-1, 5) for e in entries]
+    make_output_folder(out)
+    jobs = list(zip(args.images, image_ids, drawn))
+    results = _run_guarded(lambda: naming_model(args.model, lambda: predict_video.predict_detected_images(
+        _load_model(args.model, args.device), detector, args, jobs, category_id, boxes)))
     _run_guarded(lambda: write_json(out / "keypoints.json", results))
     if args.json:
         print(dumps({"results": str(out / "keypoints.json"), "images": [str(p) for p in drawn],

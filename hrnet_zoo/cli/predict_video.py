@@ -81,12 +81,13 @@ def _draw(image: np.ndarray, people, keypoints: np.ndarray, kset, track_ids=None
     return np.asarray(canvas)
 
 
-def predict_detected_images(model, detector, args: argparse.Namespace, jobs: list, category_id) -> list[dict]:
-    """COCO keypoint results of ``(path, image id, drawing path)`` jobs, people found by ``detector``;
-    each image's drawing is written as its results come."""
-    from PIL import Image
-
+def predict_detected_images(model, detector, args: argparse.Namespace, jobs: list, category_id,
+                            boxes: list | None = None) -> list[dict]:
+    """COCO keypoint results of ``(path, image id, drawing path)`` jobs, people found by ``detector`` (or
+    given per image in ``boxes``: N×5 x, y, w, h, score); crops of consecutive images share model batches,
+    and each image's drawing is written as its results come."""
     from hrnet_zoo.data.images import read_image
+    from hrnet_zoo.errors import NonFiniteOutputError
 
     estimator, kset = _estimator(model, detector, args)
     pending = deque()
@@ -99,20 +100,32 @@ def predict_detected_images(model, detector, args: argparse.Namespace, jobs: lis
 
     results = []
     with _progress(args, len(jobs), "img", "predict") as bar:
-        for people in estimator.stream(images()):
-            path, image_id, drawing, image = pending.popleft()
-            keypoints = np.stack([p.keypoints for p in people]) if people else np.zeros((0, 0, 3))
-            for person in people:
-                results.append({"image_id": image_id, "file_name": str(path), "category_id": category_id,
-                                "box": [float(v) for v in person.box], "box_score": person.box_score,
-                                "keypoints": [round(float(v), 3) for v in person.keypoints.reshape(-1)],
-                                "score": person.score})
-            try:
-                Image.fromarray(_draw(image, people, keypoints, kset)).save(drawing, quality=92)
-            except OSError as e:
-                raise CommandError(f"cannot write {drawing}: {e.strerror or e}") from None
-            bar.update()
+        try:
+            for people in estimator.stream(images(), boxes):
+                path, image_id, drawing, image = pending.popleft()
+                results += [_result(person, image_id, path, category_id) for person in people]
+                _save_drawing(drawing, image, people, kset)
+                bar.update()
+        except NonFiniteOutputError as e:  # the images still in the batch that failed
+            raise NonFiniteOutputError(f"{', '.join(str(p[0]) for p in pending)}: {e}") from None
     return results
+
+
+def _result(person, image_id, path, category_id) -> dict:
+    """One person as a COCO keypoint result (plus its file and box)."""
+    return {"image_id": image_id, "file_name": str(path), "category_id": category_id,
+            "box": [float(v) for v in person.box], "box_score": person.box_score,
+            "keypoints": [round(float(v), 3) for v in person.keypoints.reshape(-1)], "score": person.score}
+
+
+def _save_drawing(drawing, image: np.ndarray, people, kset) -> None:
+    from PIL import Image
+
+    keypoints = np.stack([p.keypoints for p in people]) if people else np.zeros((0, 0, 3))
+    try:
+        Image.fromarray(_draw(image, people, keypoints, kset)).save(drawing, quality=92)
+    except OSError as e:
+        raise CommandError(f"cannot write {drawing}: {e.strerror or e}") from None
 
 
 def _frame_boxes(args: argparse.Namespace):
