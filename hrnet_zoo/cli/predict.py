@@ -11,7 +11,7 @@ from hrnet_zoo.cli import UsageError, predict_video, refuse_overwrite
 from hrnet_zoo.cli.keypoint_options import add_keypoint_options, check_keypoint_set
 from hrnet_zoo.cli.pose_io import (detections_per_image, drawing_paths, image_ids_of_images, make_output_folder,
                                    naming_model, parse_box)
-from hrnet_zoo.cli.train import _add_inference_options, _check_file, _load_model, _run_guarded
+from hrnet_zoo.cli.options import add_inference_options, check_file, load_model, run_guarded
 
 PREDICT_EPILOG = """examples:
   hrnet-zoo predict --model runs/fish/best --images a.jpg b.jpg --box 10,20,200,120 --output out/
@@ -56,7 +56,7 @@ def image_files(entries: list[str]) -> list[str]:
                 raise UsageError(f"--images folder {entry} holds no image file ({', '.join(IMAGE_SUFFIXES)})")
             files += found
         else:
-            _check_file(entry, "--images")
+            check_file(entry, "--images")
             files.append(entry)
     return files
 
@@ -81,10 +81,10 @@ def _check_predict_args(args: argparse.Namespace) -> None:
             if Path(image).resolve() in seen:
                 raise UsageError(f"--images lists {image} twice")
             seen.add(Path(image).resolve())
-    _check_file(args.boxes, "--boxes")
-    _check_file(args.ann, "--ann")
+    check_file(args.boxes, "--boxes")
+    check_file(args.ann, "--ann")
     if args.detector is not None and args.detector.lower().endswith(".json"):
-        _check_file(args.detector, "--detector")
+        check_file(args.detector, "--detector")
         args.boxes, args.detector = args.detector, None  # a detections file is --boxes, for images and videos
     if args.score_threshold is None:  # a file's boxes were chosen by their maker; a detector's are raw
         args.score_threshold = 0.3 if args.detector is not None else 0.0
@@ -121,9 +121,9 @@ def _predict_images(args: argparse.Namespace) -> int:
         boxes = [np.array([[*b, score] for b, score in e], dtype=np.float64).reshape(-1, 5) for e in entries]
     make_output_folder(out)
     jobs = list(zip(args.images, image_ids, drawn))
-    results = _run_guarded(lambda: naming_model(args.model, lambda: predict_video.predict_detected_images(
-        _load_model(args.model, args.device), detector, args, jobs, category_id, boxes)))
-    _run_guarded(lambda: write_json(out / "keypoints.json", results))
+    results = run_guarded(lambda: naming_model(args.model, lambda: predict_video.predict_detected_images(
+        load_model(args.model, args.device), detector, args, jobs, category_id, boxes)))
+    run_guarded(lambda: write_json(out / "keypoints.json", results))
     if args.json:
         print(dumps({"results": str(out / "keypoints.json"), "images": [str(p) for p in drawn],
                      "people": len(results)}))
@@ -157,7 +157,7 @@ def register(subparsers) -> None:
     p.add_argument("--smooth", action="store_true", help="video: One-Euro smoothing of the keypoints (off by default)")
     p.add_argument("--output", "--out", dest="output", required=True, metavar="DIR")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
-    _add_inference_options(p)
+    add_inference_options(p)
     p.add_argument("--flip-pairs", help="0-based left:right pairs for the flip test (default: the model's)")
     add_keypoint_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -13,7 +13,7 @@ import numpy as np
 
 from hrnet_zoo.cli import CommandError, refuse_overwrite
 from hrnet_zoo.cli.pose_io import make_output_folder, naming_model, parse_box
-from hrnet_zoo.cli.train import _check_file, _load_model, _pairs, _run_guarded, _size_or_none
+from hrnet_zoo.cli.options import check_file, load_model, parse_pairs, run_guarded, parse_size
 
 
 class Interrupted(CommandError):
@@ -48,10 +48,10 @@ def _estimator(model, detector, args: argparse.Namespace):
     from hrnet_zoo import PoseEstimator
     from hrnet_zoo.cli.keypoint_options import predict_keypoint_set
 
-    kset, flip_test = predict_keypoint_set(model, args.keypoint_set, _pairs(args.flip_pairs), args.category_id,
+    kset, flip_test = predict_keypoint_set(model, args.keypoint_set, parse_pairs(args.flip_pairs), args.category_id,
                                            not args.no_flip_test)
     estimator = PoseEstimator(model, detector, batch_size=args.batch_size, flip_test=flip_test, decoder=args.decoder,
-                              input_size=_size_or_none(args.input_size), flip_pairs=kset.flip_pairs,
+                              input_size=parse_size(args.input_size), flip_pairs=kset.flip_pairs,
                               score_threshold=args.score_threshold, nms_threshold=args.nms_threshold)
     return estimator, kset
 
@@ -167,15 +167,15 @@ def predict_video(args: argparse.Namespace) -> int:
     from hrnet_zoo.video import probe_video, require_av
 
     require_av()  # before the model loads: a missing extra is the first thing said
-    _check_file(args.video, "--video")
+    check_file(args.video, "--video")
     mp4, jsonl = video_outputs(args)
     refuse_overwrite([mp4, jsonl], [args.video, args.boxes, detector_file(args)], args.force)
     info = probe_video(args.video)
     boxes = _frame_boxes(args)
     detector = cli_detector(args) if boxes is None else None
-    model = _run_guarded(lambda: _load_model(args.model, args.device))
+    model = run_guarded(lambda: load_model(args.model, args.device))
     make_output_folder(Path(args.output))
-    frames, tracks = _run_guarded(lambda: naming_model(args.model, lambda: _run_video(
+    frames, tracks = run_guarded(lambda: naming_model(args.model, lambda: _run_video(
         model, detector, boxes, args, info, mp4, jsonl)))
     summary = {"video": str(mp4), "lines": str(jsonl), "frames": frames, "tracks": tracks}
     print(dumps(summary) if args.json else f"wrote {mp4} and {jsonl} ({frames} frames, {tracks} track id(s))")

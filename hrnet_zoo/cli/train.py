@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import sys
 import time
 from pathlib import Path
 
-from hrnet_zoo.cli import CommandError, UsageError, one_line, refuse_overwrite
-from hrnet_zoo.codecs.decode import DECODE_METHODS
+from hrnet_zoo.cli import UsageError, refuse_overwrite
 from hrnet_zoo.cli.pose_io import RUNTIMES, evaluation_runner, metrics_option, naming_model, print_metrics
 from hrnet_zoo.cli.keypoint_options import add_keypoint_options, check_keypoint_set, print_keypoint_summary
+from hrnet_zoo.cli.options import (add_inference_options, check_dir, check_file, load_model, model_spec, parse_floats,
+                                   parse_pairs, parse_size, run_guarded)
 
 TRAIN_EPILOG = """examples:
   hrnet-zoo train --model w32 --train-ann train.json --train-images train/ \\
@@ -39,70 +38,10 @@ rescoring and OKS-NMS (thresholds 0.2 and 0.9). -1 means pycocotools has no grou
 area range.
 """
 
-def _size_or_none(text):
-    from hrnet_zoo.cli.models import parse_input_size
-    return None if text is None else parse_input_size(text)
-
-
-def _floats(text: str | None, flag: str):
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UsageError(f"malformed {flag} {text!r}: expected comma-separated numbers") from None
-
-
-def _pairs(text: str | None):
-    if text is None:
-        return None
-    pairs = []
-    for item in text.split(","):
-        match = re.fullmatch(r"\s*(\d+)[:-](\d+)\s*", item)
-        if not match:
-            raise UsageError(f"malformed --flip-pairs {text!r}: expected 0-based pairs like 1:2,3:4")
-        pairs.append((int(match[1]), int(match[2])))
-    return pairs
-
-
 def _keypoint_options(args: argparse.Namespace) -> dict:
     """--flip-pairs, --sigmas, --keypoint-set, --category-id as load_coco_keypoints' keyword arguments."""
-    return dict(flip_pairs=_pairs(args.flip_pairs), sigmas=_floats(getattr(args, "sigmas", None), "--sigmas"),
+    return dict(flip_pairs=parse_pairs(args.flip_pairs), sigmas=parse_floats(getattr(args, "sigmas", None), "--sigmas"),
                 keypoint_set=args.keypoint_set, category_id=args.category_id)
-
-
-def _check_file(path: str | None, flag: str) -> None:
-    if path is not None and not Path(path).is_file():
-        raise UsageError(f"{flag} file not found: {path}")
-
-
-def _check_dir(path: str | None, flag: str) -> None:
-    if path is not None and not Path(path).is_dir():
-        raise UsageError(f"{flag} folder not found: {path}")
-
-
-def _model_spec(text: str) -> str:
-    """A saved folder as it is; a name or alias resolved to a registry name."""
-    if os.path.isdir(text):
-        return text
-    if os.sep in text or text.startswith("."):
-        raise UsageError(f"--model {text!r} is neither a model name nor an existing folder")
-    from hrnet_zoo.cli.models import resolve_model_name
-    return resolve_model_name(text)
-
-
-def _run_guarded(fn):
-    """Run ``fn``; hrnet_zoo's own errors (bad data, a model that does not fit) become one line, exit 1."""
-    from hrnet_zoo.errors import HRNetZooError
-
-    try:
-        return fn()
-    except HRNetZooError as e:
-        raise CommandError(one_line(e)) from None
-    except RuntimeError as e:
-        if "DataLoader worker" in str(e) or "Original Traceback" in str(e):
-            raise CommandError(one_line(e)) from None
-        raise
 
 
 # --------------------------------------------------------------------------------------------- train
@@ -130,9 +69,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from hrnet_zoo.training import TrainConfig, train
 
     for path, flag in ((args.train_ann, "--train-ann"), (args.val_ann, "--val-ann")):
-        _check_file(path, flag)
+        check_file(path, flag)
     for path, flag in ((args.train_images, "--train-images"), (args.val_images, "--val-images")):
-        _check_dir(path, flag)
+        check_dir(path, flag)
     if (args.val_ann is None) != (args.val_images is None):
         raise UsageError("--val-ann and --val-images go together")
     if args.pretrained is not None and args.no_pretrained:
@@ -143,16 +82,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     given = {name for name in (*_TRAIN_DEFAULTS, "input_size", "max_steps") if getattr(args, name) is not None}
     given.add("model")
     config = TrainConfig(
-        model=_model_spec(args.model), train_ann=args.train_ann, train_images=args.train_images,
-        val_ann=args.val_ann, val_images=args.val_images, out=args.out, input_size=_size_or_none(args.input_size),
+        model=model_spec(args.model), train_ann=args.train_ann, train_images=args.train_images,
+        val_ann=args.val_ann, val_images=args.val_images, out=args.out, input_size=parse_size(args.input_size),
         pretrained=pretrained, new_head=args.new_head, max_steps=args.max_steps, workers=args.workers,
         amp=args.amp, precision=args.precision, sync_bn=args.sync_bn, resume=args.resume, force=args.force, device=args.device,
-        flip_pairs=_pairs(args.flip_pairs), sigmas=_floats(args.sigmas, "--sigmas"),
+        flip_pairs=parse_pairs(args.flip_pairs), sigmas=parse_floats(args.sigmas, "--sigmas"),
         keypoint_set=args.keypoint_set, category_id=args.category_id,
         flip_test=not args.no_flip_test, progress=not args.no_progress, given=frozenset(given),
         **{name: getattr(args, name) if getattr(args, name) is not None else default
            for name, default in _TRAIN_DEFAULTS.items()})
-    result = _run_guarded(lambda: train(config))
+    result = run_guarded(lambda: train(config))
     if int(os.environ.get("RANK", "0")) == 0:
         best = Path(args.out) / "best"
         where = best if result["best_epoch"] is not None else "no best/ yet (no epoch ended)"
@@ -163,17 +102,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------- evaluate
-def _load_model(spec: str, device: str | None):
-    import torch
-
-    from hrnet_zoo import create_model, from_pretrained
-
-    spec = _model_spec(spec)
-    model = from_pretrained(spec) if os.path.isdir(spec) else create_model(spec, pretrained=True)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return model.to(device).eval()
-
-
 def _load_ground_truth(args: argparse.Namespace, flip_test: bool):
     """The --ann file with the keypoint options, its summary printed once (evaluate's start)."""
     from hrnet_zoo.data.coco import load_coco_keypoints
@@ -184,9 +112,9 @@ def _load_ground_truth(args: argparse.Namespace, flip_test: bool):
 
 
 def _check_evaluate_args(args: argparse.Namespace) -> None:
-    _check_file(args.ann, "--ann")
-    _check_file(args.boxes, "--boxes")
-    _check_file(args.results, "--results")
+    check_file(args.ann, "--ann")
+    check_file(args.boxes, "--boxes")
+    check_file(args.results, "--results")
     if args.workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {args.workers}")
     if args.batch_size < 1:
@@ -200,7 +128,7 @@ def _check_evaluate_args(args: argparse.Namespace) -> None:
     elif args.model is None or args.images is None:
         raise UsageError("evaluate needs --model and --images (or --results R.json)")
     else:
-        _check_dir(args.images, "--images")
+        check_dir(args.images, "--images")
     if args.output is not None:
         refuse_overwrite([Path(args.output)], [args.ann, args.boxes, args.results], args.force)
 
@@ -212,14 +140,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     _check_evaluate_args(args)
     metric_names = metrics_option(args.metrics)
     if args.results is not None:
-        metrics = _run_guarded(lambda: evaluate_results(
+        metrics = run_guarded(lambda: evaluate_results(
             args.results, _load_ground_truth(args, False), metrics=metric_names, results_file=args.output))
     else:
-        size = _size_or_none(args.input_size)
+        size = parse_size(args.input_size)
 
         def run():
             coco = _load_ground_truth(args, not args.no_flip_test)
-            model = _load_model(args.model, args.device)
+            model = load_model(args.model, args.device)
             model = evaluation_runner(model, args.runtime, args.batch_size, size or model.pretrained_cfg.input_size)
             start = time.perf_counter()
             metrics = naming_model(args.model, lambda: evaluate(
@@ -229,7 +157,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             seconds = time.perf_counter() - start  # prediction and scoring; not loading nor optimize()
             return dict(metrics, images_per_s=round(metrics["num_images"] / seconds, 2),
                         runtime=model.describe() if args.runtime else "torch eager")
-        metrics = _run_guarded(run)
+        metrics = run_guarded(run)
     if args.json:
         print(dumps(metrics))
     else:
@@ -249,7 +177,7 @@ def register(subparsers) -> None:
     p.add_argument("--images", metavar="DIR")
     p.add_argument("--boxes", metavar="D.json", help="a detector's COCO results (default: ground-truth boxes)")
     p.add_argument("--results", metavar="R.json", help="score this COCO keypoint results file (no model)")
-    _add_inference_options(p)
+    add_inference_options(p)
     p.add_argument("--sigmas", help="K comma-separated OKS sigmas (default: the dataset's)")
     p.add_argument("--flip-pairs", help="0-based left:right pairs (default: the preset's or from the names)")
     p.add_argument("--output", metavar="R.json",
@@ -313,15 +241,3 @@ def _add_train_parser(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=_cmd_train)
 
-
-def _add_inference_options(p) -> None:
-    """Options of commands that run a model on images: crop size, decoder, flip test, device."""
-    p.add_argument("--input-size", metavar="HxW", help="crop size (default: the model's)")
-    p.add_argument("--decoder", choices=DECODE_METHODS, help="default: the model's")
-    p.add_argument("--no-flip-test", action="store_true", help="no flip test")
-    p.add_argument("--device", help="cpu, cuda … (default: CUDA when available)")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from hrnet_zoo.cli import main
-    sys.exit(main())
