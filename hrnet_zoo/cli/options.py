@@ -12,12 +12,13 @@ from hrnet_zoo.codecs.decode import DECODE_METHODS
 
 
 def parse_size(text):
+    """``--input-size HxW`` → (H, W), or None when not given."""
     from hrnet_zoo.cli.models import parse_input_size
     return None if text is None else parse_input_size(text)
 
 
-
 def parse_floats(text: str | None, flag: str):
+    """Comma-separated numbers (``--sigmas``) → a list, or None when not given."""
     if text is None:
         return None
     try:
@@ -26,8 +27,8 @@ def parse_floats(text: str | None, flag: str):
         raise UsageError(f"malformed {flag} {text!r}: expected comma-separated numbers") from None
 
 
-
 def parse_pairs(text: str | None):
+    """``--flip-pairs 1:2,3:4`` → [(1, 2), (3, 4)], or None when not given."""
     if text is None:
         return None
     pairs = []
@@ -39,17 +40,14 @@ def parse_pairs(text: str | None):
     return pairs
 
 
-
 def check_file(path: str | None, flag: str) -> None:
     if path is not None and not Path(path).is_file():
         raise UsageError(f"{flag} file not found: {path}")
 
 
-
 def check_dir(path: str | None, flag: str) -> None:
     if path is not None and not Path(path).is_dir():
         raise UsageError(f"{flag} folder not found: {path}")
-
 
 
 def model_spec(text: str) -> str:
@@ -60,7 +58,6 @@ def model_spec(text: str) -> str:
         raise UsageError(f"--model {text!r} is neither a model name nor an existing folder")
     from hrnet_zoo.cli.models import resolve_model_name
     return resolve_model_name(text)
-
 
 
 def run_guarded(fn):
@@ -77,7 +74,6 @@ def run_guarded(fn):
         raise
 
 
-
 def load_model(spec: str, device: str | None):
     import torch
 
@@ -87,7 +83,6 @@ def load_model(spec: str, device: str | None):
     model = from_pretrained(spec) if os.path.isdir(spec) else create_model(spec, pretrained=True)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval()
-
 
 
 def add_inference_options(p) -> None:
