@@ -105,6 +105,19 @@ def test_detections_file_rejects_a_zero_size_box(tmp_path):
         DetectionsFileDetector(tmp_path / "dets.json")
 
 
+@pytest.mark.parametrize("detection, message", [
+    ({"image_id": 1, "bbox": [0, 0, float("nan"), 10], "score": 1}, "4 finite numbers"),
+    ({"image_id": "1", "bbox": [0, 0, 10, 10], "score": 1}, "is not an integer"),
+    ({"image_id": 1, "bbox": [0, 0, 10, 10], "score": "high"}, "'score' must be a finite number"),
+])
+def test_detections_file_is_checked_as_evaluate_and_predict_check_it(tmp_path, detection, message):
+    """The detector of a detections file (predict --video --detector FILE.json) refuses what --boxes
+    refuses: one check of detection entries, `hrnet_zoo.data.validate.check_detection`."""
+    (tmp_path / "dets.json").write_text(json.dumps([detection]))
+    with pytest.raises(HRNetZooError, match=message):
+        DetectionsFileDetector(tmp_path / "dets.json")
+
+
 @pytest.mark.parametrize("family", ["yolox", "rtmdet"])
 def test_letterbox_resizes_pads_and_normalises_as_the_family_expects(family):
     image = np.empty((32, 48, 3), np.uint8)

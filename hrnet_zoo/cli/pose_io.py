@@ -106,7 +106,8 @@ def detections_per_image(args: argparse.Namespace, image_ids: list, all_ids) -> 
     """``{image id: [(box, score), …]}`` of the --boxes file for ``image_ids``, validated (one line per
     problem); ``all_ids``: the ids of --ann (None: ids are indices of --images)."""
     from hrnet_zoo.errors import DatasetError
-    from hrnet_zoo.evaluation.files import check_detection, read_list
+    from hrnet_zoo.data.validate import check_detection
+    from hrnet_zoo.evaluation.files import read_list
 
     known = set(image_ids)
     per_image = {}

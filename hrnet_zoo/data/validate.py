@@ -35,7 +35,18 @@ def _kind(value) -> str:
 
 
 def is_number(value) -> bool:
+    """A JSON number (not a bool, not a string)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_finite_number(value) -> bool:
+    """A JSON number that is neither NaN nor ±inf."""
+    return is_number(value) and math.isfinite(value)
+
+
+def is_integer(value) -> bool:
+    """A JSON integer, as COCO's ids: not a bool, a string or a list."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_top_level(path: str, data) -> dict:
@@ -55,7 +66,7 @@ def check_top_level(path: str, data) -> dict:
 
 def check_integer(value, where: str, name: str) -> None:
     """COCO ids and flags are JSON integers; a string or a list of them matches nothing downstream."""
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not is_integer(value):
         raise DatasetError(f"{where}: '{name}' must be an integer, got {_kind(value)}"
                            + (f" {value!r}" if isinstance(value, (str, list)) else ""))
 
@@ -71,7 +82,7 @@ def check_image(path: str, index: int, image: dict, image_dir) -> None:
         raise DatasetError(f"{where}: file_name {name!r} leaves the images folder {image_dir}; file names are "
                            "relative to it, without '..' or an absolute path")
     for key in ("width", "height"):
-        if key in image and not (is_number(image[key]) and math.isfinite(image[key]) and image[key] > 0):
+        if key in image and not (is_finite_number(image[key]) and image[key] > 0):
             raise DatasetError(f"{where}: '{key}' must be a positive number of pixels, got {image[key]!r}")
 
 
@@ -97,7 +108,7 @@ def check_annotation(where: str, ann: dict, seen_ids: set) -> None:
     crowd = ann.get("iscrowd", 0)
     if not (isinstance(crowd, int) and crowd in (0, 1)):
         raise DatasetError(f"{where}: 'iscrowd' must be 0 or 1, got {crowd!r}")
-    if "area" in ann and not (is_number(ann["area"]) and math.isfinite(ann["area"])):
+    if "area" in ann and not is_finite_number(ann["area"]):
         raise DatasetError(f"{where}: 'area' must be a finite number, got {ann['area']!r}")
     box = ann["bbox"]
     if not (isinstance(box, list) and len(box) == 4 and all(is_number(v) for v in box)):
@@ -180,3 +191,26 @@ def ground_truth_dataset(data: dict, keypoint_category_ids, num_keypoints: int) 
             ann["keypoints"] = kpts.reshape(-1).tolist()
             ann["num_keypoints"] = int((kpts[:, 2] > 0).sum())
     return out
+
+
+def check_detection(det, index: int, where: str):
+    """One detection → ``(image_id, [x, y, w, h] floats, score)``; a DatasetError naming ``where``
+    and the detection's index for anything else (missing fields, string or list ids, a box that is not
+    4 finite numbers with positive size, a score that is not a finite number)."""
+    if not isinstance(det, dict) or "image_id" not in det or "bbox" not in det:
+        raise DatasetError(f"{where}: detection [{index}] needs 'image_id' and 'bbox'")
+    image_id = det["image_id"]
+    if not is_integer(image_id):
+        raise DatasetError(f"{where}: detection [{index}]: image id {image_id!r} is not an integer "
+                           "(COCO image ids are numbers)")
+    box = det["bbox"]
+    if not isinstance(box, list) or len(box) != 4 or not all(is_finite_number(v) for v in box):
+        raise DatasetError(f"{where}: detection [{index}] (image id {image_id}): 'bbox' must be 4 finite "
+                           f"numbers x, y, width, height, got {box!r}")
+    if not (box[2] > 0 and box[3] > 0):
+        raise DatasetError(f"{where}: detection [{index}] (image id {image_id}): box {box} has zero size")
+    score = det.get("score", 1.0)
+    if not is_finite_number(score):
+        raise DatasetError(f"{where}: detection [{index}] (image id {image_id}): 'score' must be a finite "
+                           f"number, got {score!r}")
+    return image_id, [float(v) for v in box], float(score)

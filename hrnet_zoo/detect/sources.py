@@ -75,16 +75,12 @@ class DetectionsFileDetector:
         return {i: os.fspath(p) for i, p in enumerate(images)}
 
     def _add(self, i: int, det, names: dict[int, str], category_ids) -> None:
-        if not isinstance(det, dict) or "image_id" not in det or "bbox" not in det:
-            raise DatasetError(f"{self.path}: detection [{i}] needs 'image_id' and 'bbox'")
-        box = det["bbox"]
-        if not isinstance(box, list) or len(box) != 4 or not (float(box[2]) > 0 and float(box[3]) > 0):
-            raise DatasetError(f"{self.path}: detection [{i}] (image id {det['image_id']}): box {box} is not "
-                               "x, y, w, h with a positive size")
+        from hrnet_zoo.data.validate import check_detection  # the one check of detection entries
+
+        image_id, box, score = check_detection(det, i, self.path)
         if category_ids is not None and det.get("category_id") not in category_ids:
             return
-        image_id = int(det["image_id"])
-        self._by_id.setdefault(image_id, []).append([*map(float, box), float(det.get("score", 1.0))])
+        self._by_id.setdefault(image_id, []).append([*box, score])
         name = det.get("file_name") or names.get(image_id)
         if name:
             self._names[str(name)] = image_id

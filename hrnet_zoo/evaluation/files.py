@@ -17,22 +17,14 @@ import math
 from pathlib import Path
 
 from hrnet_zoo.data.coco import read_json
+from hrnet_zoo.data.validate import (  # noqa: F401  (re-exported: the checks of every COCO-format file)
+    check_detection,
+    is_finite_number,
+    is_integer,
+    is_number,
+)
 from hrnet_zoo.errors import DatasetError, InvalidArgumentError, OutputWriteError
 from hrnet_zoo.weights.cache import write_atomically
-
-
-def is_number(value) -> bool:
-    """A JSON number (not a bool, not a string)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def is_finite_number(value) -> bool:
-    return is_number(value) and math.isfinite(value)
-
-
-def is_image_id(value) -> bool:
-    """COCO image ids are integers; strings, lists and bools are not."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_list(path, what: str) -> list:
@@ -41,29 +33,6 @@ def read_list(path, what: str) -> list:
     if not isinstance(data, list):
         raise DatasetError(f"{path}: a {what} is a JSON list of COCO results, got {type(data).__name__}")
     return data
-
-
-def check_detection(det, index: int, where: str):
-    """One detection → ``(image_id, [x, y, w, h] floats, score)``; a DatasetError naming ``where``
-    and the detection's index for anything else (missing fields, string or list ids, a box that is not
-    4 finite numbers with positive size, a score that is not a finite number)."""
-    if not isinstance(det, dict) or "image_id" not in det or "bbox" not in det:
-        raise DatasetError(f"{where}: detection [{index}] needs 'image_id' and 'bbox'")
-    image_id = det["image_id"]
-    if not is_image_id(image_id):
-        raise DatasetError(f"{where}: detection [{index}]: image id {image_id!r} is not an integer "
-                           "(COCO image ids are numbers)")
-    box = det["bbox"]
-    if not isinstance(box, list) or len(box) != 4 or not all(is_finite_number(v) for v in box):
-        raise DatasetError(f"{where}: detection [{index}] (image id {image_id}): 'bbox' must be 4 finite "
-                           f"numbers x, y, width, height, got {box!r}")
-    if not (box[2] > 0 and box[3] > 0):
-        raise DatasetError(f"{where}: detection [{index}] (image id {image_id}): box {box} has zero size")
-    score = det.get("score", 1.0)
-    if not is_finite_number(score):
-        raise DatasetError(f"{where}: detection [{index}] (image id {image_id}): 'score' must be a finite "
-                           f"number, got {score!r}")
-    return image_id, [float(v) for v in box], float(score)
 
 
 def check_category(entry: dict, index: int, where: str, what: str, category_ids) -> None:
@@ -85,7 +54,7 @@ def check_result(result, index: int, where: str, num_keypoints: int) -> None:
         raise DatasetError(f"{where}: result [{index}] (image id {result.get('image_id')}): missing field "
                            f"{', '.join(map(repr, missing))}")
     image_id = result["image_id"]
-    if not is_image_id(image_id):
+    if not is_integer(image_id):
         raise DatasetError(f"{where}: result [{index}]: image id {image_id!r} is not an integer")
     keypoints = result["keypoints"]
     if not isinstance(keypoints, list) or len(keypoints) != 3 * num_keypoints \
@@ -109,7 +78,7 @@ def read_image_index(ann_file) -> tuple[dict, int | None]:
         raise DatasetError(f"{ann_file}: expected a COCO object with an 'images' list")
     by_file = {}
     for i, image in enumerate(images):
-        if not isinstance(image, dict) or not is_image_id(image.get("id")) \
+        if not isinstance(image, dict) or not is_integer(image.get("id")) \
                 or not isinstance(image.get("file_name"), str):
             raise DatasetError(f"{ann_file}: images[{i}] needs an integer 'id' and a 'file_name'")
         by_file[Path(image["file_name"]).as_posix()] = image["id"]

@@ -18,7 +18,8 @@ import torch
 from hrnet_zoo.data.coco import CocoKeypoints, ImageFolderDataset, load_coco_keypoints
 from hrnet_zoo.errors import DatasetError, InvalidArgumentError, NonFiniteOutputError
 from hrnet_zoo.evaluation.coco import coco_keypoint_ap, keypoint_category_ids, load_results
-from hrnet_zoo.evaluation.files import check_detection, read_list, write_json
+from hrnet_zoo.data.validate import check_detection
+from hrnet_zoo.evaluation.files import read_list, write_json
 from hrnet_zoo.evaluation.functional import IN_VIS_THRESHOLD, OKS_THRESHOLD, postprocess
 from hrnet_zoo.evaluation.metrics import METRIC_NAMES, conventional_metrics, keypoint_errors
 from hrnet_zoo.pose.geometry import PIXEL_STD
@@ -64,7 +65,7 @@ def load_detections(path, coco: CocoKeypoints, score_threshold: float = 0.0) -> 
     Detections of other categories than the keypoint category (a detector's file of several classes)
     and those scoring below ``score_threshold`` are dropped (the official keeps person boxes with
     score > 0); a file with detections but none of the keypoint category is an error, never an empty
-    evaluation. Every detection is validated (`hrnet_zoo.evaluation.files.check_detection()`).
+    evaluation. Every detection is validated (`hrnet_zoo.data.validate.check_detection()`).
     """
     detections = read_list(path, "detections file")
     categories = keypoint_category_ids(coco)
