@@ -10,7 +10,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import hrnet_zoo
 from hrnet_zoo._registry import family_of, list_families, unregister_module
@@ -18,6 +17,7 @@ from hrnet_zoo.cli.models import resolve_model_name
 from hrnet_zoo.models._features import BackboneFeatures, unregister_features_backbone
 from hrnet_zoo.weights import convert, manifest
 from hrnet_zoo.weights.config import InvalidConfigError
+from annotated_coco import write_annotated_coco
 
 TOY_MODULE = '''
 """toyfam: a two-scale toy pose family, registered by importing this one module."""
@@ -104,9 +104,6 @@ def toy_tiny(pretrained=False, **kwargs):
     return build_model(ToyPose, "toy_tiny", pretrained, width=8, features="toy", features_args={"width": 8},
                        **kwargs)
 '''
-
-NAMES = ["nose", "left_wrist", "right_wrist", "left_ankle", "right_ankle"]
-
 
 @pytest.fixture(scope="module")
 def toyfam(tmp_path_factory):
@@ -201,31 +198,8 @@ def test_count_flops_export_and_optimize(toyfam, tmp_path):
     torch.testing.assert_close(runner(x), expected, rtol=1e-4, atol=1e-5)
 
 
-def _write_coco(root):
-    """Two photos with COCO person annotations as annotators leave them: an occluded (v=1) and an
-    unlabelled (v=0, zeros) keypoint, float boxes, a person without keypoints."""
-    rng = np.random.default_rng(0)
-    images = root / "images"
-    images.mkdir()
-    for i in (1, 2):
-        Image.fromarray(rng.integers(0, 255, (120, 96, 3), dtype=np.uint8)).save(images / f"{i:012d}.jpg")
-    people = [(1, 1, [20.5, 10.0, 50.0, 100.0], [45, 20, 2, 30, 55, 2, 60, 57, 1, 35, 100, 2, 58, 104, 2]),
-              (2, 2, [10.0, 15.3, 60.2, 90.0], [40, 25, 2, 0, 0, 0, 62, 50, 2, 30, 95, 2, 55, 98, 1])]
-    annotations = [{"id": aid, "image_id": img, "category_id": 1, "bbox": box, "area": box[2] * box[3] * 0.6,
-                    "iscrowd": 0, "keypoints": kps, "num_keypoints": sum(v > 0 for v in kps[2::3])}
-                   for aid, img, box, kps in people]
-    annotations.append({"id": 3, "image_id": 2, "category_id": 1, "bbox": [70.0, 5.0, 20.0, 30.0], "area": 300.0,
-                        "iscrowd": 0, "keypoints": [0] * 15, "num_keypoints": 0})
-    coco = {"images": [{"id": i, "file_name": f"{i:012d}.jpg", "height": 120, "width": 96} for i in (1, 2)],
-            "annotations": annotations,
-            "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": NAMES,
-                            "skeleton": [[1, 2], [1, 3], [2, 4], [3, 5]]}]}
-    (root / "train.json").write_text(json.dumps(coco))
-    return str(root / "train.json"), str(images)
-
-
 def test_one_train_step(toyfam, tmp_path):
-    ann, images = _write_coco(tmp_path)
+    ann, images = write_annotated_coco(tmp_path)
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

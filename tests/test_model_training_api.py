@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import warnings
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import save_file
 
 import hrnet_zoo
@@ -21,37 +19,9 @@ from hrnet_zoo.errors import HRNetZooError
 from hrnet_zoo.pose.keypoint_set import resolve_keypoint_set
 from hrnet_zoo.weights import read_state_dict
 from hrnet_zoo.weights.pretrained import ResolvedWeights, load_resolved
+from annotated_coco import NAMES, write_annotated_coco
 
 TINY_HOURGLASS = {"num_features": 16, "depth": 1}
-NAMES = ["nose", "left_wrist", "right_wrist", "left_ankle", "right_ankle"]
-
-
-def _write_coco(root):
-    """Two photos' worth of COCO person annotations as annotators leave them: an occluded (v=1) and an
-    unlabelled (v=0, zeros) keypoint, a crowd region, float boxes, a person without keypoints."""
-    rng = np.random.default_rng(0)
-    images = root / "images"
-    images.mkdir()
-    for i in (1, 2):
-        Image.fromarray(rng.integers(0, 255, (120, 96, 3), dtype=np.uint8)).save(images / f"{i:012d}.jpg")
-    people = [
-        (1, 1, [20.5, 10.0, 50.0, 100.0], [45, 20, 2, 30, 55, 2, 60, 57, 1, 35, 100, 2, 58, 104, 2]),
-        (2, 2, [10.0, 15.3, 60.2, 90.0], [40, 25, 2, 0, 0, 0, 62, 50, 2, 30, 95, 2, 55, 98, 1]),
-    ]
-    annotations = [{"id": aid, "image_id": img, "category_id": 1, "bbox": box, "area": box[2] * box[3] * 0.6,
-                    "iscrowd": 0, "keypoints": kps, "num_keypoints": sum(v > 0 for v in kps[2::3])}
-                   for aid, img, box, kps in people]
-    annotations.append({"id": 3, "image_id": 2, "category_id": 1, "bbox": [70.0, 5.0, 20.0, 30.0], "area": 300.0,
-                        "iscrowd": 0, "keypoints": [0] * 15, "num_keypoints": 0})
-    annotations.append({"id": 4, "image_id": 1, "category_id": 1, "bbox": [0.0, 60.0, 30.0, 50.0], "area": 900.0,
-                        "iscrowd": 1, "segmentation": {"counts": [0, 10], "size": [120, 96]},
-                        "keypoints": [0] * 15, "num_keypoints": 0})
-    coco = {"images": [{"id": i, "file_name": f"{i:012d}.jpg", "height": 120, "width": 96} for i in (1, 2)],
-            "annotations": annotations,
-            "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": NAMES,
-                            "skeleton": [[1, 2], [1, 3], [2, 4], [3, 5]]}]}
-    (root / "train.json").write_text(json.dumps(coco))
-    return str(root / "train.json"), str(images)
 
 
 def _capture_calls(types):
@@ -68,7 +38,7 @@ def _capture_calls(types):
 def test_hourglass_train_step_supervises_every_stack(tmp_path):
     """One `train` step of a 2-stack hourglass: the first stack's heatmap layer learns, and the loss
     is the sum of the two stacks' losses against the same target."""
-    ann, images = _write_coco(tmp_path)
+    ann, images = write_annotated_coco(tmp_path)
     torch.manual_seed(0)
     folder = tmp_path / "hourglass2"
     model = hrnet_zoo.create_model("hourglass", num_stacks=2, num_keypoints=5, **TINY_HOURGLASS)
