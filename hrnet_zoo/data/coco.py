@@ -158,10 +158,7 @@ def load_coco_keypoints(ann_file, image_dir=None, *, category_id: int | None = N
             without keypoint names). The rules: `hrnet_zoo.pose.keypoint_set.resolve_coco_keypoints()`.
     """
     path = str(ann_file)
-    data = check_top_level(path, read_json(path, "annotation file"))
-    if not isinstance(data, dict):
-        raise DatasetError(f"{path}: expected a COCO object with images, annotations and categories")
-    _require(data, ("images", "annotations", "categories"), path)
+    data = check_top_level(path, read_json(path, "annotation file"))  # an object of three lists
     choice = resolve_coco_keypoints(data["categories"], category_id=category_id, keypoint_set=keypoint_set,
                                     flip_pairs=flip_pairs, sigmas=sigmas, where=path)
     for message in choice.warnings:
@@ -176,8 +173,7 @@ def load_coco_keypoints(ann_file, image_dir=None, *, category_id: int | None = N
                             images, [], data, keypoint_choice=choice)
     audit = NumKeypointsAudit(path)
     for i, ann in enumerate(data["annotations"]):
-        where = f"{path}: annotation " + (f"id {ann['id']}" if isinstance(ann, dict) and "id" in ann else f"[{i}]")
-        _require(ann, _ANNOTATION_FIELDS, where)
+        where = _annotation_where(path, i, ann)  # fields and ids checked by _check_annotations
         if ann.get("category_id", category["id"]) not in choice.category_ids:
             continue
         record = _record_of(dataset, where, ann, k, category.get("name"), audit)
