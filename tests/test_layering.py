@@ -176,7 +176,7 @@ def test_pose_never_reaches_data_training_evaluation_or_cli(module):
 #: below, never one above. A module belongs to the layer of its longest matching prefix; a module in no
 #: layer fails `test_every_module_has_a_layer` (a new subpackage must say where it sits).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("hrnet_zoo.errors", "hrnet_zoo._renamed", "hrnet_zoo.fuse", "hrnet_zoo.layers",
+    ("base", ("hrnet_zoo.errors", "hrnet_zoo._renamed", "hrnet_zoo._json", "hrnet_zoo.fuse", "hrnet_zoo.layers",
               "hrnet_zoo.features", "hrnet_zoo.losses")),
     ("registry", ("hrnet_zoo._registry",)),
     ("keypoints and geometry", ("hrnet_zoo.pose.presets", "hrnet_zoo.pose.keypoint_names",

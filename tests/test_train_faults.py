@@ -315,3 +315,16 @@ def test_a_single_annotation_at_a_tiny_input_size_is_one_line(tmp_path, capsys):
     line = error_line(capsys.readouterr().err)
     assert "a training batch of 1 sample at input 32x32 leaves a BatchNorm layer one value per channel" in line
     assert "one.json" in line
+
+
+def test_logged_records_are_strict_json(tmp_path):
+    """metrics.jsonl and best.json are JSON any reader accepts: a NaN figure is written as null."""
+    import json
+
+    from hrnet_zoo.training.checkpoint import append_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    append_metrics(path, {"epoch": 0, "loss": 0.5, "NME": float("nan"), "AP": float("-inf")})
+    line = path.read_text(encoding="utf-8").strip()
+    assert "NaN" not in line and "Infinity" not in line
+    assert json.loads(line) == {"epoch": 0, "loss": 0.5, "NME": None, "AP": None}

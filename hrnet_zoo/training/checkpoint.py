@@ -27,6 +27,7 @@ import torch
 from filelock import FileLock, Timeout
 from safetensors import SafetensorError
 
+from hrnet_zoo._json import strict_dumps
 from hrnet_zoo.errors import HRNetZooError, TrainingError
 
 STATE_FILE = "training_state.pt"
@@ -68,7 +69,7 @@ def save_checkpoint_dir(model, dest: Path, state: dict | None = None, info: dict
         if state is not None:
             torch.save(state, tmp / STATE_FILE)
         if info is not None:
-            (tmp / BEST_FILE).write_text(json.dumps(info), encoding="utf-8")
+            (tmp / BEST_FILE).write_text(strict_dumps(info), encoding="utf-8")
         for path in tmp.iterdir():  # on disk before the rename makes them the checkpoint
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
@@ -145,7 +146,7 @@ def recover_checkpoint_dir(dest: Path) -> Path | None:
 def append_metrics(path: Path, metrics: dict) -> None:
     try:
         with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(metrics) + "\n")
+            f.write(strict_dumps(metrics) + "\n")
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:

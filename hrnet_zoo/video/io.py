@@ -7,8 +7,6 @@ whose every line is complete.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,6 +14,7 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from hrnet_zoo._json import strict_dumps
 from hrnet_zoo.errors import InvalidArgumentError, VideoError
 from hrnet_zoo.runtime.runner import BackendUnavailableError
 
@@ -186,19 +185,6 @@ class VideoWriter:
         self.close()
 
 
-def _plain(value):
-    """numpy/torch values and arrays → JSON types; NaN and infinities → null (the file is strict JSON)."""
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy arrays and scalars, tensors
-        value = value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return value
-
-
 class PoseJsonlWriter:
     """One strict-JSON line per frame, flushed as it is written::
 
@@ -219,9 +205,9 @@ class PoseJsonlWriter:
 
     def write(self, frame_index: int, timestamp: float, instances: Sequence[Mapping]) -> None:
         """One line: ``frame`` = ``frame_index``, ``time`` = ``timestamp`` (seconds), ``instances``."""
-        record = {"frame": int(frame_index), "time": _plain(float(timestamp)),
-                  "instances": [_plain(dict(instance)) for instance in instances]}
-        self._file.write(json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n")
+        record = {"frame": int(frame_index), "time": float(timestamp),
+                  "instances": [dict(instance) for instance in instances]}
+        self._file.write(strict_dumps(record, separators=(",", ":")) + "\n")
         self._file.flush()
         self.lines_written += 1
 
